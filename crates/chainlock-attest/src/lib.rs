@@ -1,0 +1,1 @@
+//! Rebuild attestations (DSSE, Ed25519) and the policy's builder agreement.

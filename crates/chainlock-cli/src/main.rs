@@ -1,0 +1,2 @@
+//! The chainlock command.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Review evidence from git: the protocol's diff digest and the human review diff.

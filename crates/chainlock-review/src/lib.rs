@@ -1,0 +1,1 @@
+//! Artifact against source, and risk flags over a release's changes.

@@ -1,0 +1,1 @@
+//! Maintainer signers behind one trait: the OS keychain and the Ledger.

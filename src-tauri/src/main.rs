@@ -1,0 +1,2 @@
+//! The ChainLock desktop co-signing app.
+fn main() {}
