@@ -1,2 +1,45 @@
-//! The chainlock command.
-fn main() {}
+//! `chainlock`: the command line tool for publishers, builders, co-signers and consumers.
+//!
+//! A thin binary: each subcommand lives in its own module under `cmd/` with its `Args` and a
+//! `run()`, and calls the domain crates. Errors end with what to do next.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+/// ChainLock: releases that count only when m maintainers co-sign them on the BSV chain.
+#[derive(Debug, Parser)]
+#[command(name = "chainlock", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode, verify, sign and combine transactions.
+    Tx(cmd::tx::Args),
+    /// Work with release records.
+    Record(cmd::record::Args),
+    /// Check signing requests.
+    Request(cmd::request::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Tx(args) => cmd::tx::run(args),
+        Command::Record(args) => cmd::record::run(args),
+        Command::Request(args) => cmd::request::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `chainlock` binary: one module per topic, shared helpers in `util`.
+
+mod util;
