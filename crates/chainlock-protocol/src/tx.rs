@@ -89,6 +89,16 @@ impl TxOut {
     }
 }
 
+/// An output being spent, as a signer or checker must know it: the sighash commits to its
+/// value, and its locking script is the script code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentOutput {
+    /// The locking script of the output being spent.
+    pub script_pubkey: Script,
+    /// Its value in satoshis.
+    pub value: u64,
+}
+
 /// A transaction (BSV has no segregated witness: the legacy layout is the only one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
