@@ -14,6 +14,7 @@
 pub mod encode;
 pub mod error;
 pub mod hash;
+pub mod jcs;
 pub mod script;
 pub mod sighash;
 pub mod tx;
