@@ -1,1 +1,99 @@
 //! Maintainer signers behind one trait: the OS keychain and the Ledger.
+//!
+//! A [`Signer`] holds one maintainer key (PROTOCOL.md section 1) and can do exactly two
+//! things with it: co-sign the custody input of a record transaction whose shape was
+//! verified ([`chainlock_protocol::record_tx::RecordTx`]), computing the `ALL|FORKID` digest
+//! itself, and sign a ChainLock statement as a Bitcoin Signed Message. Key URIs choose the
+//! backend: `keychain://<key-id>` ([`keychain`]) or `ledger://<derivation-path>` ([`ledger`]).
+//!
+//! Callers sign through [`sign_input`] and [`sign_statement`], which refuse a key that is
+//! not a custody key of the input and verify every signature against the signer's public
+//! key and the digest this crate computed before returning it.
+//!
+//! What this crate must never do: sign a digest or bytes handed in from outside; write a
+//! secret key anywhere but the OS keychain; log, print or keep a secret key in memory
+//! longer than one signing call (secrets are zeroized on drop).
+//!
+//! For the Ledger backend (`src/ledger/`, owned by the Ledger engineer): provide
+//! `pub fn open(path: &str, options: &OpenOptions) -> Result<Box<dyn Signer>>` in
+//! `ledger/mod.rs`, where `path` is what follows `ledger://` (empty for the default ChainLock
+//! path), `options.ledger_tcp` selects a Speculos TCP transport instead of HID, and
+//! `options.confirm_on_device` asks the device to show the public key for confirmation while
+//! opening; map device failures to the [`Error`] variants `NoDevice` .. `Transport`.
+
+pub mod error;
+pub mod keychain;
+pub mod ledger;
+pub mod signer;
+
+use chainlock_protocol::bsm::{self, StatementKind};
+use chainlock_protocol::keys;
+use chainlock_protocol::record_tx::RecordTx;
+
+pub use error::{Error, Result};
+pub use signer::{is_key_id, key_id, KeyUri, Signer, SignerIdentity, SignerKind};
+
+/// Environment variable naming a Speculos `HOST:PORT` to use instead of a USB Ledger.
+pub const LEDGER_TCP_ENV: &str = "CHAINLOCK_LEDGER_TCP";
+
+/// How to open a signer; the defaults suit an interactive user with a USB Ledger.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Talk to a Ledger emulator (Speculos APDU port, `HOST:PORT`) instead of USB HID.
+    pub ledger_tcp: Option<String>,
+    /// Ask the Ledger to display the public key and wait for the user's confirmation.
+    pub confirm_on_device: bool,
+    /// Where the key index lives; `None` for the default ([`keychain::config_dir`]).
+    pub config_dir: Option<std::path::PathBuf>,
+}
+
+impl OpenOptions {
+    /// Options from the environment: `CHAINLOCK_LEDGER_TCP` and `CHAINLOCK_CONFIG_DIR`.
+    pub fn from_env() -> Self {
+        OpenOptions {
+            ledger_tcp: std::env::var(LEDGER_TCP_ENV).ok().filter(|v| !v.is_empty()),
+            confirm_on_device: false,
+            config_dir: None,
+        }
+    }
+}
+
+/// Opens the signer a key URI names: `keychain://<key-id>` or `ledger://<derivation-path>`
+/// (`ledger://` alone = the default ChainLock path).
+pub fn open(uri: &str, options: &OpenOptions) -> Result<Box<dyn Signer>> {
+    match KeyUri::parse(uri)? {
+        KeyUri::Keychain { key_id } => {
+            let store = keychain::Keychain::new(options.config_dir.clone())?;
+            Ok(Box::new(store.open(&key_id)?))
+        }
+        KeyUri::Ledger { path } => ledger::open(&path, options),
+    }
+}
+
+/// Signs the custody input of `tx` with `signer`, after checking that the signer's key is
+/// one of the custody keys, and returns the signature (DER + 0x41) only once it verifies
+/// against that key and the sighash computed here from `tx`.
+pub fn sign_input(signer: &mut dyn Signer, tx: &RecordTx) -> Result<Vec<u8>> {
+    let identity = signer.identity().clone();
+    if !tx.custody().keys.contains(&identity.public_key.to_bytes()) {
+        return Err(Error::NotCustodyKey { key_id: identity.key_id });
+    }
+    let signature = signer.sign_input(tx)?;
+    keys::verify_input_signature(&identity.public_key, tx, &signature).map_err(|_| Error::BadSignature {
+        key_id: identity.key_id.clone(),
+        what: format!("custody input of transaction {}", tx.tx().txid()),
+    })?;
+    Ok(signature)
+}
+
+/// Signs the statement `chainlock/1 <kind> <digest>` with `signer` and returns the base64
+/// compact signature only once it verifies against the signer's public key.
+pub fn sign_statement(signer: &mut dyn Signer, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
+    let identity = signer.identity().clone();
+    let signature = signer.sign_statement(kind, digest)?;
+    bsm::verify_statement(&identity.public_key, kind, digest, &signature).map_err(|_| Error::BadSignature {
+        key_id: identity.key_id.clone(),
+        what: format!("statement {}", bsm::statement_text(kind, digest)),
+    })?;
+    Ok(signature)
+}

@@ -1,0 +1,1 @@
+//! The Ledger signer (Bitcoin Cash app, over HID or a Speculos TCP transport): written by the Ledger engineer.

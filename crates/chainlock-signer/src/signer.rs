@@ -1,0 +1,176 @@
+//! The signer contract: who a signer is, what it may sign, and how a key URI names it.
+
+use std::fmt;
+
+use chainlock_protocol::bsm::StatementKind;
+use chainlock_protocol::keys::PublicKey;
+use chainlock_protocol::record_tx::RecordTx;
+
+use crate::{Error, Result};
+
+/// Which backend holds a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignerKind {
+    /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
+    Keychain,
+    /// A Ledger hardware wallet running the Bitcoin Cash app.
+    Ledger,
+}
+
+impl SignerKind {
+    /// The stable lowercase name (`keychain`, `ledger`), as used in URIs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerKind::Keychain => "keychain",
+            SignerKind::Ledger => "ledger",
+        }
+    }
+}
+
+impl fmt::Display for SignerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a signer is: enough to show it and to match it against a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerIdentity {
+    /// The compressed secp256k1 public key.
+    pub public_key: PublicKey,
+    /// Lowercase hex SHA-256 of the public key bytes (PROTOCOL.md section 1).
+    pub key_id: String,
+    /// A human label ("alice laptop", "ledger m/45'/236'/0'/0/0").
+    pub label: String,
+    /// The backend holding the key.
+    pub kind: SignerKind,
+    /// The key URI that opens this signer again.
+    pub uri: String,
+}
+
+/// A maintainer key that can co-sign custody inputs and sign ChainLock statements, and
+/// nothing else.
+///
+/// There is deliberately no method that signs a digest or bytes handed in: the signer
+/// computes what it signs from a transaction whose shape was verified, or from the fixed
+/// statement text of PROTOCOL.md section 1, whose message prefix keeps it apart from any
+/// transaction digest. Callers go through [`crate::sign_input`] and
+/// [`crate::sign_statement`], which verify what the signer returns before handing it on.
+pub trait Signer: Send {
+    /// Who this signer is.
+    fn identity(&self) -> &SignerIdentity;
+
+    /// Signs the custody input of a record transaction whose shape was verified. Computes
+    /// the ALL|FORKID digest itself from `tx`; returns strict DER (low S) followed by 0x41.
+    fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>>;
+
+    /// Signs `chainlock/1 <kind> <hex digest>` as a Bitcoin Signed Message; returns base64
+    /// of the 65-byte compact (recoverable) signature.
+    fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String>;
+}
+
+/// A parsed key URI: `keychain://<key-id>` or `ledger://<derivation-path>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyUri {
+    /// A key in the OS keychain, named by its key id (64 lowercase hex digits).
+    Keychain {
+        /// The key id.
+        key_id: String,
+    },
+    /// A key on a Ledger; an empty path means the default ChainLock path.
+    Ledger {
+        /// The BIP32 path as written after `ledger://` (`m/45'/236'/0'/0/0`), or empty.
+        path: String,
+    },
+}
+
+/// Longest URI accepted: a key id URI is 75 bytes, a 10-level path well under 200.
+const MAX_URI_LEN: usize = 256;
+
+impl KeyUri {
+    /// Parses a key URI, refusing anything but the two schemes.
+    pub fn parse(uri: &str) -> Result<Self> {
+        let invalid = |reason: &str| Error::InvalidUri {
+            uri: uri.chars().take(80).collect(),
+            reason: reason.to_string(),
+        };
+        if uri.len() > MAX_URI_LEN {
+            return Err(invalid("too long"));
+        }
+        if let Some(key_id) = uri.strip_prefix("keychain://") {
+            if !is_key_id(key_id) {
+                return Err(invalid("a keychain key id is 64 lowercase hex digits (see `chainlock key list`)"));
+            }
+            return Ok(KeyUri::Keychain { key_id: key_id.to_string() });
+        }
+        if let Some(path) = uri.strip_prefix("ledger://") {
+            // The path's syntax is the Ledger backend's to check; here only its alphabet.
+            if !path.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'm' | b'/' | b'\'' | b'h' | b'H')) {
+                return Err(invalid("a Ledger path looks like m/45'/236'/0'/0/0"));
+            }
+            return Ok(KeyUri::Ledger { path: path.to_string() });
+        }
+        Err(invalid("unknown scheme"))
+    }
+
+    /// The backend this URI names.
+    pub fn kind(&self) -> SignerKind {
+        match self {
+            KeyUri::Keychain { .. } => SignerKind::Keychain,
+            KeyUri::Ledger { .. } => SignerKind::Ledger,
+        }
+    }
+}
+
+impl fmt::Display for KeyUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyUri::Keychain { key_id } => write!(f, "keychain://{key_id}"),
+            KeyUri::Ledger { path } => write!(f, "ledger://{path}"),
+        }
+    }
+}
+
+/// True for a key id: exactly 64 lowercase hex digits.
+pub fn is_key_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The key id of a public key: lowercase hex SHA-256 of its 33 compressed bytes.
+pub fn key_id(public_key: &PublicKey) -> String {
+    hex::encode(chainlock_protocol::hash::sha256(&public_key.to_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_schemes() {
+        let id = "ab".repeat(32);
+        assert_eq!(KeyUri::parse(&format!("keychain://{id}")).unwrap(), KeyUri::Keychain { key_id: id.clone() });
+        assert_eq!(
+            KeyUri::parse("ledger://m/45'/236'/0'/0/0").unwrap(),
+            KeyUri::Ledger { path: "m/45'/236'/0'/0/0".into() }
+        );
+        assert_eq!(KeyUri::parse("ledger://").unwrap(), KeyUri::Ledger { path: String::new() });
+        assert_eq!(KeyUri::parse(&format!("keychain://{id}")).unwrap().to_string(), format!("keychain://{id}"));
+    }
+
+    #[test]
+    fn refuses_other_uris() {
+        for bad in [
+            "file:///tmp/key",
+            "keychain://",
+            "keychain://ABAB",
+            &format!("keychain://{}", "AB".repeat(32)),
+            &format!("keychain://{}/x", "ab".repeat(32)),
+            "ledger://m/45'/236'; rm -rf",
+            "",
+        ] {
+            let err = KeyUri::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), "invalid_uri", "{bad}");
+        }
+        assert!(KeyUri::parse(&format!("ledger://{}", "1/".repeat(200))).is_err());
+    }
+}
