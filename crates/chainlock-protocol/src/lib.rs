@@ -15,6 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod hash;
 pub mod jcs;
+pub mod record_tx;
 pub mod script;
 pub mod sighash;
 pub mod tx;
