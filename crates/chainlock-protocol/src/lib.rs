@@ -11,13 +11,19 @@
 //! What this crate must never do: sign a digest handed in from outside. Signing functions
 //! take the transaction and compute the digest themselves.
 
+pub mod bsm;
 pub mod encode;
 pub mod error;
 pub mod hash;
 pub mod jcs;
+pub mod policy;
+pub mod record;
+pub mod keys;
 pub mod record_tx;
+pub mod request;
 pub mod script;
 pub mod sighash;
 pub mod tx;
+pub mod verify;
 
 pub use error::{Error, Result};
