@@ -1,12 +1,91 @@
-//! `chainlock request`.
+//! `chainlock request`: check signing requests.
 
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use chainlock_protocol::hash::Digest;
+use chainlock_protocol::record_tx::FeeBounds;
+use chainlock_protocol::request::SigningRequest;
+use chainlock_protocol::verify::{self, verify_request};
+
+use crate::output::{print_json, read_input};
 
 /// Arguments of `chainlock request`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Run every check of a signing request that this machine can run, and print the report.
+    ///
+    /// Exits 1 when any check fails, 0 otherwise; the report says whether the request is
+    /// ready to sign (every check ran and passed).
+    Check {
+        /// The request file (JSON), or - for standard input.
+        file: String,
+        /// Digest of the policy you trust for this package (from its `.chainlock/genesis`
+        /// and the chain): a file holding it, or the 64 hex digits.
+        #[arg(long, value_name = "DIGEST|FILE")]
+        policy_digest: Option<String>,
+        /// Check expiry as of this Unix time instead of now.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        now: Option<u64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a request's id: SHA-256 of its canonical JSON without the signature.
+    Id {
+        /// The request file (JSON), or - for standard input.
+        file: String,
+    },
+}
 
 /// Runs `chainlock request`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        Sub::Check { file, policy_digest, now, json } => {
+            let request = parse(&file)?;
+            let trusted_policy = policy_digest.as_deref().map(parse_digest_arg).transpose()?;
+            let now = match now {
+                Some(n) => n,
+                None => SystemTime::now().duration_since(UNIX_EPOCH).context("the system clock is before 1970")?.as_secs(),
+            };
+            let ctx = verify::Context { now, trusted_policy, fee_bounds: FeeBounds::default() };
+            let report = verify_request(&request, &ctx).report;
+            if json {
+                print_json(&serde_json::json!({
+                    "request_id": report.request_id,
+                    "ready_to_sign": report.ready_to_sign(),
+                    "checks": report.checks,
+                }))?;
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.no_failures() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Sub::Id { file } => {
+            println!("{}", parse(&file)?.id()?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse(file: &str) -> Result<SigningRequest> {
+    let bytes = read_input(file)?;
+    SigningRequest::from_json(&bytes)
+        .with_context(|| format!("{file} is not a valid chainlock/1 signing request: ask the publisher to re-create it"))
+}
+
+fn parse_digest_arg(arg: &str) -> Result<Digest> {
+    let text = if std::path::Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?
+    } else {
+        arg.to_string()
+    };
+    Digest::from_hex("policy digest", text.trim()).context("--policy-digest takes 64 lowercase hex digits or a file holding them")
 }

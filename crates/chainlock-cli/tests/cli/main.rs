@@ -1,3 +1,4 @@
 //! Integration tests of the `chainlock` binary: one module per topic, shared helpers in `util`.
 
+mod request;
 mod util;
