@@ -1,0 +1,337 @@
+//! The builder's side: rebuild a release from its source and attest what came out.
+//!
+//! The build runs in a fresh clone, in a temporary directory removed afterwards, with a
+//! scrubbed environment: `PATH`, `HOME` (an empty directory inside the temporary one),
+//! `LANG=C.UTF-8`, `TZ=UTC` and `SOURCE_DATE_EPOCH` (the commit's committer time), and nothing
+//! else, so no token or credential of the builder's session can leak into a build. The
+//! build's output goes to this process's standard error, keeping standard output for reports.
+//! Nothing is signed unless the clone, the build and the artifact match all succeeded.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use crate::dsse::{self, Envelope, PAYLOAD_TYPE};
+use crate::key::BuilderKey;
+use crate::statement::{is_lower_hex, RebuildFacts, Statement};
+use crate::{Error, Result};
+
+/// The `PATH` a build gets when the builder's own session has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Variables that would point git at another repository than the clone: never passed on.
+const GIT_LOCATION_VARS: [&str; 8] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+];
+
+/// What to rebuild, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildSpec {
+    /// The repository URL (anything `git clone` takes; `file://` works).
+    pub repository: String,
+    /// The full source commit id.
+    pub commit: String,
+    /// The build command, run by `/bin/sh -c` at the root of the checkout.
+    pub command: String,
+    /// A glob, relative to the checkout, that must match exactly one file: the artifact.
+    pub artifact: String,
+}
+
+/// Clones, builds and hashes: the facts a builder attests.
+pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
+    if !is_lower_hex(&spec.commit, &[40, 64]) {
+        return Err(Error::parameter(
+            "commit",
+            &spec.commit,
+            "give the full lowercase hex commit id, not a branch, tag or prefix",
+        ));
+    }
+    let pattern = artifact_pattern(&spec.artifact)?;
+    let work = tempfile::Builder::new()
+        .prefix("chainlock-rebuild-")
+        .tempdir()
+        .map_err(|e| {
+            Error::io(
+                "cannot create a build directory in",
+                std::env::temp_dir(),
+                e,
+            )
+        })?;
+    let src = work.path().join("src");
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).map_err(|e| Error::io("cannot create", &home, e))?;
+
+    let git_err = |action: &'static str, detail: String| Error::Git {
+        action,
+        repository: spec.repository.clone(),
+        detail,
+    };
+    git(
+        None,
+        &[
+            OsString::from("clone"),
+            "--quiet".into(),
+            "--no-checkout".into(),
+            "--".into(),
+            spec.repository.clone().into(),
+            src.clone().into(),
+        ],
+    )
+    .map_err(|d| git_err("clone", d))?;
+    git(
+        Some(&src),
+        &[
+            "checkout".into(),
+            "--quiet".into(),
+            "--detach".into(),
+            format!("{}^{{commit}}", spec.commit).into(),
+        ],
+    )
+    .map_err(|d| {
+        git_err(
+            "checkout",
+            format!(
+                "commit {} is not in the repository (is it pushed?): {d}",
+                spec.commit
+            ),
+        )
+    })?;
+    let head = git(Some(&src), &["rev-parse".into(), "HEAD".into()])
+        .map_err(|d| git_err("rev-parse", d))?;
+    if head.trim() != spec.commit {
+        return Err(git_err(
+            "checkout",
+            format!("checked out {} instead of {}", head.trim(), spec.commit),
+        ));
+    }
+    let epoch_text = git(
+        Some(&src),
+        &[
+            "show".into(),
+            "-s".into(),
+            "--format=%ct".into(),
+            "HEAD".into(),
+        ],
+    )
+    .map_err(|d| git_err("show", d))?;
+    let source_date_epoch: i64 = epoch_text.trim().parse().map_err(|_| {
+        git_err(
+            "show",
+            format!("unexpected commit time {:?}", epoch_text.trim()),
+        )
+    })?;
+
+    run_build(&spec.command, &src, &home, source_date_epoch).map_err(|status| Error::Build {
+        command: spec.command.clone(),
+        commit: spec.commit.clone(),
+        status,
+    })?;
+
+    let artifact = find_artifact(&src, &pattern, &spec.artifact)?;
+    let artifact_name = artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Artifact {
+            pattern: spec.artifact.clone(),
+            problem: "matched a path with no file name".into(),
+        })?;
+    let artifact_sha256 = sha256_file(&artifact)?;
+    Ok(RebuildFacts {
+        repository: spec.repository.clone(),
+        commit: spec.commit.clone(),
+        command: spec.command.clone(),
+        artifact_glob: spec.artifact.clone(),
+        artifact_name,
+        artifact_sha256,
+        source_date_epoch,
+    })
+}
+
+/// Rebuilds and signs: the DSSE envelope of the in-toto statement about the rebuild.
+pub fn attest(spec: &RebuildSpec, key: &BuilderKey) -> Result<(Envelope, RebuildFacts)> {
+    let facts = rebuild(spec)?;
+    let payload = Statement::for_rebuild(&facts, &key.public_key()).to_payload()?;
+    Ok((dsse::sign(PAYLOAD_TYPE, &payload, key), facts))
+}
+
+/// Parses the artifact glob, which must stay inside the checkout.
+fn artifact_pattern(glob_text: &str) -> Result<glob::Pattern> {
+    let bad = |problem: &str| Error::Artifact {
+        pattern: glob_text.to_string(),
+        problem: problem.to_string(),
+    };
+    let path = Path::new(glob_text);
+    if glob_text.is_empty()
+        || path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(bad(
+            "must be a relative path inside the checkout (no `/` prefix, no `..`)",
+        ));
+    }
+    glob::Pattern::new(glob_text).map_err(|e| bad(&format!("is not a valid glob: {e}")))
+}
+
+/// The one regular file under `src` that `pattern` matches.
+fn find_artifact(src: &Path, pattern: &glob::Pattern, glob_text: &str) -> Result<PathBuf> {
+    let full = format!(
+        "{}/{}",
+        glob::Pattern::escape(&src.to_string_lossy()),
+        pattern.as_str()
+    );
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let entries = glob::glob_with(&full, options).map_err(|e| Error::Artifact {
+        pattern: glob_text.to_string(),
+        problem: format!("is not a valid glob: {e}"),
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| {
+            let path = e.path().to_path_buf();
+            Error::io("cannot read", path, e.into())
+        })?;
+        let meta = path
+            .symlink_metadata()
+            .map_err(|e| Error::io("cannot inspect", &path, e))?;
+        if meta.file_type().is_symlink() {
+            return Err(Error::Artifact {
+                pattern: glob_text.to_string(),
+                problem: format!(
+                    "matched a symbolic link ({}); the artifact must be a regular file",
+                    rel(src, &path)
+                ),
+            });
+        }
+        if meta.is_file() {
+            files.push(path);
+        }
+    }
+    match files.len() {
+        1 => Ok(files.remove(0)),
+        0 => Err(Error::Artifact {
+            pattern: glob_text.to_string(),
+            problem: "matched no file after the build; check the build command's output and the pattern".into(),
+        }),
+        n => Err(Error::Artifact {
+            pattern: glob_text.to_string(),
+            problem: format!(
+                "matched {n} files ({}); it must match exactly one, so make the pattern more specific",
+                files.iter().map(|p| rel(src, p)).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+fn rel(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<[u8; 32]> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Runs git with the caller's environment minus anything that would redirect it.
+fn git(dir: Option<&Path>, args: &[OsString]) -> std::result::Result<String, String> {
+    let mut cmd = Command::new("git");
+    if let Some(d) = dir {
+        cmd.arg("-C").arg(d);
+    }
+    cmd.args(args).stdin(Stdio::null());
+    for var in GIT_LOCATION_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run git ({e}); install git (Debian: apt-get install git)"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    String::from_utf8(out.stdout).map_err(|_| "git printed non-UTF-8 output".to_string())
+}
+
+/// Runs the build command in the checkout with the scrubbed environment.
+fn run_build(
+    command: &str,
+    src: &Path,
+    home: &Path,
+    source_date_epoch: i64,
+) -> std::result::Result<(), String> {
+    let path = std::env::var_os("PATH")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    // The build's standard output joins its standard error, so that ours stays clean.
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(src)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .env("TZ", "UTC")
+        .env("SOURCE_DATE_EPOCH", source_date_epoch.to_string())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
+        .status()
+        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(status.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_patterns_stay_inside_the_checkout() {
+        assert!(artifact_pattern("*.tgz").is_ok());
+        assert!(artifact_pattern("dist/*.whl").is_ok());
+        assert!(artifact_pattern("/etc/passwd").is_err());
+        assert!(artifact_pattern("../x/*.tgz").is_err());
+        assert!(artifact_pattern("dist/../../x").is_err());
+        assert!(artifact_pattern("").is_err());
+        assert!(artifact_pattern("[").is_err());
+    }
+}
