@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn public_keys_order_by_bytes() {
-        let mut keys = vec![
+        let mut keys = [
             key(1).public_key(),
             key(2).public_key(),
             key(3).public_key(),

@@ -12,6 +12,7 @@
 //! take the transaction and compute the digest themselves.
 
 pub mod bsm;
+pub mod checker;
 pub mod encode;
 pub mod error;
 pub mod hash;
