@@ -11,6 +11,8 @@
 //! - Every status word and transport failure mapped to its error, over the scripted device
 //!   and over TCP with Speculos's framing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -532,7 +534,7 @@ struct SoftLedger {
     message_path: Vec<u8>,
     message_len: usize,
     switched: bool,
-    log: Arc<Mutex<Vec<Vec<u8>>>>,
+    log: ApduLog,
     odd_replies: Arc<Mutex<usize>>,
 }
 
@@ -879,13 +881,10 @@ fn record_tx(record_digest: [u8; 32], with_change: bool) -> RecordTx {
     RecordTx::new(tx, spent).unwrap()
 }
 
-fn soft_signer(
-    script: Behaviour,
-) -> (
-    LedgerSigner<SoftLedger>,
-    Arc<Mutex<Vec<Vec<u8>>>>,
-    Arc<Mutex<usize>>,
-) {
+/// Every APDU the software device received, in order.
+type ApduLog = Arc<Mutex<Vec<Vec<u8>>>>;
+
+fn soft_signer(script: Behaviour) -> (LedgerSigner<SoftLedger>, ApduLog, Arc<Mutex<usize>>) {
     let device = SoftLedger::new(script);
     let (log, odd) = (device.log.clone(), device.odd_replies.clone());
     (

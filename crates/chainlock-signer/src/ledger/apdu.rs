@@ -500,6 +500,7 @@ impl<'a> ReplyReader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

@@ -211,6 +211,7 @@ fn refused_output(outputs: &[TxOut], spans: &[Range<usize>], chunk: &Range<usize
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
     use chainlock_protocol::script::Script;

@@ -246,6 +246,7 @@ pub fn check_output(index: usize, output: &TxOut) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

@@ -123,6 +123,7 @@ impl fmt::Display for DerivationPath {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

@@ -78,6 +78,7 @@ pub fn to_error(command: Command, sw: u16) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

@@ -332,6 +332,7 @@ impl Transport for Replay {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 
