@@ -27,7 +27,7 @@ struct Progress {
 
 enum Message<T> {
     Item(usize, T),
-    Panicked,
+    Panicked(Box<dyn std::any::Any + Send>),
 }
 
 /// Computes `work(state, i)` for `i` in `0..n` on `threads` workers and hands each result to
@@ -35,7 +35,7 @@ enum Message<T> {
 ///
 /// Each worker builds its own `state` with `init` (for example its own repository handle,
 /// since libgit2 handles must not be shared between threads). The first error `consume`
-/// returns stops the workers and is returned. A panic in a worker is propagated.
+/// returns stops the workers and is returned. A panic in a worker is re-raised here.
 pub(crate) fn ordered_map<S, T, E>(
     n: usize,
     threads: usize,
@@ -83,8 +83,9 @@ where
                         Err(panic) => {
                             progress.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
                             room.notify_all();
-                            let _ = sender.send(Message::Panicked);
-                            resume_unwind(panic);
+                            // Re-raised on the calling thread with its own message.
+                            let _ = sender.send(Message::Panicked(panic));
+                            return;
                         }
                     }
                 }
@@ -108,8 +109,13 @@ where
                     }
                     pending[slot] = Some(value);
                 }
-                // The panic resurfaces when the scope joins the worker.
-                Ok(Message::Panicked) | Err(_) => {
+                Ok(Message::Panicked(panic)) => {
+                    stop();
+                    resume_unwind(panic);
+                }
+                // Every worker is gone without finishing: only a panic can do that, and the
+                // scope re-raises it when it joins them.
+                Err(_) => {
                     stop();
                     return Ok(());
                 }

@@ -505,8 +505,9 @@ mod tests {
                 .map(|s| s.text.clone())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(changed(&lines[0]), ["count"]);
-        assert_eq!(changed(&lines[1]), ["quantity"]);
+        // Words are runs between whitespace, as in `git diff --word-diff`.
+        assert_eq!(changed(&lines[0]), ["count;"]);
+        assert_eq!(changed(&lines[1]), ["quantity;"]);
         assert_eq!(lines[1].text(), "let total = price * quantity;");
         assert!(!lines[1].segments[0].changed);
     }
