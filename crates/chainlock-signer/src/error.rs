@@ -11,7 +11,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A key URI that names no backend or is malformed.
-    #[error("invalid key URI {uri:?}: {reason}; use keychain://<key-id> or ledger://<derivation-path>")]
+    #[error(
+        "invalid key URI {uri:?}: {reason}; use keychain://<key-id> or ledger://<derivation-path>"
+    )]
     InvalidUri {
         /// The URI as given.
         uri: String,
@@ -116,7 +118,9 @@ pub enum Error {
         secs: u64,
     },
     /// The device answered with a status word we do not expect.
-    #[error("the Ledger answered status {sw:#06x} to {command}: update the Bitcoin Cash app and retry")]
+    #[error(
+        "the Ledger answered status {sw:#06x} to {command}: update the Bitcoin Cash app and retry"
+    )]
     DeviceStatus {
         /// The command sent.
         command: String,

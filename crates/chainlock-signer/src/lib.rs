@@ -25,6 +25,8 @@ pub mod error;
 pub mod keychain;
 pub mod ledger;
 pub mod signer;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use chainlock_protocol::bsm::{self, StatementKind};
 use chainlock_protocol::keys;
@@ -76,10 +78,19 @@ pub fn open(uri: &str, options: &OpenOptions) -> Result<Box<dyn Signer>> {
 pub fn sign_input(signer: &mut dyn Signer, tx: &RecordTx) -> Result<Vec<u8>> {
     let identity = signer.identity().clone();
     if !tx.custody().keys.contains(&identity.public_key.to_bytes()) {
-        return Err(Error::NotCustodyKey { key_id: identity.key_id });
+        return Err(Error::NotCustodyKey {
+            key_id: identity.key_id,
+        });
     }
     let signature = signer.sign_input(tx)?;
-    keys::verify_input_signature(&identity.public_key, tx, &signature).map_err(|_| Error::BadSignature {
+    keys::verify_input_signature(
+        &identity.public_key,
+        &signature,
+        tx.tx(),
+        RecordTx::INPUT_INDEX,
+        tx.spent(),
+    )
+    .map_err(|_| Error::BadSignature {
         key_id: identity.key_id.clone(),
         what: format!("custody input of transaction {}", tx.tx().txid()),
     })?;
@@ -88,12 +99,18 @@ pub fn sign_input(signer: &mut dyn Signer, tx: &RecordTx) -> Result<Vec<u8>> {
 
 /// Signs the statement `chainlock/1 <kind> <digest>` with `signer` and returns the base64
 /// compact signature only once it verifies against the signer's public key.
-pub fn sign_statement(signer: &mut dyn Signer, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
+pub fn sign_statement(
+    signer: &mut dyn Signer,
+    kind: StatementKind,
+    digest: &[u8; 32],
+) -> Result<String> {
     let identity = signer.identity().clone();
     let signature = signer.sign_statement(kind, digest)?;
-    bsm::verify_statement(&identity.public_key, kind, digest, &signature).map_err(|_| Error::BadSignature {
-        key_id: identity.key_id.clone(),
-        what: format!("statement {}", bsm::statement_text(kind, digest)),
+    bsm::verify_statement(&identity.public_key, kind, digest, &signature).map_err(|_| {
+        Error::BadSignature {
+            key_id: identity.key_id.clone(),
+            what: format!("statement {}", bsm::statement_text(kind, digest)),
+        }
     })?;
     Ok(signature)
 }

@@ -99,16 +99,25 @@ impl KeyUri {
         }
         if let Some(key_id) = uri.strip_prefix("keychain://") {
             if !is_key_id(key_id) {
-                return Err(invalid("a keychain key id is 64 lowercase hex digits (see `chainlock key list`)"));
+                return Err(invalid(
+                    "a keychain key id is 64 lowercase hex digits (see `chainlock key list`)",
+                ));
             }
-            return Ok(KeyUri::Keychain { key_id: key_id.to_string() });
+            return Ok(KeyUri::Keychain {
+                key_id: key_id.to_string(),
+            });
         }
         if let Some(path) = uri.strip_prefix("ledger://") {
             // The path's syntax is the Ledger backend's to check; here only its alphabet.
-            if !path.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'm' | b'/' | b'\'' | b'h' | b'H')) {
+            if !path
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'm' | b'/' | b'\'' | b'h' | b'H'))
+            {
                 return Err(invalid("a Ledger path looks like m/45'/236'/0'/0/0"));
             }
-            return Ok(KeyUri::Ledger { path: path.to_string() });
+            return Ok(KeyUri::Ledger {
+                path: path.to_string(),
+            });
         }
         Err(invalid("unknown scheme"))
     }
@@ -138,7 +147,7 @@ pub fn is_key_id(text: &str) -> bool {
 
 /// The key id of a public key: lowercase hex SHA-256 of its 33 compressed bytes.
 pub fn key_id(public_key: &PublicKey) -> String {
-    hex::encode(chainlock_protocol::hash::sha256(&public_key.to_bytes()))
+    public_key.key_id()
 }
 
 #[cfg(test)]
@@ -148,13 +157,28 @@ mod tests {
     #[test]
     fn parses_both_schemes() {
         let id = "ab".repeat(32);
-        assert_eq!(KeyUri::parse(&format!("keychain://{id}")).unwrap(), KeyUri::Keychain { key_id: id.clone() });
+        assert_eq!(
+            KeyUri::parse(&format!("keychain://{id}")).unwrap(),
+            KeyUri::Keychain { key_id: id.clone() }
+        );
         assert_eq!(
             KeyUri::parse("ledger://m/45'/236'/0'/0/0").unwrap(),
-            KeyUri::Ledger { path: "m/45'/236'/0'/0/0".into() }
+            KeyUri::Ledger {
+                path: "m/45'/236'/0'/0/0".into()
+            }
         );
-        assert_eq!(KeyUri::parse("ledger://").unwrap(), KeyUri::Ledger { path: String::new() });
-        assert_eq!(KeyUri::parse(&format!("keychain://{id}")).unwrap().to_string(), format!("keychain://{id}"));
+        assert_eq!(
+            KeyUri::parse("ledger://").unwrap(),
+            KeyUri::Ledger {
+                path: String::new()
+            }
+        );
+        assert_eq!(
+            KeyUri::parse(&format!("keychain://{id}"))
+                .unwrap()
+                .to_string(),
+            format!("keychain://{id}")
+        );
     }
 
     #[test]
