@@ -31,6 +31,8 @@
 pub mod apdu;
 pub mod btchip;
 pub mod path;
+#[cfg(feature = "test-support")]
+pub mod soft;
 pub mod status;
 pub mod transport;
 
