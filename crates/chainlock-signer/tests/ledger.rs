@@ -942,12 +942,13 @@ fn speculos_transport_failures_are_distinct_errors() {
     let addr = listener.local_addr().unwrap().to_string();
     let hold = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(3));
         drop(conn);
     });
-    let mut t = TcpTransport::connect(&addr, Duration::from_millis(300)).unwrap();
+    let mut t = TcpTransport::connect(&addr, Duration::from_secs(1)).unwrap();
     let err = t.exchange(&apdu::get_app_and_version().bytes).unwrap_err();
     assert_eq!(err.kind(), "timeout", "{err}");
+    assert!(err.to_string().contains("within 1 s"), "{err}");
     hold.join().unwrap();
 }
 

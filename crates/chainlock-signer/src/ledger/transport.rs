@@ -186,12 +186,20 @@ impl TcpTransport {
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        self.stream.read_exact(buf).map_err(|e| match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout {
-                secs: self.timeout.as_secs(),
-            },
-            _ => io_error(e),
-        })
+        let timeout = self.timeout;
+        self.stream
+            .read_exact(buf)
+            .map_err(|e| tcp_error(e, timeout))
+    }
+}
+
+/// A socket error during an exchange: the timeout set at connection is the one that expired.
+fn tcp_error(e: std::io::Error, timeout: Duration) -> Error {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout {
+            secs: timeout.as_secs(),
+        },
+        _ => io_error(e),
     }
 }
 
@@ -201,7 +209,10 @@ impl Transport for TcpTransport {
         let mut frame = Vec::with_capacity(4 + apdu.len());
         frame.extend_from_slice(&(apdu.len() as u32).to_be_bytes());
         frame.extend_from_slice(apdu);
-        self.stream.write_all(&frame).map_err(io_error)?;
+        let timeout = self.timeout;
+        self.stream
+            .write_all(&frame)
+            .map_err(|e| tcp_error(e, timeout))?;
         let mut len = [0u8; 4];
         self.read_exact(&mut len)?;
         let len = u32::from_be_bytes(len) as usize;
@@ -228,7 +239,6 @@ fn io_error(e: std::io::Error) -> Error {
         | ErrorKind::ConnectionAborted
         | ErrorKind::BrokenPipe
         | ErrorKind::NotConnected => Error::Disconnected,
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout { secs: 0 },
         _ => Error::Transport {
             reason: e.to_string(),
         },
