@@ -150,6 +150,32 @@ pub enum Error {
         /// The signer's key id.
         key_id: String,
     },
+    /// A signature offered for combining that verifies for none of the custody keys.
+    #[error("signature {index} (counting from 0) verifies for none of the custody keys of this transaction: it was made for another transaction or key; ask its signer to sign again")]
+    UnknownSignature {
+        /// Its position among the signatures given.
+        index: usize,
+    },
+    /// Two signatures by the same key: a key counts once.
+    #[error("key {key_id} signed twice: each key counts once; give one signature per key")]
+    DuplicateSignature {
+        /// The key that signed twice.
+        key_id: String,
+    },
+    /// Fewer valid signatures by distinct custody keys than the threshold.
+    #[error("{have} valid signature(s) by distinct custody keys, {need} required: collect more co-signatures")]
+    InsufficientSignatures {
+        /// Distinct keys that signed.
+        have: usize,
+        /// The threshold m.
+        need: usize,
+    },
+    /// The assembled input does not pass the node-like checker.
+    #[error("the assembled input does not spend its custody output: {reason}")]
+    CombinedInvalid {
+        /// The checker's reason.
+        reason: String,
+    },
     /// A protocol-level failure (malformed key, transaction, signature).
     #[error(transparent)]
     Protocol(#[from] chainlock_protocol::Error),
@@ -183,6 +209,10 @@ impl Error {
             Error::Transport { .. } => "transport",
             Error::BadSignature { .. } => "bad_signature",
             Error::NotCustodyKey { .. } => "not_custody_key",
+            Error::UnknownSignature { .. } => "unknown_signature",
+            Error::DuplicateSignature { .. } => "duplicate_signature",
+            Error::InsufficientSignatures { .. } => "insufficient_signatures",
+            Error::CombinedInvalid { .. } => "combined_invalid",
             Error::Protocol(_) => "protocol",
         }
     }

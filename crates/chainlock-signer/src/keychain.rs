@@ -485,7 +485,15 @@ fn map_keyring_error(key_id: &str, err: keyring::Error) -> Error {
         }
         keyring::Error::PlatformFailure(e) => {
             let reason = e.to_string();
-            if reason.contains("AccessDenied")
+            let lower = reason.to_ascii_lowercase();
+            // gnome-keyring refuses writes to a locked collection with a plain D-Bus error
+            // (org.freedesktop.Secret.Error.IsLocked) instead of offering an unlock prompt.
+            if lower.contains("islocked")
+                || lower.contains("locked collection")
+                || lower.contains("is locked")
+            {
+                Error::KeychainLocked { key_id }
+            } else if reason.contains("AccessDenied")
                 || reason.to_ascii_lowercase().contains("access denied")
             {
                 Error::AccessDenied { key_id, reason }
@@ -567,4 +575,96 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         path: dir.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Key and WIFs from the Bitcoin wiki's "Wallet import format" page.
+    const SECRET_HEX: &str = "0c28fca386c7a227600b2fe50b7cae11ec86d3bf1fbe471be89827e19d72aa1d";
+    const WIF_COMPRESSED: &str = "KwdMAjGmerYanjeui5SHS7JkmpZvVipYvB2LJGU1ZxJwYvP98617";
+    const WIF_UNCOMPRESSED: &str = "5HueCGU8rMjxEXxiPuD5BDku4MkFqeZyd4dZ1jvhTVqvbTLvyTJ";
+
+    #[test]
+    fn imports_hex_and_compressed_wif_as_the_same_key() {
+        let from_hex = parse_secret(SECRET_HEX).unwrap();
+        let from_upper = parse_secret(&format!(" {}\n", SECRET_HEX.to_uppercase())).unwrap();
+        let from_wif = parse_secret(WIF_COMPRESSED).unwrap();
+        assert_eq!(
+            from_hex.to_bytes().as_slice(),
+            hex::decode(SECRET_HEX).unwrap().as_slice()
+        );
+        assert_eq!(from_upper.public_key(), from_hex.public_key());
+        assert_eq!(from_wif.public_key(), from_hex.public_key());
+    }
+
+    #[test]
+    fn refuses_bad_material_without_quoting_it() {
+        let mut flipped = WIF_COMPRESSED.to_string();
+        flipped.replace_range(10..11, "z");
+        for (bad, why) in [
+            (WIF_UNCOMPRESSED, "uncompressed"),
+            (flipped.as_str(), "neither"),
+            ("", "neither"),
+            ("0OIl", "neither"),
+            (&"0".repeat(64), "zero"),
+            (&"f".repeat(64), "order"),
+            (&"1".repeat(200), "neither"),
+        ] {
+            let err = parse_secret(bad).unwrap_err();
+            assert_eq!(err.kind(), "invalid_import");
+            let text = err.to_string();
+            assert!(text.contains(why), "{bad}: {text}");
+            assert!(
+                bad.len() < 8 || !text.contains(bad),
+                "the error quotes the material: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn index_round_trips_and_refuses_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Keychain::new(Some(dir.path().join("chainlock"))).unwrap();
+        assert!(store.list().unwrap().is_empty());
+        let key = SecretKey::from_bytes(&[7; 32]).unwrap().public_key();
+        let info = KeyInfo {
+            key_id: key.key_id(),
+            public_key: key,
+            label: "l".into(),
+        };
+        let index = IndexFile {
+            version: INDEX_VERSION,
+            keys: vec![info.clone()],
+        };
+        create_private_dir(&store.dir).unwrap();
+        store.write_index(&index).unwrap();
+        assert_eq!(store.list().unwrap(), vec![info.clone()]);
+        assert_eq!(store.find(&info.key_id[..8]).unwrap(), info);
+        assert_eq!(store.find("abc").unwrap_err().kind(), "key_not_found");
+        // No temporary file is left beside the index.
+        let names: Vec<_> = fs::read_dir(&store.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(INDEX_FILE)]);
+        // A key id that does not match its public key is refused, naming the file.
+        let text = fs::read_to_string(store.index_path())
+            .unwrap()
+            .replace(&info.key_id, &"ab".repeat(32));
+        fs::write(store.index_path(), text).unwrap();
+        let err = store.list().unwrap_err();
+        assert_eq!(err.kind(), "index");
+        assert!(err.to_string().contains("keys.json"), "{err}");
+        fs::write(store.index_path(), "{\"version\":2,\"keys\":[]}").unwrap();
+        assert!(store.list().unwrap_err().to_string().contains("version 2"));
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        assert!(check_label("alice laptop").is_ok());
+        assert!(check_label(&"x".repeat(MAX_LABEL_LEN + 1)).is_err());
+        assert!(check_label("a\nb").is_err());
+    }
 }

@@ -21,6 +21,7 @@
 //! `options.confirm_on_device` asks the device to show the public key for confirmation while
 //! opening; map device failures to the [`Error`] variants `NoDevice` .. `Transport`.
 
+pub mod combine;
 pub mod error;
 pub mod keychain;
 pub mod ledger;
@@ -32,6 +33,7 @@ use chainlock_protocol::bsm::{self, StatementKind};
 use chainlock_protocol::keys;
 use chainlock_protocol::record_tx::RecordTx;
 
+pub use combine::{combine, Combined};
 pub use error::{Error, Result};
 pub use signer::{is_key_id, key_id, KeyUri, Signer, SignerIdentity, SignerKind};
 
