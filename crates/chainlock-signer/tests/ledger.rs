@@ -652,6 +652,25 @@ fn signs_statements_as_bitcoin_signed_messages() {
     assert!(sent.windows(11).any(|w| w == b"chainlock/1"));
 }
 
+/// A device that signs anything but what the host computed (faulty, tampered with, or fed a
+/// different transaction by malware on the host) never gets its signature used.
+#[test]
+fn a_signature_over_another_digest_is_discarded() {
+    let (mut signer, _, _) = soft_signer(Behaviour {
+        wrong_digest: true,
+        ..Default::default()
+    });
+    let err = chainlock_signer::sign_input(&mut signer, &record_tx([6; 32], true)).unwrap_err();
+    assert_eq!(err.kind(), "bad_signature", "{err}");
+    let err = chainlock_signer::sign_statement(&mut signer, StatementKind::Request, &[6; 32])
+        .unwrap_err();
+    assert_eq!(err.kind(), "bad_signature", "{err}");
+    assert!(
+        err.to_string().contains("chainlock/1 request 0606"),
+        "{err}"
+    );
+}
+
 #[test]
 fn refuses_to_sign_for_a_key_outside_the_custody() {
     let device = SoftLedger::new(Behaviour::default());

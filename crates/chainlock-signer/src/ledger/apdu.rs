@@ -538,6 +538,49 @@ mod tests {
         assert!(parse_signature(&bad, Command::HashSign, true).is_err());
     }
 
+    /// Replies come from a device that may be faulty or an impostor: every parser must
+    /// return an error, never panic, on truncated, mutated and arbitrary bytes.
+    #[test]
+    fn reply_parsers_never_panic_on_hostile_bytes() {
+        let recorded = [
+            "0107426974636f696e06312e332e32330102",
+            "410486b865b52b753d0a84d09bc20063fab5d8453ec33c215d4019a5801c9c6438b917770b2782e29a9ecc6edb67cd1f0fbf05ec4c1236884b6d686d6be3b1588abb2231334b453654666641724c683466564d36756f517a7673597135767765744a63564dbce80dd580792cd18af542790e56aa813178dc28644bb5f03dbd44c85f2d2e7a",
+            "3145022100c820c90ce84c6567617733cd6409c4b8f7469b863d811a3cdc73bf3fa43912bc0220320b7fd259939a6821d371f2b49a755d1ca588bffb1476fbb2da68907427b54b01",
+        ];
+        let mut corpus: Vec<Vec<u8>> = Vec::new();
+        for r in recorded {
+            let bytes = hex::decode(r).unwrap();
+            for n in 0..=bytes.len() {
+                corpus.push(bytes[..n].to_vec());
+            }
+            for i in 0..bytes.len() {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut m = bytes.clone();
+                    m[i] ^= flip;
+                    corpus.push(m);
+                }
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..300 {
+            let v = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            corpus.push(v);
+        }
+        for bytes in &corpus {
+            let _ = parse_app_and_version(bytes);
+            let _ = parse_wallet_public_key(bytes);
+            let _ = parse_signature(bytes, Command::HashSign, true);
+            let _ = parse_signature(bytes, Command::SignMessage, false);
+        }
+    }
+
     #[test]
     fn message_longer_than_a_block_is_cut_as_hw_app_btc_cuts_it() {
         let path = DerivationPath::chainlock_default();

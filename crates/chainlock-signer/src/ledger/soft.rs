@@ -44,6 +44,9 @@ pub struct Behaviour {
     pub disconnect_at: Option<u8>,
     /// Return (r, n - s) instead of the low-S signature.
     pub high_s: bool,
+    /// Sign something other than what was sent (one more satoshi; one more message byte), as
+    /// a faulty or tampered device would.
+    pub wrong_digest: bool,
 }
 
 /// Parsed state of the signing flow, rebuilt from APDUs exactly as the app keeps it.
@@ -224,6 +227,7 @@ impl SoftLedger {
         pre.extend_from_slice(&sha256d(&sequences));
         pre.extend_from_slice(outpoint);
         chainlock_protocol::encode::write_var_bytes(&mut pre, script);
+        let amount = amount + u64::from(self.script.wrong_digest);
         pre.extend_from_slice(&amount.to_le_bytes());
         pre.extend_from_slice(&sequence.to_le_bytes());
         pre.extend_from_slice(&f.hash_outputs?);
@@ -371,7 +375,11 @@ impl Transport for SoftLedger {
             0x4e => {
                 let mut pre = vec![0x18];
                 pre.extend_from_slice(b"Bitcoin Signed Message:\n");
-                chainlock_protocol::encode::write_var_bytes(&mut pre, &self.message);
+                let mut message = self.message.clone();
+                if self.script.wrong_digest {
+                    message.push(b'!');
+                }
+                chainlock_protocol::encode::write_var_bytes(&mut pre, &message);
                 let digest = sha256d(&pre);
                 let path_bytes = self.message_path.clone();
                 Self::ok(self.sign(&path_bytes, &digest))
