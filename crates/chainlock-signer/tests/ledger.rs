@@ -10,6 +10,8 @@
 //!   that does not verify over the digest the project computes.
 //! - Every status word and transport failure mapped to its error, over the scripted device
 //!   and over TCP with Speculos's framing.
+//! - What the Ledger signed, judged by the official @bsv/sdk interpreter (`tests/judge`):
+//!   needs node 18+ and `npm ci --prefix tests/judge` from the workspace root.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 
@@ -899,6 +901,91 @@ fn every_status_word_maps_to_its_error() {
             assert!(err.to_string().contains(&sw), "{label}: {err}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The chain's rules: @bsv/sdk judges what the Ledger signed
+// ---------------------------------------------------------------------------------------
+
+const JUDGE_HINT: &str =
+    "run `npm ci --prefix tests/judge` from the workspace root (needs node 18+ and npm)";
+
+/// Runs a judge script of `tests/judge` (the official @bsv/sdk, pinned) on `cases`.
+fn judge(script: &str, cases: serde_json::Value) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/judge");
+    assert!(
+        dir.join("node_modules/@bsv/sdk/package.json").is_file(),
+        "@bsv/sdk is not installed: {JUDGE_HINT}"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): install node 18+ and {JUDGE_HINT}"));
+    let input = serde_json::json!({ "cases": cases }).to_string();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script} failed");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["verdicts"].as_array().unwrap().clone()
+}
+
+/// A 2-of-3 custody input co-signed by the Ledger (through the 0x41 flow) and a software key
+/// is a valid spend under the BSV node's script flags, as @bsv/sdk's interpreter judges it;
+/// and the Ledger's statement signature verifies as a Bitcoin Signed Message there too.
+#[test]
+fn bsv_sdk_accepts_what_the_ledger_signed() {
+    let (mut signer, _, _) = soft_signer(Behaviour::default());
+    let tx = record_tx([8; 32], true);
+    let by_ledger = chainlock_signer::sign_input(&mut signer, &tx).unwrap();
+    let other = SecretKey::from_bytes(&[7; 32]).unwrap();
+    let by_key = other.sign_input(tx.tx(), 0, tx.spent()).unwrap();
+    let combined = chainlock_signer::combine(&tx, &[by_key, by_ledger.clone()]).unwrap();
+    assert!(combined.signers.contains(&signer.identity().public_key));
+    let ledger_only = chainlock_signer::combine(&tx, &[by_ledger]);
+    assert_eq!(ledger_only.unwrap_err().kind(), "insufficient_signatures");
+    let spent = serde_json::json!({"script": tx.spent().script_pubkey.to_hex(), "satoshis": tx.spent().value});
+    let mut tampered = combined.tx.tx().clone();
+    tampered.outputs[1].value -= 1;
+    let verdicts = judge(
+        "spend.mjs",
+        serde_json::json!([
+            {"name": "ledger + key", "tx": combined.tx.tx().to_hex(), "input": 0, "spent": spent, "flags": "node"},
+            {"name": "tampered", "tx": tampered.to_hex(), "input": 0, "spent": spent, "flags": "node"},
+        ]),
+    );
+    let valid: Vec<_> = verdicts
+        .iter()
+        .map(|v| v["valid"].as_bool().unwrap())
+        .collect();
+    assert_eq!(valid, [true, false], "{verdicts:?}");
+
+    let digest = sha256(b"a signing request");
+    let statement =
+        chainlock_signer::sign_statement(&mut signer, StatementKind::Request, &digest).unwrap();
+    let verdicts = judge(
+        "bsm-verify.mjs",
+        serde_json::json!([
+            {"name": "ledger request", "message": bsm::statement_text(StatementKind::Request, &digest),
+             "signature": statement, "public_key": signer.identity().public_key.to_hex()},
+            {"name": "as a reject", "message": bsm::statement_text(StatementKind::Reject, &digest),
+             "signature": statement, "public_key": signer.identity().public_key.to_hex()},
+        ]),
+    );
+    let valid: Vec<_> = verdicts
+        .iter()
+        .map(|v| v["valid"].as_bool().unwrap())
+        .collect();
+    assert_eq!(valid, [true, false], "{verdicts:?}");
 }
 
 // ---------------------------------------------------------------------------------------
