@@ -29,9 +29,9 @@ use chainlock_protocol::script::Script;
 use chainlock_protocol::sighash::sighash_forkid;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
 use chainlock_signer::ledger::apdu::{self, HashedInput, InputRef, P2_CONTINUE, P2_NEW_BIP143};
-use chainlock_signer::ledger::transport::{self, TcpTransport, Transport};
+use chainlock_signer::ledger::transport::{TcpTransport, Transport};
 use chainlock_signer::ledger::{self, Btchip, DerivationPath, LedgerSigner, Replay};
-use chainlock_signer::{Error, OpenOptions, Result, Signer};
+use chainlock_signer::{Error, OpenOptions, Signer};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use serde_json::Value;
@@ -498,13 +498,11 @@ fn replay_get_wallet_public_key() {
 // A software Ledger running the Bitcoin Cash app
 // ---------------------------------------------------------------------------------------
 
-// The software device is the library's test-support module; compiled into this test directly
-// so that plain `cargo test` runs these tests without enabling the feature.
-#[allow(dead_code)]
-#[path = "../src/ledger/soft.rs"]
-mod soft;
-
-use soft::{serve_speculos, soft_public_key, ApduLog, Behaviour, SoftLedger};
+// The software device: the library's test-support module (this crate's dev-dependency on
+// itself turns the feature on for its tests).
+use chainlock_signer::ledger::soft::{
+    serve_speculos, soft_public_key, ApduLog, Behaviour, SoftLedger,
+};
 
 /// A record transaction whose custody includes the soft device's key at the default path.
 fn record_tx(record_digest: [u8; 32], with_change: bool) -> RecordTx {
