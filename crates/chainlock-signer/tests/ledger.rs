@@ -652,6 +652,21 @@ fn signs_statements_as_bitcoin_signed_messages() {
     assert!(sent.windows(11).any(|w| w == b"chainlock/1"));
 }
 
+/// With confirm-on-device the key is asked with P1 01, so the device shows its address and
+/// waits for the user; without, P1 00 and nothing is shown.
+#[test]
+fn confirm_on_device_asks_the_device_to_show_the_address() {
+    for (confirm, p1) in [(true, 0x01), (false, 0x00)] {
+        let device = SoftLedger::new(Behaviour::default());
+        let log = device.log();
+        LedgerSigner::open(device, DerivationPath::chainlock_default(), confirm).unwrap();
+        let sent = log.lock().unwrap().clone();
+        let mut expected = vec![0xe0, 0x40, p1, 0x00, 21];
+        expected.extend_from_slice(&DerivationPath::chainlock_default().to_apdu_bytes());
+        assert_eq!(sent, vec![vec![0xb0, 0x01, 0x00, 0x00, 0x00], expected]);
+    }
+}
+
 /// A device that signs anything but what the host computed (faulty, tampered with, or fed a
 /// different transaction by malware on the host) never gets its signature used.
 #[test]
