@@ -817,6 +817,23 @@ fn every_status_word_maps_to_its_error() {
             "device_status",
             "sign",
         ),
+        // The Bitcoin Cash app itself does not know a command: too old or too new for us.
+        (
+            Behaviour {
+                fail: Some((0x44, 0x6d00)),
+                ..Default::default()
+            },
+            "device_status",
+            "sign",
+        ),
+        (
+            Behaviour {
+                fail: Some((0x48, 0x6d02)),
+                ..Default::default()
+            },
+            "device_status",
+            "sign",
+        ),
         (
             Behaviour {
                 fail: Some((0x44, 0x6700)),

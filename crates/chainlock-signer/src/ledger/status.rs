@@ -23,6 +23,8 @@ pub const SW_INCORRECT_P1_P2_ISO: u16 = 0x6a86;
 pub const SW_INCORRECT_P1_P2: u16 = 0x6b00;
 /// Instruction not supported: the open app does not know the command.
 pub const SW_INS_NOT_SUPPORTED: u16 = 0x6d00;
+/// Unknown APDU, as the dashboard of newer firmware answers commands meant for an app.
+pub const SW_UNKNOWN_APDU: u16 = 0x6d02;
 /// Class not supported: the open app (or the dashboard) does not know the command class.
 pub const SW_CLA_NOT_SUPPORTED: u16 = 0x6e00;
 /// Class not supported, as the dashboard of newer firmware answers when no app is open.
@@ -44,7 +46,7 @@ pub fn meaning(sw: u16) -> &'static str {
         SW_INCORRECT_P1_P2 | SW_INCORRECT_P1_P2_ISO => {
             "wrong parameters: the app does not understand this command"
         }
-        SW_INS_NOT_SUPPORTED => "the open app does not know this command",
+        SW_INS_NOT_SUPPORTED | SW_UNKNOWN_APDU => "the open app does not know this command",
         SW_CLA_NOT_SUPPORTED | SW_CLA_NOT_SUPPORTED_NO_APP => {
             "no app that knows this command is open"
         }
@@ -58,7 +60,7 @@ pub fn meaning(sw: u16) -> &'static str {
 pub fn is_wrong_app(sw: u16) -> bool {
     matches!(
         sw,
-        SW_INS_NOT_SUPPORTED | SW_CLA_NOT_SUPPORTED | SW_CLA_NOT_SUPPORTED_NO_APP
+        SW_INS_NOT_SUPPORTED | SW_UNKNOWN_APDU | SW_CLA_NOT_SUPPORTED | SW_CLA_NOT_SUPPORTED_NO_APP
     )
 }
 
