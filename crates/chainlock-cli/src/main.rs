@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Decode, verify, sign and combine transactions.
     Tx(cmd::tx::Args),
+    /// Maintainer keys: in the OS keychain, or on a Ledger.
+    Key(cmd::key::Args),
     /// Work with release records.
     Record(cmd::record::Args),
     /// Check signing requests.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Tx(args) => cmd::tx::run(args),
+        Command::Key(args) => cmd::key::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Request(args) => cmd::request::run(args),
     };

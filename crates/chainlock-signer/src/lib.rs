@@ -14,12 +14,11 @@
 //! secret key anywhere but the OS keychain; log, print or keep a secret key in memory
 //! longer than one signing call (secrets are zeroized on drop).
 //!
-//! For the Ledger backend (`src/ledger/`, owned by the Ledger engineer): provide
-//! `pub fn open(path: &str, options: &OpenOptions) -> Result<Box<dyn Signer>>` in
-//! `ledger/mod.rs`, where `path` is what follows `ledger://` (empty for the default ChainLock
-//! path), `options.ledger_tcp` selects a Speculos TCP transport instead of HID, and
-//! `options.confirm_on_device` asks the device to show the public key for confirmation while
-//! opening; map device failures to the [`Error`] variants `NoDevice` .. `Transport`.
+//! Backends: [`keychain`] (OS keychain, key index in the config directory) and [`ledger`]
+//! (`ledger::open(path, &OpenOptions)`: USB HID, or Speculos over TCP with
+//! `OpenOptions::ledger_tcp`). [`combine()`] assembles co-signatures into the custody input.
+//! With the `test-support` feature, `testing` runs a private gnome-keyring Secret Service
+//! and `ledger::soft` a software Ledger, for tests of this crate and of its users.
 
 pub mod combine;
 pub mod error;

@@ -74,7 +74,8 @@ impl SecretServiceSession {
             .args(["--nofork", "--print-address=1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // It warns that it cannot raise its fd limit when not root-capable; noise only.
+            .stderr(Stdio::null())
             .spawn()
             .expect("start dbus-daemon");
         let mut line = String::new();
@@ -206,6 +207,47 @@ impl SecretServiceSession {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).contains("true")
+    }
+
+    /// Deletes the keychain item of a ChainLock key behind chainlock's back (as another
+    /// program or the user with a keyring manager could), through the Secret Service API.
+    pub fn delete_item(&self, key_id: &str) {
+        let out = self.gdbus(&[
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.SearchItems",
+            &format!(
+                "{{'service': '{}', 'username': '{key_id}'}}",
+                crate::keychain::SERVICE
+            ),
+        ]);
+        assert!(
+            out.status.success(),
+            "SearchItems failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let paths: Vec<&str> = text
+            .split('\'')
+            .filter(|p| p.starts_with("/org/freedesktop/secrets/collection/"))
+            .collect();
+        assert_eq!(paths.len(), 1, "expected one item for key {key_id}: {text}");
+        let out = self.gdbus(&[
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            paths[0],
+            "--method",
+            "org.freedesktop.Secret.Item.Delete",
+        ]);
+        assert!(
+            out.status.success(),
+            "Delete failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Files under the session's directory whose bytes contain any of `needles`.

@@ -2,4 +2,6 @@
 
 pub mod record;
 pub mod request;
+pub mod key;
 pub mod tx;
+pub mod tx_sign;
