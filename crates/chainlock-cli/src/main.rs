@@ -28,6 +28,8 @@ enum Command {
     Record(cmd::record::Args),
     /// Check signing requests.
     Request(cmd::request::Args),
+    /// Review evidence from git: the diff digest and the review diff of a release range.
+    Diff(cmd::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Key(args) => cmd::key::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Request(args) => cmd::request::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand group, each with its `Args` and `run()`.
 
+pub mod diff;
 pub mod record;
 pub mod request;
 pub mod key;

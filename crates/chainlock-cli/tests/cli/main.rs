@@ -3,4 +3,5 @@
 mod request;
 mod key;
 mod sign;
+mod diff;
 mod util;
