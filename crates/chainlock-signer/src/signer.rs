@@ -151,6 +151,7 @@ pub fn key_id(public_key: &PublicKey) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

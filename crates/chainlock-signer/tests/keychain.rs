@@ -20,7 +20,7 @@ use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Txid};
 use chainlock_signer::keychain::{self, Keychain};
 use chainlock_signer::testing::{secret_encodings, SecretServiceSession};
-use chainlock_signer::{OpenOptions, Signer};
+use chainlock_signer::OpenOptions;
 use serde_json::{json, Value};
 
 const JUDGE_HINT: &str =
@@ -173,7 +173,7 @@ fn keychain_signer_against_a_real_secret_service() {
     );
     assert_eq!(verdicts[0]["valid"], json!(true), "{verdicts:?}");
     assert_eq!(
-        chainlock_signer::combine(&tx, &[sig_alice.clone()])
+        chainlock_signer::combine(&tx, std::slice::from_ref(&sig_alice))
             .unwrap_err()
             .kind(),
         "insufficient_signatures"

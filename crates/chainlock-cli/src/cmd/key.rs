@@ -188,7 +188,7 @@ fn show(id: &str, json: bool) -> Result<ExitCode> {
         }
         print_json(&v)?;
     } else {
-        print!("{}status:     {}\n", key_text(&info), status_text);
+        println!("{}status:     {}", key_text(&info), status_text);
     }
     Ok(if status.is_ok() {
         ExitCode::SUCCESS

@@ -165,9 +165,8 @@ fn parse_spent(arg: &str) -> Result<SpentOutput> {
     let Some((script, sats)) = arg.rsplit_once(':') else {
         bail!("--spent {arg:?} must be <locking script hex>:<satoshis>, e.g. 5221...52ae:15000");
     };
-    let script_pubkey = Script::from_hex(script).with_context(|| {
-        format!("--spent: the locking script is not hex; give it as <hex>:<satoshis>")
-    })?;
+    let script_pubkey = Script::from_hex(script)
+        .context("--spent: the locking script is not hex; give it as <hex>:<satoshis>")?;
     let value = sats
         .parse::<u64>()
         .with_context(|| format!("--spent: {sats:?} is not a whole number of satoshis"))?;

@@ -1,5 +1,6 @@
 //! `chainlock key` against a real Secret Service: each test starts its own private
 //! gnome-keyring (`chainlock_signer::testing`) and runs the binary in that environment.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 
 use std::io::Write;
 use std::process::{Output, Stdio};

@@ -1,6 +1,7 @@
 //! `chainlock tx sign` and `chainlock tx combine` with a keychain key (private gnome-keyring)
 //! and a Ledger key (the software Ledger behind Speculos's TCP framing), the combined spend
 //! judged by the project's checker and by the @bsv/sdk interpreter (tests/judge/spend.mjs).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 
 use std::io::Write;
 use std::path::PathBuf;
