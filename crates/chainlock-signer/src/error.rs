@@ -42,6 +42,12 @@ pub enum Error {
         /// The key id asked for.
         key_id: String,
     },
+    /// A key id prefix that matches more than one indexed key.
+    #[error("{prefix} matches more than one key: give more digits of the key id (see `chainlock key list`)")]
+    AmbiguousKeyId {
+        /// The prefix given.
+        prefix: String,
+    },
     /// A key with this id is already stored.
     #[error("key {key_id} is already in the OS keychain: nothing to do (see `chainlock key show {key_id}`)")]
     KeyExists {
@@ -192,6 +198,7 @@ impl Error {
             Error::KeychainLocked { .. } => "keychain_locked",
             Error::AccessDenied { .. } => "access_denied",
             Error::KeyNotFound { .. } => "key_not_found",
+            Error::AmbiguousKeyId { .. } => "ambiguous_key_id",
             Error::KeyExists { .. } => "key_exists",
             Error::CorruptEntry { .. } => "corrupt_entry",
             Error::InvalidImport { .. } => "invalid_import",

@@ -140,10 +140,7 @@ impl Keychain {
             .filter(|k| k.key_id.starts_with(&wanted));
         match (matches.next(), matches.next()) {
             (Some(key), None) => Ok(key),
-            (Some(_), Some(_)) => Err(Error::InvalidUri {
-                uri: id_or_prefix.to_string(),
-                reason: "this prefix matches more than one key; give more digits".into(),
-            }),
+            (Some(_), Some(_)) => Err(Error::AmbiguousKeyId { prefix: wanted }),
             (None, _) => Err(not_found()),
         }
     }

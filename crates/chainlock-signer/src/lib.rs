@@ -51,7 +51,8 @@ pub struct OpenOptions {
 }
 
 impl OpenOptions {
-    /// Options from the environment: `CHAINLOCK_LEDGER_TCP` and `CHAINLOCK_CONFIG_DIR`.
+    /// Options from the environment: `CHAINLOCK_LEDGER_TCP` (the key index directory is
+    /// resolved later, by [`keychain::config_dir`], which reads `CHAINLOCK_CONFIG_DIR`).
     pub fn from_env() -> Self {
         OpenOptions {
             ledger_tcp: std::env::var(LEDGER_TCP_ENV).ok().filter(|v| !v.is_empty()),

@@ -103,6 +103,18 @@ fn key_new_list_show_delete_human_and_json() {
     .expect("json");
     assert_eq!(index["keys"].as_array().expect("keys").len(), 2);
 
+    // CHAINLOCK_CONFIG_DIR moves the index: another directory knows no keys.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let out = chainlock()
+        .args(["key", "list", "--json"])
+        .envs(session.envs())
+        .env("CHAINLOCK_CONFIG_DIR", elsewhere.path())
+        .output()
+        .expect("chainlock runs");
+    assert!(out.status.success());
+    let none: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(none["keys"], serde_json::json!([]));
+
     // Show by prefix or URI; both renderings report the keychain entry.
     let shown = ok(&session, &["key", "show", &alice_id[..10]]);
     assert!(
