@@ -116,3 +116,129 @@ pub fn sign_statement(
     })?;
     Ok(signature)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+mod tests {
+    use chainlock_protocol::hash::Digest;
+    use chainlock_protocol::keys::SecretKey;
+    use chainlock_protocol::record_tx::{self, RecordTxParams};
+    use chainlock_protocol::script::Script;
+    use chainlock_protocol::tx::{OutPoint, SpentOutput, Txid};
+
+    use super::*;
+
+    /// An in-memory signer that can be made to misbehave, to test the checked wrappers.
+    struct Faulty {
+        key: SecretKey,
+        identity: SignerIdentity,
+        /// Sign this transaction instead of the one asked for.
+        other_tx: Option<RecordTx>,
+        /// Sign this statement kind instead of the one asked for.
+        other_kind: Option<StatementKind>,
+        calls: usize,
+    }
+
+    impl Faulty {
+        fn new(seed: u8) -> Self {
+            let key = SecretKey::from_bytes(&[seed; 32]).unwrap();
+            let public_key = key.public_key();
+            let identity = SignerIdentity {
+                public_key,
+                key_id: public_key.key_id(),
+                label: "faulty".into(),
+                kind: SignerKind::Keychain,
+                uri: format!("keychain://{}", public_key.key_id()),
+            };
+            Faulty {
+                key,
+                identity,
+                other_tx: None,
+                other_kind: None,
+                calls: 0,
+            }
+        }
+    }
+
+    impl Signer for Faulty {
+        fn identity(&self) -> &SignerIdentity {
+            &self.identity
+        }
+        fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+            self.calls += 1;
+            let tx = self.other_tx.as_ref().unwrap_or(tx);
+            Ok(self
+                .key
+                .sign_input(tx.tx(), RecordTx::INPUT_INDEX, tx.spent())?)
+        }
+        fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
+            self.calls += 1;
+            Ok(self
+                .key
+                .sign_statement(self.other_kind.unwrap_or(kind), digest))
+        }
+    }
+
+    fn tx(keys: &[&Faulty], digest: u8) -> RecordTx {
+        let keys: Vec<[u8; 33]> = keys
+            .iter()
+            .map(|s| s.identity.public_key.to_bytes())
+            .collect();
+        record_tx::build(&RecordTxParams {
+            custody_outpoint: OutPoint {
+                txid: Txid([1; 32]),
+                vout: 0,
+            },
+            spent: SpentOutput {
+                script_pubkey: Script::custody(1, &keys).unwrap(),
+                value: 10_000,
+            },
+            record_digest: Digest([digest; 32]),
+            change_pubkey_hash: None,
+            fee_sat_per_kb: 50,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_honest_signature_is_returned() {
+        let mut signer = Faulty::new(3);
+        let tx = tx(&[&signer], 9);
+        let sig = sign_input(&mut signer, &tx).unwrap();
+        keys::verify_input_signature(&signer.identity.public_key, &sig, tx.tx(), 0, tx.spent())
+            .unwrap();
+        let statement = sign_statement(&mut signer, StatementKind::Reject, &[4; 32]).unwrap();
+        bsm::verify_statement(
+            &signer.identity.public_key,
+            StatementKind::Reject,
+            &[4; 32],
+            &statement,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_signature_over_anything_else_is_discarded() {
+        let mut signer = Faulty::new(3);
+        let asked = tx(&[&signer], 9);
+        signer.other_tx = Some(tx(&[&signer], 8));
+        let err = sign_input(&mut signer, &asked).unwrap_err();
+        assert_eq!(err.kind(), "bad_signature");
+        assert!(
+            err.to_string().contains(&asked.tx().txid().to_string()),
+            "{err}"
+        );
+        signer.other_kind = Some(StatementKind::Request);
+        let err = sign_statement(&mut signer, StatementKind::Reject, &[4; 32]).unwrap_err();
+        assert_eq!(err.kind(), "bad_signature");
+    }
+
+    #[test]
+    fn a_key_outside_the_custody_is_never_asked_to_sign() {
+        let custodian = Faulty::new(3);
+        let mut outsider = Faulty::new(5);
+        let err = sign_input(&mut outsider, &tx(&[&custodian], 9)).unwrap_err();
+        assert_eq!(err.kind(), "not_custody_key");
+        assert_eq!(outsider.calls, 0);
+    }
+}
