@@ -1,0 +1,393 @@
+//! The published artifact against the source tree it claims to be built from.
+//!
+//! Each format's layout is known, so that what the packaging tool itself writes (a wheel's
+//! `*.dist-info/`, an sdist's `PKG-INFO` and `*.egg-info/`, a crate's normalized `Cargo.toml`
+//! and `.cargo_vcs_info.json`) is listed as expected rather than reported as noise, while
+//! every other byte of the artifact must come from the source at the commit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::archive::{single_top_dir, Archive, Entry, EntryKind, Format};
+use crate::error::Result;
+use crate::risk::{scan_change, sort_flags, Flag, Rule, Severity};
+use crate::source::SourceTree;
+
+/// At most this many lines of content diff per differing file.
+const MAX_DIFF_LINES: usize = 400;
+
+/// The comparison of an artifact with the source tree at a commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactReport {
+    /// The artifact's format.
+    pub format: Format,
+    /// The commit compared against (hex).
+    pub commit: String,
+    /// The archive's top directory that was stripped (`package`, `name-1.0`), if any.
+    pub archive_root: Option<String>,
+    /// Where the package sits in the source tree (`""` for the repository root).
+    pub source_root: String,
+    /// Number of files identical in both.
+    pub identical: usize,
+    /// Files whose content differs, with a content diff.
+    pub differing: Vec<DifferingFile>,
+    /// Files present only in the artifact (archive paths).
+    pub only_in_artifact: Vec<String>,
+    /// Files present only in the source (source paths under `source_root`).
+    pub only_in_source: Vec<String>,
+    /// Artifact files the packaging tool writes itself, and why they are not compared.
+    pub expected: Vec<ExpectedFile>,
+    /// Risk flags raised by the comparison, most severe first.
+    pub flags: Vec<Flag>,
+}
+
+impl ArtifactReport {
+    /// True when every artifact file is either identical to the source or expected.
+    pub fn matches_source(&self) -> bool {
+        self.differing.is_empty() && self.only_in_artifact.is_empty()
+    }
+}
+
+/// A file present in both whose content differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct DifferingFile {
+    /// The path in the archive.
+    pub artifact_path: String,
+    /// The path in the source tree.
+    pub source_path: String,
+    /// Whether either side is binary (then `diff` is empty).
+    pub binary: bool,
+    /// SHA-256 of the source side (hex).
+    pub source_sha256: String,
+    /// SHA-256 of the artifact side (hex).
+    pub artifact_sha256: String,
+    /// Unified diff, source to artifact, 3 lines of context.
+    pub diff: String,
+    /// Whether `diff` was cut at the line limit.
+    pub truncated: bool,
+}
+
+/// An artifact file written by the packaging tool, not copied from the source.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectedFile {
+    /// The path in the archive.
+    pub path: String,
+    /// Why it is expected.
+    pub reason: String,
+}
+
+/// How one artifact entry is treated.
+enum Role {
+    /// Compared with the source file at this path (relative to the source root).
+    Compare(String),
+    /// Written by the packaging tool.
+    Expected(String),
+}
+
+/// Compares `archive` with the tree in `source`.
+pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport> {
+    let root = match archive.format {
+        Format::Npm | Format::Sdist | Format::Crate => {
+            single_top_dir(&archive.entries).map(str::to_owned)
+        }
+        Format::Wheel => None,
+        Format::Tar | Format::Zip => {
+            // A plain archive may or may not wrap everything in one directory: keep whichever
+            // reading matches more of the source.
+            let top = single_top_dir(&archive.entries).map(str::to_owned);
+            top.filter(|t| {
+                let stripped = roles(archive, Some(t));
+                let kept = roles(archive, None);
+                detect_prefix(&stripped, source).1 > detect_prefix(&kept, source).1
+            })
+        }
+    };
+    let roles = roles(archive, root.as_deref());
+    let (prefix, _) = detect_prefix(&roles, source);
+
+    let mut report = ArtifactReport {
+        format: archive.format,
+        commit: source.commit().to_owned(),
+        archive_root: root,
+        source_root: prefix.trim_end_matches('/').to_owned(),
+        identical: 0,
+        differing: Vec::new(),
+        only_in_artifact: Vec::new(),
+        only_in_source: Vec::new(),
+        expected: Vec::new(),
+        flags: Vec::new(),
+    };
+    let mut matched: BTreeSet<String> = BTreeSet::new();
+    for (entry, role) in &roles {
+        let rel = match role {
+            Role::Expected(reason) => {
+                if let Some(flag) = check_expected(archive.format, entry, source) {
+                    report.flags.push(flag);
+                }
+                report.expected.push(ExpectedFile {
+                    path: entry.path.clone(),
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+            Role::Compare(rel) => rel,
+        };
+        let source_path = format!("{prefix}{rel}");
+        let Some(original) = source.read(&source_path)? else {
+            if archive.format == Format::Crate && rel == "Cargo.lock" {
+                report.expected.push(ExpectedFile {
+                    path: entry.path.clone(),
+                    reason: "generated by `cargo package` (not tracked in the source)".to_owned(),
+                });
+                continue;
+            }
+            report.only_in_artifact.push(entry.path.clone());
+            report.flags.push(Flag {
+                rule: Rule::ArtifactOnlyFile,
+                severity: Severity::High,
+                file: entry.path.clone(),
+                line: None,
+                message: format!(
+                    "in the artifact but not in the source at {}: who put it there?",
+                    short(source.commit())
+                ),
+            });
+            report
+                .flags
+                .extend(scan_change(&entry.path, None, Some(&entry.data)));
+            continue;
+        };
+        matched.insert(source_path.clone());
+        let same_kind = matches!(entry.kind, EntryKind::Symlink { .. })
+            == source
+                .files()
+                .get(&source_path)
+                .is_some_and(|f| f.mode == 0o120_000);
+        if original == entry.data && same_kind {
+            report.identical += 1;
+            continue;
+        }
+        if let Some(reason) = equivalent(archive.format, rel, &original, &entry.data) {
+            report.expected.push(ExpectedFile {
+                path: entry.path.clone(),
+                reason,
+            });
+            continue;
+        }
+        report.flags.push(Flag {
+            rule: Rule::ArtifactModified,
+            severity: Severity::High,
+            file: entry.path.clone(),
+            line: None,
+            message: format!("differs from {source_path} at {}: the artifact was not built from this source alone", short(source.commit())),
+        });
+        report
+            .flags
+            .extend(scan_change(&entry.path, Some(&original), Some(&entry.data)));
+        report
+            .differing
+            .push(differing(entry, &source_path, &original));
+    }
+    for path in source.files().keys() {
+        if path.starts_with(prefix.as_str()) && !matched.contains(path) {
+            report.only_in_source.push(path.clone());
+        }
+    }
+    sort_flags(&mut report.flags);
+    Ok(report)
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// Decides, per format, which entries are compared (and with which source path) and which
+/// the packaging tool writes.
+fn roles<'a>(archive: &'a Archive, root: Option<&str>) -> Vec<(&'a Entry, Role)> {
+    let mut out = Vec::new();
+    for entry in &archive.entries {
+        let rel = match root {
+            Some(r) => entry
+                .path
+                .strip_prefix(r)
+                .and_then(|p| p.strip_prefix('/'))
+                .unwrap_or(&entry.path),
+            None => entry.path.as_str(),
+        };
+        let first = rel.split('/').next().unwrap_or(rel);
+        let is_pth = rel.ends_with(".pth");
+        let role = match archive.format {
+            Format::Wheel if first.ends_with(".dist-info") && !is_pth && !rel.ends_with(".py") => {
+                Role::Expected("wheel metadata written by the build backend".to_owned())
+            }
+            Format::Wheel if first.ends_with(".data") => {
+                // `name.data/purelib/pkg/x.py` installs as `pkg/x.py`.
+                let rest: Vec<&str> = rel.splitn(3, '/').collect();
+                Role::Compare(rest.get(2).copied().unwrap_or(rel).to_owned())
+            }
+            Format::Sdist if rel == "PKG-INFO" => {
+                Role::Expected("sdist metadata written by the build backend".to_owned())
+            }
+            Format::Sdist if rel.split('/').any(|c| c.ends_with(".egg-info")) && !is_pth => {
+                Role::Expected("egg-info metadata written by setuptools".to_owned())
+            }
+            Format::Crate if rel == "Cargo.toml" => Role::Expected(
+                "normalized by `cargo package`; the original is compared as Cargo.toml.orig"
+                    .to_owned(),
+            ),
+            Format::Crate if rel == "Cargo.toml.orig" => Role::Compare("Cargo.toml".to_owned()),
+            Format::Crate if rel == ".cargo_vcs_info.json" => {
+                Role::Expected("written by `cargo package`; its commit is checked".to_owned())
+            }
+            _ => Role::Compare(rel.to_owned()),
+        };
+        out.push((entry, role));
+    }
+    out
+}
+
+/// Finds where the package sits in the source tree: the directory under which the most
+/// compared artifact paths exist (ties go to the shallowest).
+fn detect_prefix(roles: &[(&Entry, Role)], source: &SourceTree) -> (String, usize) {
+    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+    for path in source.files().keys() {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        by_name.entry(name).or_default().push(path);
+    }
+    let mut votes: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, role) in roles {
+        let Role::Compare(rel) = role else { continue };
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let Some(candidates) = by_name.get(name) else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        for cand in candidates {
+            if let Some(prefix) = cand.strip_suffix(rel.as_str()) {
+                if prefix.is_empty() || prefix.ends_with('/') {
+                    seen.insert(prefix.to_owned());
+                }
+            }
+        }
+        for prefix in seen {
+            *votes.entry(prefix).or_default() += 1;
+        }
+    }
+    votes
+        .into_iter()
+        .max_by(|(pa, va), (pb, vb)| {
+            va.cmp(vb)
+                .then_with(|| pb.matches('/').count().cmp(&pa.matches('/').count()))
+                .then_with(|| pb.cmp(pa))
+        })
+        .unwrap_or_default()
+}
+
+/// Checks what can be checked in a tool-written file: a crate's `.cargo_vcs_info.json` names
+/// the commit it was packaged from.
+fn check_expected(format: Format, entry: &Entry, source: &SourceTree) -> Option<Flag> {
+    if format != Format::Crate || !entry.path.ends_with(".cargo_vcs_info.json") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&entry.data).ok()?;
+    let sha1 = value.get("git")?.get("sha1")?.as_str()?;
+    (sha1 != source.commit()).then(|| Flag {
+        rule: Rule::ArtifactModified,
+        severity: Severity::High,
+        file: entry.path.clone(),
+        line: None,
+        message: format!(
+            "packaged from commit {}, not {}",
+            short(sha1),
+            short(source.commit())
+        ),
+    })
+}
+
+/// Differences the packaging tool is known to make, checked semantically: npm may rewrite
+/// `package.json` formatting, setuptools rewrites `setup.cfg` and appends `[egg_info]`.
+fn equivalent(format: Format, rel: &str, source: &[u8], artifact: &[u8]) -> Option<String> {
+    match (format, rel) {
+        (Format::Npm, "package.json") => {
+            let a: serde_json::Value = serde_json::from_slice(source).ok()?;
+            let b: serde_json::Value = serde_json::from_slice(artifact).ok()?;
+            (a == b).then(|| "reformatted by npm; the same JSON".to_owned())
+        }
+        (Format::Sdist, "setup.cfg") => {
+            let a = ini_items(std::str::from_utf8(source).ok()?);
+            let b = ini_items(std::str::from_utf8(artifact).ok()?);
+            (a == b).then(|| "rewritten by setuptools (formatting and an [egg_info] section); the same settings".to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The settings of an INI file as (section, line) pairs, whitespace-normalised, without the
+/// `[egg_info]` section setuptools adds to an sdist.
+fn ini_items(text: &str) -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut items = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if t.starts_with('[') {
+            section = t.to_owned();
+            continue;
+        }
+        if section == "[egg_info]" {
+            continue;
+        }
+        let normalised = match t.split_once('=') {
+            Some((k, v)) => format!("{} = {}", k.trim(), v.trim()),
+            None => t.to_owned(),
+        };
+        items.push((section.clone(), normalised));
+    }
+    items
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn differing(entry: &Entry, source_path: &str, original: &[u8]) -> DifferingFile {
+    let texts = (
+        std::str::from_utf8(original).ok(),
+        std::str::from_utf8(&entry.data).ok(),
+    );
+    let binary =
+        original.contains(&0) || entry.data.contains(&0) || texts.0.is_none() || texts.1.is_none();
+    let (mut diff, mut truncated) = (String::new(), false);
+    if let (false, Some(old), Some(new)) = (binary, texts.0, texts.1) {
+        let text_diff = similar::TextDiff::configure()
+            .timeout(std::time::Duration::from_secs(2))
+            .diff_lines(old, new);
+        let full = text_diff
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("source/{source_path}"),
+                &format!("artifact/{}", entry.path),
+            )
+            .to_string();
+        let mut lines = full.lines();
+        for line in lines.by_ref().take(MAX_DIFF_LINES) {
+            diff.push_str(line);
+            diff.push('\n');
+        }
+        truncated = lines.next().is_some();
+    }
+    DifferingFile {
+        artifact_path: entry.path.clone(),
+        source_path: source_path.to_owned(),
+        binary,
+        source_sha256: sha256_hex(original),
+        artifact_sha256: sha256_hex(&entry.data),
+        diff,
+        truncated,
+    }
+}

@@ -1,0 +1,83 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading an artifact or a source tree.
+///
+/// Every variant names where: the archive entry, the repository path or the revision.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The artifact file could not be read.
+    #[error("cannot read artifact {path}: {source}")]
+    ReadArtifact {
+        /// The artifact path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The artifact is not a format this crate knows.
+    #[error("unrecognised artifact format: {0}")]
+    UnknownFormat(String),
+    /// The archive is damaged or not what its format says.
+    #[error("malformed archive at entry {entry:?}: {reason}")]
+    Malformed {
+        /// The entry being read (empty when the archive itself is bad).
+        entry: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An entry's path is absolute, climbs with `..`, or is otherwise unsafe.
+    #[error("unsafe path in archive: {entry:?} ({reason})")]
+    UnsafePath {
+        /// The entry's path as written in the archive.
+        entry: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A symbolic or hard link points outside the archive's tree.
+    #[error("link {entry:?} points outside the archive: {target:?}")]
+    LinkOutOfTree {
+        /// The link entry.
+        entry: String,
+        /// Its target as written.
+        target: String,
+    },
+    /// An entry type that a release artifact has no business holding (device, fifo).
+    #[error("unsupported entry type in archive: {entry:?} ({kind})")]
+    SpecialEntry {
+        /// The entry.
+        entry: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// Two entries with the same path: which one would an installer use?
+    #[error("duplicate entry in archive: {entry:?}")]
+    DuplicateEntry {
+        /// The repeated path.
+        entry: String,
+    },
+    /// A hard limit was exceeded (zip bomb, absurd entry count).
+    #[error("archive exceeds a safety limit at entry {entry:?}: {what} (limit {limit})")]
+    LimitExceeded {
+        /// The entry being read when the limit was hit.
+        entry: String,
+        /// The limit that was hit.
+        what: &'static str,
+        /// Its value.
+        limit: u64,
+    },
+    /// The repository could not be opened, or a revision not resolved.
+    #[error("git error in {repo} at {rev:?}: {message}")]
+    Git {
+        /// The repository path.
+        repo: PathBuf,
+        /// The revision being resolved or read (may be empty).
+        rev: String,
+        /// libgit2's message.
+        message: String,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! Integration tests of chainlock-review: one binary, one module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod artifacts;
+mod hostile;
+mod risk;
+mod util;
