@@ -224,10 +224,24 @@ impl Keychain {
         let _lock = IndexLock::acquire(&self.dir)?;
         let mut index = self.read_index()?;
         let entry = entry(&key_id)?;
+        let info = KeyInfo {
+            key_id: key_id.clone(),
+            public_key,
+            label: label.to_string(),
+        };
         match entry.get_secret() {
             Ok(mut existing) => {
                 existing.zeroize();
-                return Err(Error::KeyExists { key_id });
+                if index.keys.iter().any(|k| k.key_id == key_id) {
+                    return Err(Error::KeyExists { key_id });
+                }
+                // In the keychain but not indexed (the index was lost or is new on this
+                // machine): storing it again is how the user gets it listed, so repair the
+                // index, once the entry is shown to hold this very key.
+                load_secret(&key_id, Some(&public_key))?;
+                index.keys.push(info.clone());
+                self.write_index(&index)?;
+                return Ok(info);
             }
             Err(keyring::Error::NoEntry) => {}
             Err(e) => return Err(map_keyring_error(&key_id, e)),
@@ -247,11 +261,6 @@ impl Keychain {
             let _ = entry.delete_credential();
             return Err(e);
         }
-        let info = KeyInfo {
-            key_id: key_id.clone(),
-            public_key,
-            label: label.to_string(),
-        };
         index.keys.push(info.clone());
         if let Err(e) = self.write_index(&index) {
             // Without an index line the key would be invisible to `key list`: undo the store.

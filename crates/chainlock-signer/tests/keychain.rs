@@ -220,6 +220,16 @@ fn keychain_signer_against_a_real_secret_service() {
         .import(keychain::parse_secret(&hex_secret).unwrap(), "again")
         .unwrap_err();
     assert_eq!(again.kind(), "key_exists");
+    // With the index lost, importing the key again puts it back in the index.
+    let index_path = store.index_path();
+    let saved_index = std::fs::read(&index_path).unwrap();
+    std::fs::remove_file(&index_path).unwrap();
+    let relisted = store
+        .import(keychain::parse_secret(&hex_secret).unwrap(), "relisted")
+        .unwrap();
+    assert_eq!(relisted.key_id, info.key_id);
+    assert_eq!(store.list().unwrap(), vec![relisted]);
+    std::fs::write(&index_path, saved_index).unwrap();
     let wif_key =
         keychain::parse_secret("KwdMAjGmerYanjeui5SHS7JkmpZvVipYvB2LJGU1ZxJwYvP98617").unwrap();
     secrets.push(wif_key.to_bytes().to_vec());
