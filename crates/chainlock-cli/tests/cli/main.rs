@@ -4,4 +4,5 @@ mod request;
 mod key;
 mod sign;
 mod diff;
+mod tx;
 mod util;
