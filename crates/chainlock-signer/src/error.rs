@@ -224,3 +224,34 @@ impl Error {
         }
     }
 }
+
+/// Errors reach the window as `{kind, message}`: the kind to branch on, the message to show.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Error", 2)?;
+        s.serialize_field("kind", self.kind())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialize_as_kind_and_message() {
+        let err = Error::KeychainLocked {
+            key_id: "ab".into(),
+        };
+        let v = serde_json::to_value(&err).unwrap();
+        assert_eq!(v["kind"], "keychain_locked");
+        assert!(v["message"].as_str().unwrap().contains("unlock"));
+        assert_eq!(v.as_object().unwrap().len(), 2);
+    }
+}

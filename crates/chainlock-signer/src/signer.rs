@@ -9,7 +9,8 @@ use chainlock_protocol::record_tx::RecordTx;
 use crate::{Error, Result};
 
 /// Which backend holds a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SignerKind {
     /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
     Keychain,
@@ -33,8 +34,9 @@ impl fmt::Display for SignerKind {
     }
 }
 
-/// Who a signer is: enough to show it and to match it against a policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who a signer is: enough to show it and to match it against a policy. Serializes as
+/// `{public_key (hex), key_id, label, kind, uri}` for the window and `--json` output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SignerIdentity {
     /// The compressed secp256k1 public key.
     pub public_key: PublicKey,
@@ -180,6 +182,25 @@ mod tests {
                 .to_string(),
             format!("keychain://{id}")
         );
+    }
+
+    #[test]
+    fn identity_serializes_for_the_window() {
+        let pk = PublicKey::from_hex(
+            "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        )
+        .unwrap();
+        let identity = SignerIdentity {
+            public_key: pk,
+            key_id: key_id(&pk),
+            label: "l".into(),
+            kind: SignerKind::Ledger,
+            uri: "ledger://".into(),
+        };
+        let v = serde_json::to_value(&identity).unwrap();
+        assert_eq!(v["public_key"], pk.to_hex());
+        assert_eq!(v["kind"], "ledger");
+        assert_eq!(v["key_id"], pk.key_id());
     }
 
     #[test]

@@ -257,13 +257,7 @@ fn ledger(path: Option<&str>, confirm: bool, tcp: Option<String>, json: bool) ->
 /// Prints a signer's identity (any backend).
 fn print_identity(id: &SignerIdentity, json: bool) -> Result<()> {
     if json {
-        print_json(&json!({
-            "key_id": id.key_id,
-            "public_key": id.public_key.to_hex(),
-            "label": id.label,
-            "kind": id.kind.as_str(),
-            "uri": id.uri,
-        }))
+        print_json(id)
     } else {
         print!(
             "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
