@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Rebuild a release from source and sign an attestation; `attest verify` checks them.
+    Attest(cmd::attest::Args),
+    /// Builder keys (Ed25519) for signing rebuild attestations.
+    Builder(cmd::builder::Args),
     /// Decode, verify, sign and combine transactions.
     Tx(cmd::tx::Args),
     /// Maintainer keys: in the OS keychain, or on a Ledger.
@@ -35,6 +39,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Attest(args) => cmd::attest::run(args),
+        Command::Builder(args) => cmd::builder::run(args),
         Command::Tx(args) => cmd::tx::run(args),
         Command::Key(args) => cmd::key::run(args),
         Command::Record(args) => cmd::record::run(args),

@@ -1,6 +1,8 @@
 //! One module per subcommand group, each with its `Args` and `run()`.
 
 pub mod diff;
+pub mod attest;
+pub mod builder;
 pub mod record;
 pub mod request;
 pub mod key;
