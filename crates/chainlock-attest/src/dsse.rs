@@ -107,6 +107,7 @@ pub fn verify(envelope: &Envelope, key: &BuilderPublicKey) -> Result<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 

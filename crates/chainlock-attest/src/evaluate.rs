@@ -15,6 +15,9 @@ use crate::key::BuilderPublicKey;
 use crate::statement::{is_lower_hex, Attested, Statement};
 use crate::{Error, Result};
 
+/// One key's envelopes for the release's commit: artifact sha256 -> (index, envelope digest).
+type ByArtifact = BTreeMap<String, Vec<(usize, [u8; 32])>>;
+
 /// An envelope as it arrived: parsed, or the reason it could not be.
 #[derive(Debug, Clone)]
 pub struct EnvelopeInput {
@@ -306,8 +309,7 @@ pub fn evaluate(
 
     let mut outcomes = Vec::with_capacity(envelopes.len());
     // Trusted key -> (hash -> envelope indices with their digests), for this commit only.
-    let mut by_key: BTreeMap<BuilderPublicKey, BTreeMap<String, Vec<(usize, [u8; 32])>>> =
-        BTreeMap::new();
+    let mut by_key: BTreeMap<BuilderPublicKey, ByArtifact> = BTreeMap::new();
     for (index, input) in envelopes.iter().enumerate() {
         let mut outcome = EnvelopeOutcome {
             index,

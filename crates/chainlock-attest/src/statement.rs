@@ -311,6 +311,7 @@ pub(crate) fn is_lower_hex(text: &str, lengths: &[usize]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
     use crate::key::BuilderKey;

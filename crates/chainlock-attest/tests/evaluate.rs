@@ -1,6 +1,8 @@
 //! The policy evaluation over envelopes made by real keys: agreement by distinct trusted key,
 //! and every way an envelope can fail to count.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 use base64ct::{Base64, Encoding};
 use chainlock_attest::dsse::{self, Envelope, PAYLOAD_TYPE};
 use chainlock_attest::evaluate::{attestation_digest, candidates, EnvelopeOutcome, Verdict};
@@ -79,7 +81,7 @@ fn two_trusted_builders_agree_and_a_third_disagrees() {
     assert!(outcome(&report, "c").detail.contains(&sha(0xcc)));
 
     // The attestation digest: SHA-256 over the sorted canonical-JSON digests of a and b.
-    let mut digests = vec![
+    let mut digests = [
         dsse::digest(&attestation(1, COMMIT, 0xaa)).unwrap(),
         dsse::digest(&attestation(2, COMMIT, 0xaa)).unwrap(),
     ];

@@ -1,5 +1,7 @@
 //! Rebuilds from real git repositories served over file://, with real shell builds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
