@@ -697,7 +697,7 @@ fn show_human_prints_status_counts_hunks_and_marks() {
         .count();
     assert!(
         text.trim_end().ends_with(&format!(
-            "{files} files changed, 11 insertions(+), 4 deletions(-), 6 not shown as text"
+            "{files} files changed, 13 insertions(+), 8 deletions(-), 5 not shown as text"
         )),
         "{text}"
     );
