@@ -2,6 +2,8 @@
 //! a real git repository served over file://, packed by independent builders with `npm pack`,
 //! and the envelopes checked by an independent node verifier (tests/judge/dsse-verify.mjs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
