@@ -48,8 +48,7 @@ fn window_opens_and_says_no_requests_are_pending() {
 
     let (mut xvfb, display) = start_xvfb(&tools, &env);
     let (mut dbus, bus_address) = start_dbus(&tools, &env);
-    let port = free_port();
-    let native_port = free_port();
+    let (port, native_port) = free_ports();
     let mut driver = Guard::spawn(
         "tauri-driver",
         env.command(&tools.tauri_driver)
@@ -260,13 +259,13 @@ fn start_dbus(tools: &Tools, env: &PrivateEnv) -> (Guard, String) {
     (dbus, address)
 }
 
-/// A port that was free a moment ago (the OS picks it; the test binds it right after).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener
-        .local_addr()
-        .expect("read the ephemeral port")
-        .port()
+/// Two distinct ports that were free a moment ago: both are held until both are chosen,
+/// so the OS cannot hand out the same one twice; the drivers bind them right after.
+fn free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let (first, second) = (bind(), bind());
+    let port = |listener: &TcpListener| listener.local_addr().expect("read the port").port();
+    (port(&first), port(&second))
 }
 
 /// A started process, leader of its own process group; stopping it stops the whole group.
@@ -369,6 +368,11 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        if thread::panicking() {
+            // The log of each process explains most failures (the app's own output
+            // reaches tauri-driver's log through WebKitWebDriver).
+            eprintln!("--- log of {} ---\n{}", self.name, self.log());
+        }
         self.stop();
     }
 }
@@ -466,6 +470,30 @@ impl WebDriver {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
+        // tauri-driver proxies over pooled keep-alive connections to WebKitWebDriver; when
+        // it picks one the native driver has closed, it drops our connection without a
+        // byte of reply (the request never reached the native driver). That, and only
+        // that, is retried.
+        let mut attempts = 0;
+        let raw = loop {
+            attempts += 1;
+            let raw = self.exchange(method, path, body)?;
+            if !raw.is_empty() || attempts == 3 {
+                break raw;
+            }
+            thread::sleep(Duration::from_millis(200));
+        };
+        let (status, body) = parse_response(&raw)?;
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).map_err(|err| format!("reply is not JSON: {err}"))?
+        };
+        Ok((status, value))
+    }
+
+    /// Sends one request on a fresh connection and returns the raw reply.
+    fn exchange(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Vec<u8>, String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))
             .map_err(|err| format!("connect: {err}"))?;
         // Creating a session starts the app, which may take a while on a busy machine.
@@ -489,13 +517,7 @@ impl WebDriver {
         stream
             .read_to_end(&mut raw)
             .map_err(|err| format!("receive: {err}"))?;
-        let (status, body) = parse_response(&raw)?;
-        let value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).map_err(|err| format!("reply is not JSON: {err}"))?
-        };
-        Ok((status, value))
+        Ok(raw)
     }
 }
 
