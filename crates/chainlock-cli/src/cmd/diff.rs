@@ -24,6 +24,10 @@ enum DiffCommand {
     Digest(DigestArgs),
     /// Show the review diff: changed files, line counts, hunks with word-level changes.
     Show(ShowArgs),
+    /// Compare a published artifact (npm, wheel, sdist, crate, tar, zip) with the source at a commit.
+    Artifact(super::diff_artifact::ArtifactArgs),
+    /// Print the risk flags of a release range (and of an artifact comparison with --artifact).
+    Risk(super::diff_artifact::RiskArgs),
 }
 
 /// A release range in a local clone.
@@ -89,6 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         DiffCommand::Digest(args) => digest(args),
         DiffCommand::Show(args) => show(args),
+        DiffCommand::Artifact(args) => super::diff_artifact::run_artifact(args),
+        DiffCommand::Risk(args) => super::diff_artifact::run_risk(args),
     }
 }
 

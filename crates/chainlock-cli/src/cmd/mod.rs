@@ -1,8 +1,9 @@
 //! One module per subcommand group, each with its `Args` and `run()`.
 
-pub mod diff;
 pub mod attest;
 pub mod builder;
+pub mod diff;
+pub mod diff_artifact;
 pub mod record;
 pub mod request;
 pub mod key;

@@ -1,9 +1,10 @@
 //! Integration tests of the `chainlock` binary: one module per topic, shared helpers in `util`.
 
+mod artifact;
 mod attest;
 mod request;
-mod key;
-mod sign;
 mod diff;
 mod tx;
+mod key;
+mod sign;
 mod util;
