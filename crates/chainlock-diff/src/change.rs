@@ -21,7 +21,7 @@ impl ObjectId {
 
     pub(crate) fn to_oid(self) -> Oid {
         // Twenty bytes always make an Oid; the zero id is only a fallback that cannot occur.
-        Oid::from_bytes(&self.0).unwrap_or_else(|_| Oid::ZERO_SHA1)
+        Oid::from_bytes(&self.0).unwrap_or(Oid::ZERO_SHA1)
     }
 
     /// The id in lowercase hex, as git prints it.
@@ -325,6 +325,9 @@ pub struct FileChange<'a> {
     pub new: Option<&'a [u8]>,
 }
 
+/// Something per side of an entry: base, head.
+pub(crate) type Sides<T> = (Option<T>, Option<T>);
+
 /// Reads the blob behind one side of an entry.
 pub(crate) fn read_blob<'r>(
     repo: &'r Repository,
@@ -367,7 +370,7 @@ impl Changes {
             threads,
             2 * threads,
             || open(&self.repo_path),
-            |repo, i| -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+            |repo, i| -> Result<Sides<Vec<u8>>> {
                 let repo = repo.as_ref().map_err(clone_open_error)?;
                 let entry = &self.entries[i];
                 Ok((

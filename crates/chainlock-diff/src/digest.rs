@@ -98,7 +98,7 @@ impl Changes {
             // Results are 64 bytes: a wide window keeps every core busy behind a huge blob.
             256 * threads,
             || change::open(&self.repo_path),
-            |repo, i| -> Result<(Option<[u8; 32]>, Option<[u8; 32]>)> {
+            |repo, i| -> Result<change::Sides<[u8; 32]>> {
                 let repo = repo.as_ref().map_err(clone_open_error)?;
                 let entry = &self.entries[i];
                 Ok((

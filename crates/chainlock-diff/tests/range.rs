@@ -1,6 +1,7 @@
 //! The library over real repositories made with the git CLI: the streamed content equals what
 //! `git cat-file` reads, the digest does not depend on the thread count, and failures name
 //! what failed.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly on setup errors
 
 use std::path::Path;
 use std::process::Command;
