@@ -30,7 +30,13 @@ fn policy() -> Policy {
     Policy::new(
         (1..=3).map(|i| maintainer(i).public_key()).collect(),
         2,
-        vec![hex::encode([0xb1; 32]), hex::encode([0xb2; 32]), hex::encode([0xb3; 32])],
+        // Real Ed25519 points (the public keys of RFC 8032's tests 1 to 3), so that the
+        // builder-agreement check evaluates the fixtures rather than refusing the policy.
+        vec![
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".into(),
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c".into(),
+            "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025".into(),
+        ],
         2,
         86_400,
     )

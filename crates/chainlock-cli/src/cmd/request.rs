@@ -31,6 +31,9 @@ enum Sub {
         /// and the chain): a file holding it, or the 64 hex digits.
         #[arg(long, value_name = "DIGEST|FILE")]
         policy_digest: Option<String>,
+        /// Your own clone of the package's repository: the diff digest is recomputed from it.
+        #[arg(long, value_name = "DIR")]
+        repo: Option<std::path::PathBuf>,
         /// Check expiry as of this Unix time instead of now.
         #[arg(long, value_name = "UNIX_SECONDS")]
         now: Option<u64>,
@@ -48,7 +51,7 @@ enum Sub {
 /// Runs `chainlock request`.
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
-        Sub::Check { file, policy_digest, now, json } => {
+        Sub::Check { file, policy_digest, repo, now, json } => {
             let request = parse(&file)?;
             let trusted_policy = policy_digest.as_deref().map(parse_digest_arg).transpose()?;
             let now = match now {
@@ -56,7 +59,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 None => SystemTime::now().duration_since(UNIX_EPOCH).context("the system clock is before 1970")?.as_secs(),
             };
             let ctx = verify::Context { now, trusted_policy, fee_bounds: FeeBounds::default() };
-            let report = verify_request(&request, &ctx).report;
+            let mut verification = verify_request(&request, &ctx);
+            // The diff digest from the clone and the builders' agreement, in the same report.
+            chainlock_review::evidence::complete(&request, &mut verification, repo.as_deref());
+            let report = verification.report;
             if json {
                 print_json(&serde_json::json!({
                     "request_id": report.request_id,

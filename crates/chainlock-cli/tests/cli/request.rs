@@ -19,13 +19,20 @@ fn trusted() -> String {
 const NOW: &str = "1795219200";
 
 #[test]
-fn valid_request_passes_every_local_check_but_is_not_yet_ready() {
+fn locally_valid_request_without_attestations_is_refused_on_builders_alone() {
+    // The `valid` scenario passes every check the request itself allows; it carries no
+    // rebuild attestations, so the builders' check runs and fails, and without --repo the
+    // diff digest is not run. (crates/chainlock-review/tests/evidence.rs checks a request
+    // with real rebuilds and a real clone that passes everything.)
     let out = run(&["request", "check", &scenario("valid"), "--policy-digest", &trusted(), "--now", NOW]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("[ PASS  ] publisher's signature"), "{text}");
+    assert!(text.contains("[ PASS  ] commits to the record shown"), "{text}");
     assert!(text.contains("[NOT RUN] diff digest"), "{text}");
-    assert!(text.contains("not ready to sign"), "{text}");
+    assert!(text.contains("pass --repo"), "{text}");
+    assert!(text.contains("[ FAIL  ] trusted builders agree on the artifact: 0 of the 3 trusted builders agree"), "{text}");
+    assert!(text.contains("do NOT sign"), "{text}");
 }
 
 #[test]
@@ -41,7 +48,7 @@ fn tampered_request_fails_with_exit_1_and_json_names_the_checks() {
         .filter(|c| c["status"] == "failed")
         .map(|c| c["id"].as_str().expect("id"))
         .collect();
-    assert_eq!(failed, vec!["publisher-signature", "commitment"]);
+    assert_eq!(failed, vec!["publisher-signature", "commitment", "builder-agreement"]);
 }
 
 #[test]
