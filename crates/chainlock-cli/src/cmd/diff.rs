@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use chainlock_diff::{
     Content, DiffDigest, FileDiff, LineKind, Range, ReviewOptions, ReviewSummary,
 };
