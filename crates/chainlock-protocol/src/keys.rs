@@ -16,7 +16,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::bsm::{self, StatementKind};
 use crate::hash::{hash160, sha256};
-use crate::sighash::{sighash_forkid, SIGHASH_ALL_FORKID};
+use crate::sighash::{protocol_sighash, SIGHASH_ALL_FORKID};
 use crate::tx::{SpentOutput, Transaction};
 use crate::{Error, Result};
 
@@ -199,13 +199,7 @@ impl SecretKey {
                 pk.key_id()
             )));
         }
-        let digest = sighash_forkid(
-            tx,
-            input_index,
-            &spent.script_pubkey,
-            spent.value,
-            SIGHASH_ALL_FORKID,
-        )?;
+        let digest = protocol_sighash(tx, input_index, spent)?;
         let sig = self.sign_digest(&digest)?;
         let mut out = sig.to_der().as_bytes().to_vec();
         out.push(SIGHASH_ALL_FORKID as u8);
@@ -377,13 +371,7 @@ pub fn verify_input_signature(
     if !is_low_s(&sig) {
         return Err(context("s is high (the node requires low S)".into()));
     }
-    let digest = sighash_forkid(
-        tx,
-        input_index,
-        &spent.script_pubkey,
-        spent.value,
-        SIGHASH_ALL_FORKID,
-    )?;
+    let digest = protocol_sighash(tx, input_index, spent)?;
     verify_prehash(pk, &digest, &sig)
         .map_err(|_| context("does not verify over the transaction's sighash".into()))
 }

@@ -7,7 +7,7 @@
 
 use crate::hash::Digest;
 use crate::script::{Custody, Script, LEDGER_MAX_OUTPUT_SCRIPT};
-use crate::sighash::{sighash_forkid, SIGHASH_ALL_FORKID};
+use crate::sighash::protocol_sighash;
 use crate::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut};
 use crate::{Error, Result};
 
@@ -28,6 +28,9 @@ pub struct RecordTx {
     spent: SpentOutput,
     custody: Custody,
     record_digest: Digest,
+    // Computed once the shape is known good; the unlocking script, the one part that may
+    // change afterwards, is not covered by it.
+    sighash: [u8; 32],
 }
 
 impl RecordTx {
@@ -87,7 +90,8 @@ impl RecordTx {
         if total > spent.value {
             return bad(format!("outputs pay {total} satoshis but the custody input holds only {}", spent.value));
         }
-        Ok(RecordTx { tx, spent, custody, record_digest })
+        let sighash = protocol_sighash(&tx, Self::INPUT_INDEX, &spent)?;
+        Ok(RecordTx { tx, spent, custody, record_digest, sighash })
     }
 
     /// The transaction.
@@ -122,9 +126,7 @@ impl RecordTx {
 
     /// The ALL|FORKID signature hash of the custody input: the one digest co-signers sign.
     pub fn sighash(&self) -> [u8; 32] {
-        // Input 0 exists (checked in `new`), so this cannot fail.
-        sighash_forkid(&self.tx, Self::INPUT_INDEX, &self.spent.script_pubkey, self.spent.value, SIGHASH_ALL_FORKID)
-            .unwrap_or([0; 32])
+        self.sighash
     }
 
     /// Size in bytes once m signatures are in the unlocking script, at its largest.

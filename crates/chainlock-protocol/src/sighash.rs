@@ -3,7 +3,7 @@
 use crate::encode::write_var_bytes;
 use crate::hash::sha256d;
 use crate::script::Script;
-use crate::tx::Transaction;
+use crate::tx::{SpentOutput, Transaction};
 use crate::{Error, Result};
 
 /// `SIGHASH_ALL | SIGHASH_FORKID`: the only sighash type the protocol signs with.
@@ -80,4 +80,10 @@ pub fn sighash_forkid(
     pre.extend_from_slice(&tx.lock_time.to_le_bytes());
     pre.extend_from_slice(&sighash_type.to_le_bytes());
     Ok(sha256d(&pre))
+}
+
+/// The one digest the protocol signs: ALL|FORKID of input `input_index` spending `spent`
+/// (its locking script as script code, its value as the amount).
+pub fn protocol_sighash(tx: &Transaction, input_index: usize, spent: &SpentOutput) -> Result<[u8; 32]> {
+    sighash_forkid(tx, input_index, &spent.script_pubkey, spent.value, SIGHASH_ALL_FORKID)
 }
