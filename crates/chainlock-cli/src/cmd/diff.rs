@@ -30,19 +30,19 @@ enum DiffCommand {
     Risk(super::diff_artifact::RiskArgs),
 }
 
-/// A release range in a local clone.
+/// A release range in a local clone (shared by `diff digest`, `show` and `risk`).
 #[derive(Debug, clap::Args)]
-struct RangeArgs {
+pub(crate) struct RangeArgs {
     /// The git repository (work tree or bare); not searched upwards.
     #[arg(long, value_name = "DIR", default_value = ".")]
-    repo: PathBuf,
+    pub(crate) repo: PathBuf,
     /// The previous release's source revision (tag, branch or commit). Omit it for the first
     /// release after genesis: the base is then the empty tree.
     #[arg(long, value_name = "REV")]
-    base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The new release's source revision (tag, branch or commit).
     #[arg(long, value_name = "REV")]
-    head: String,
+    pub(crate) head: String,
 }
 
 /// Arguments of `chainlock diff digest`.

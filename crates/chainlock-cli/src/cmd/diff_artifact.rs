@@ -67,15 +67,8 @@ pub struct ArtifactArgs {
 /// Arguments of `chainlock diff risk`.
 #[derive(Debug, clap::Args)]
 pub struct RiskArgs {
-    /// The git repository (work tree or bare).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    repo: PathBuf,
-    /// The previous release's revision; omit it to scan everything up to --head.
-    #[arg(long, value_name = "REV")]
-    base: Option<String>,
-    /// The new release's revision.
-    #[arg(long, value_name = "REV")]
-    head: String,
+    #[command(flatten)]
+    range: super::diff::RangeArgs,
     /// Also compare this published artifact with the source at --head and add its flags.
     #[arg(long, value_name = "FILE")]
     artifact: Option<PathBuf>,
@@ -119,7 +112,7 @@ pub fn run_artifact(args: ArtifactArgs) -> anyhow::Result<ExitCode> {
 pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
     let mut flags: Vec<Flag> = Vec::new();
     let mut files = 0usize;
-    let range = chainlock_diff::for_each_change(&args.repo, args.base.as_deref(), &args.head, |change| -> Result<(), chainlock_diff::Error> {
+    let range = chainlock_diff::for_each_change(&args.range.repo, args.range.base.as_deref(), &args.range.head, |change| -> Result<(), chainlock_diff::Error> {
         files += 1;
         let path = String::from_utf8_lossy(change.path);
         flags.extend(chainlock_review::scan_change(&path, change.old, change.new));
@@ -128,15 +121,15 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
     .map_err(|e| {
         anyhow!(
             "cannot read the range {}..{} in {}: {e}\nnext: check that both revisions exist in the clone (git fetch --tags) and that --repo is a git repository",
-            args.base.as_deref().unwrap_or("(empty tree)"),
-            args.head,
-            args.repo.display()
+            args.range.base.as_deref().unwrap_or("(empty tree)"),
+            args.range.head,
+            args.range.repo.display()
         )
     })?;
     sort_flags(&mut flags);
     let report = match &args.artifact {
         Some(path) => Some(artifact_report(
-            &args.repo,
+            &args.range.repo,
             &range.head.to_hex(),
             path,
             args.format,
@@ -150,11 +143,11 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
     let high = all.iter().any(|f| f.severity == Severity::High);
     if args.json {
         crate::output::print_json(&serde_json::json!({
-            "repo": args.repo.display().to_string(),
+            "repo": args.range.repo.display().to_string(),
             "base": range.base.map(|id| id.to_hex()),
-            "base_rev": args.base,
+            "base_rev": args.range.base,
             "head": range.head.to_hex(),
-            "head_rev": args.head,
+            "head_rev": args.range.head,
             "files_scanned": files,
             "flags": flags,
             "artifact": report.as_ref().map(|r| {
@@ -171,19 +164,19 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
         let mut out = String::new();
         let base = range.base.map_or_else(
             || "empty tree".to_owned(),
-            |id| label(&id.to_hex(), args.base.as_deref()),
+            |id| label(&id.to_hex(), args.range.base.as_deref()),
         );
         let _ = writeln!(out, "base     {base}");
         let _ = writeln!(
             out,
             "head     {}",
-            label(&range.head.to_hex(), Some(&args.head))
+            label(&range.head.to_hex(), Some(&args.range.head))
         );
         let _ = writeln!(out, "scanned  {files} changed files");
         write_flags(&mut out, "range flags", &flags);
         if let (Some(report), Some(path)) = (&report, &args.artifact) {
             out.push('\n');
-            write_artifact(&mut out, path, &args.head, report, false);
+            write_artifact(&mut out, path, &args.range.head, report, false);
             write_flags(&mut out, "artifact flags", &report.flags);
         }
         let counts = severity_counts(&all);
