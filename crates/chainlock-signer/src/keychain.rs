@@ -169,14 +169,7 @@ impl Keychain {
         let mut index = self.read_index()?;
         let info = match index.keys.iter().position(|k| k.key_id == key_id) {
             Some(pos) => index.keys.remove(pos),
-            None => {
-                let secret = load_secret(key_id, None)?;
-                KeyInfo {
-                    key_id: key_id.to_string(),
-                    public_key: secret.public_key(),
-                    label: String::new(),
-                }
-            }
+            None => unindexed_info(key_id)?,
         };
         match entry(key_id)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => {}
@@ -196,14 +189,7 @@ impl Keychain {
         }
         let info = match self.list()?.into_iter().find(|k| k.key_id == key_id) {
             Some(info) => info,
-            None => {
-                let secret = load_secret(key_id, None)?;
-                KeyInfo {
-                    key_id: key_id.to_string(),
-                    public_key: secret.public_key(),
-                    label: String::new(),
-                }
-            }
+            None => unindexed_info(key_id)?,
         };
         let uri = info.uri();
         Ok(KeychainSigner {
@@ -442,6 +428,13 @@ fn check_label(label: &str) -> Result<()> {
 
 fn entry(key_id: &str) -> Result<keyring::Entry> {
     keyring::Entry::new(SERVICE, key_id).map_err(|e| map_keyring_error(key_id, e))
+}
+
+/// What is known of a key that is in the keychain but not in the index: its public key,
+/// derived from the secret, and no label.
+fn unindexed_info(key_id: &str) -> Result<KeyInfo> {
+    let secret = load_secret(key_id, None)?;
+    Ok(KeyInfo { key_id: key_id.to_string(), public_key: secret.public_key(), label: String::new() })
 }
 
 /// Reads a key's secret from the keychain; with `expected`, refuses a secret whose public
