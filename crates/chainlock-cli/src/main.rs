@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use chainlock_diff::{limit_libgit2_memory, Libgit2Limits};
 use clap::{Parser, Subcommand};
 
 mod cmd;
@@ -37,6 +38,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, while this is the process's only thread: keeps libgit2's pack mappings and
+    // caches bounded, so reviewing a huge range does not grow the resident size with it.
+    if let Err(err) = limit_libgit2_memory(Libgit2Limits::default()) {
+        eprintln!("warning: {err:#}; reading huge ranges may use more memory");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Attest(args) => cmd::attest::run(args),

@@ -76,6 +76,13 @@ pub enum Error {
         /// The second status seen.
         second: char,
     },
+    /// libgit2 refused a process-wide setting (see [`crate::limit_libgit2_memory`]).
+    #[error("libgit2 refused a memory limit setting")]
+    Libgit2Option {
+        /// What libgit2 reported.
+        #[source]
+        source: git2::Error,
+    },
 }
 
 /// This crate's `Result`.

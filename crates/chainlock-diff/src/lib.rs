@@ -10,7 +10,9 @@
 //!
 //! The crate only reads a local repository: it never fetches, never writes to the repository,
 //! and never interprets path bytes (non-UTF-8 paths are hashed raw and shown lossily). It
-//! streams: memory is bounded by a few blobs at a time, not by the size of the range.
+//! streams: memory is bounded by a few blobs at a time, not by the size of the range, once a
+//! program has called [`limit_libgit2_memory`] at start-up (libgit2's own defaults let its
+//! pack mappings grow with the part of the pack a range touches).
 
 // Tests may panic on setup failures; the library itself may not.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
@@ -18,6 +20,7 @@
 mod change;
 mod digest;
 mod error;
+mod limits;
 mod parallel;
 mod review;
 
@@ -26,6 +29,7 @@ pub use change::{
 };
 pub use digest::{diff_digest, manifest_entry, DiffDigest, MANIFEST_HEADER};
 pub use error::{Error, Result};
+pub use limits::{limit_libgit2_memory, Applied, Libgit2Limits};
 pub use review::{
     review, Content, FileDiff, Hunk, Line, LineKind, ReviewOptions, ReviewSummary, Segment,
 };
