@@ -153,7 +153,16 @@ mod tests {
 
     #[test]
     fn varint_round_trips_at_every_boundary() {
-        for n in [0u64, 0xfc, 0xfd, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+        for n in [
+            0u64,
+            0xfc,
+            0xfd,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             write_varint(&mut buf, n);
             let mut r = Reader::new(&buf, "varint");
@@ -164,15 +173,20 @@ mod tests {
 
     #[test]
     fn non_minimal_varint_is_refused() {
-        let err = Reader::new(&[0xfd, 0x10, 0x00], "varint").varint("n").unwrap_err();
+        let err = Reader::new(&[0xfd, 0x10, 0x00], "varint")
+            .varint("n")
+            .unwrap_err();
         assert!(err.to_string().contains("non-minimal"), "{err}");
     }
 
     #[test]
     fn hostile_count_is_refused_before_allocation() {
-        let err = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], "tx")
-            .count("input count", 41)
-            .unwrap_err();
+        let err = Reader::new(
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+            "tx",
+        )
+        .count("input count", 41)
+        .unwrap_err();
         assert!(err.to_string().contains("cannot fit"), "{err}");
     }
 }

@@ -63,6 +63,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn decode(what: impl Into<String>, at: usize, reason: impl Into<String>) -> Self {
-        Error::Decode { what: what.into(), at: Offset(at), reason: reason.into() }
+        Error::Decode {
+            what: what.into(),
+            at: Offset(at),
+            reason: reason.into(),
+        }
     }
 }

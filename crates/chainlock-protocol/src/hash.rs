@@ -23,7 +23,10 @@ pub fn hash160(data: &[u8]) -> [u8; 20] {
 
 /// Decodes hex text, naming `what` in the error.
 pub fn from_hex(what: &str, text: &str) -> Result<Vec<u8>> {
-    hex::decode(text.trim()).map_err(|e| Error::Hex { what: what.to_string(), reason: e.to_string() })
+    hex::decode(text.trim()).map_err(|e| Error::Hex {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Decodes exactly 32 bytes of lowercase hex (a digest), naming `what` in the error.

@@ -93,7 +93,9 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -104,7 +106,10 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
 }
 
 fn json_err(reason: String) -> Error {
-    Error::Json { what: "canonical JSON".into(), reason }
+    Error::Json {
+        what: "canonical JSON".into(),
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +128,16 @@ mod tests {
         let v = json!({"\u{20ac}": "Euro Sign", "\r": "Carriage Return", "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
                        "1": "One", "\u{1f600}": "Emoji: Grinning Face", "\u{80}": "Control", "\u{f6}": "Latin Small Letter O With Diaeresis"});
         let s = canon(v);
-        let order: Vec<&str> = ["\\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"].to_vec();
+        let order: Vec<&str> = [
+            "\\r",
+            "1",
+            "\u{80}",
+            "\u{f6}",
+            "\u{20ac}",
+            "\u{1f600}",
+            "\u{fb33}",
+        ]
+        .to_vec();
         let mut last = 0;
         for key in order {
             let at = s.find(&format!("\"{key}\"")).unwrap();
@@ -134,12 +148,18 @@ mod tests {
 
     #[test]
     fn strings_escape_like_json_stringify() {
-        assert_eq!(canon(json!("a\"b\\c\u{1}\u{1f}\n\u{7f}é")), "\"a\\\"b\\\\c\\u0001\\u001f\\n\u{7f}é\"");
+        assert_eq!(
+            canon(json!("a\"b\\c\u{1}\u{1f}\n\u{7f}é")),
+            "\"a\\\"b\\\\c\\u0001\\u001f\\n\u{7f}é\""
+        );
     }
 
     #[test]
     fn nested_structures_have_no_whitespace() {
-        assert_eq!(canon(json!({"b": [1, {"d": true, "c": null}], "a": -5})), r#"{"a":-5,"b":[1,{"c":null,"d":true}]}"#);
+        assert_eq!(
+            canon(json!({"b": [1, {"d": true, "c": null}], "a": -5})),
+            r#"{"a":-5,"b":[1,{"c":null,"d":true}]}"#
+        );
     }
 
     #[test]

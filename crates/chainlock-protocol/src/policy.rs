@@ -36,14 +36,23 @@ impl Policy {
     ) -> Result<Self> {
         maintainers.sort();
         builders.sort();
-        let p = Policy { maintainers, threshold, builders, min_builders, challenge_window_secs };
+        let p = Policy {
+            maintainers,
+            threshold,
+            builders,
+            min_builders,
+            challenge_window_secs,
+        };
         p.validate()?;
         Ok(p)
     }
 
     /// Parses a policy document, refusing unknown fields and any limit broken.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let p: Policy = serde_json::from_slice(bytes).map_err(|e| Error::Json { what: "policy".into(), reason: e.to_string() })?;
+        let p: Policy = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+            what: "policy".into(),
+            reason: e.to_string(),
+        })?;
         p.validate()?;
         Ok(p)
     }
@@ -54,7 +63,9 @@ impl Policy {
         let bad = |reason: String| Err(Error::Invalid(format!("invalid policy: {reason}")));
         let n = self.maintainers.len();
         if !(1..=MAX_CUSTODY_KEYS).contains(&n) {
-            return bad(format!("it lists {n} maintainers; bare multisig allows 1 to {MAX_CUSTODY_KEYS}"));
+            return bad(format!(
+                "it lists {n} maintainers; bare multisig allows 1 to {MAX_CUSTODY_KEYS}"
+            ));
         }
         if !(1..=n).contains(&usize::from(self.threshold)) {
             return bad(format!("threshold {} is outside 1..={n}", self.threshold));
@@ -63,18 +74,30 @@ impl Policy {
             return bad("maintainer keys must be distinct and sorted in byte order".into());
         }
         for b in &self.builders {
-            if b.len() != 64 || !b.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
-                return bad(format!("builder key {b:?} is not 64 lowercase hex digits (an Ed25519 public key)"));
+            if b.len() != 64
+                || !b
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            {
+                return bad(format!(
+                    "builder key {b:?} is not 64 lowercase hex digits (an Ed25519 public key)"
+                ));
             }
         }
         if self.builders.windows(2).any(|w| w[0] >= w[1]) {
             return bad("builder keys must be distinct and sorted in byte order".into());
         }
         if self.min_builders == 0 {
-            return bad("min_builders is 0: at least one trusted builder must rebuild every release".into());
+            return bad(
+                "min_builders is 0: at least one trusted builder must rebuild every release".into(),
+            );
         }
         if self.min_builders as usize > self.builders.len() {
-            return bad(format!("min_builders {} exceeds the {} trusted builders", self.min_builders, self.builders.len()));
+            return bad(format!(
+                "min_builders {} exceeds the {} trusted builders",
+                self.min_builders,
+                self.builders.len()
+            ));
         }
         Ok(())
     }
@@ -107,7 +130,9 @@ mod tests {
     use crate::keys::SecretKey;
 
     fn keys(n: u8) -> Vec<PublicKey> {
-        (1..=n).map(|i| SecretKey::from_bytes(&[i; 32]).unwrap().public_key()).collect()
+        (1..=n)
+            .map(|i| SecretKey::from_bytes(&[i; 32]).unwrap().public_key())
+            .collect()
     }
 
     fn builder(i: u8) -> String {
@@ -116,14 +141,28 @@ mod tests {
 
     #[test]
     fn new_sorts_and_digest_is_stable() {
-        let p = Policy::new(keys(3).into_iter().rev().collect(), 2, vec![builder(2), builder(1)], 2, 86400).unwrap();
+        let p = Policy::new(
+            keys(3).into_iter().rev().collect(),
+            2,
+            vec![builder(2), builder(1)],
+            2,
+            86400,
+        )
+        .unwrap();
         assert!(p.maintainers.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(p.builders, vec![builder(1), builder(2)]);
         let text = String::from_utf8(p.canonical_bytes().unwrap()).unwrap();
         assert!(text.starts_with("{\"builders\":[\"0101"), "{text}");
         let again = Policy::from_json(text.as_bytes()).unwrap();
         assert_eq!(again.digest().unwrap(), p.digest().unwrap());
-        assert_eq!(p.custody_script().unwrap().parse_custody().unwrap().threshold, 2);
+        assert_eq!(
+            p.custody_script()
+                .unwrap()
+                .parse_custody()
+                .unwrap()
+                .threshold,
+            2
+        );
     }
 
     #[test]
@@ -142,7 +181,10 @@ mod tests {
         let p = Policy::new(keys(2), 1, vec![builder(1)], 1, 0).unwrap();
         let mut v = serde_json::to_value(&p).unwrap();
         v["extra"] = serde_json::json!(1);
-        assert!(Policy::from_json(v.to_string().as_bytes()).unwrap_err().to_string().contains("unknown field"));
+        assert!(Policy::from_json(v.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
         let mut v = serde_json::to_value(&p).unwrap();
         v["maintainers"].as_array_mut().unwrap().reverse();
         assert!(Policy::from_json(v.to_string().as_bytes()).is_err());

@@ -131,7 +131,10 @@ pub const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 impl Record {
     /// Parses a record document, refusing unknown fields and checking every field's form.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let r: Record = serde_json::from_slice(bytes).map_err(|e| Error::Json { what: "record".into(), reason: e.to_string() })?;
+        let r: Record = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+            what: "record".into(),
+            reason: e.to_string(),
+        })?;
         r.validate()?;
         Ok(r)
     }
@@ -213,13 +216,17 @@ impl Record {
 
 fn check_text(field: &str, value: &str) -> Result<()> {
     if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!("record field {field} must be 1 to 1024 printable characters")));
+        return Err(Error::Invalid(format!(
+            "record field {field} must be 1 to 1024 printable characters"
+        )));
     }
     Ok(())
 }
 
 fn check_object_id(field: &str, value: &str) -> Result<()> {
-    let hex_ok = value.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    let hex_ok = value
+        .bytes()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
     if !(value.len() == 40 || value.len() == 64) || !hex_ok {
         return Err(Error::Invalid(format!(
             "record field {field} must be a git object id (40 or 64 lowercase hex digits), got {value:?}"
@@ -258,7 +265,10 @@ mod tests {
     fn unknown_missing_and_malformed_fields_are_refused() {
         let mut v = sample_release();
         v["note"] = serde_json::json!("x");
-        assert!(Record::from_json(v.to_string().as_bytes()).unwrap_err().to_string().contains("unknown field"));
+        assert!(Record::from_json(v.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
         let mut v = sample_release();
         v.as_object_mut().unwrap().remove("previous");
         assert!(Record::from_json(v.to_string().as_bytes()).is_err());

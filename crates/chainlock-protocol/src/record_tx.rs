@@ -42,7 +42,11 @@ impl RecordTx {
     /// with value 0, an optional P2PKH change output 1, every output within the Ledger app's
     /// limits, and outputs worth no more than the input.
     pub fn new(tx: Transaction, spent: SpentOutput) -> Result<Self> {
-        let bad = |reason: String| Err(Error::Invalid(format!("not a record transaction: {reason}")));
+        let bad = |reason: String| {
+            Err(Error::Invalid(format!(
+                "not a record transaction: {reason}"
+            )))
+        };
         if tx.version != RECORD_TX_VERSION {
             return bad(format!("version is {}, must be 1", tx.version));
         }
@@ -50,21 +54,34 @@ impl RecordTx {
             return bad(format!("lock time is {}, must be 0", tx.lock_time));
         }
         if tx.inputs.len() != 1 {
-            return bad(format!("it has {} inputs, must have exactly one (a custody output)", tx.inputs.len()));
+            return bad(format!(
+                "it has {} inputs, must have exactly one (a custody output)",
+                tx.inputs.len()
+            ));
         }
         if tx.inputs[0].sequence != FINAL_SEQUENCE {
-            return bad(format!("input sequence is {:#x}, must be 0xffffffff", tx.inputs[0].sequence));
+            return bad(format!(
+                "input sequence is {:#x}, must be 0xffffffff",
+                tx.inputs[0].sequence
+            ));
         }
-        let custody = spent
-            .script_pubkey
-            .parse_custody()
-            .map_err(|e| Error::Invalid(format!("not a record transaction: the spent output is not a custody output ({e})")))?;
+        let custody = spent.script_pubkey.parse_custody().map_err(|e| {
+            Error::Invalid(format!(
+                "not a record transaction: the spent output is not a custody output ({e})"
+            ))
+        })?;
         if !(1..=2).contains(&tx.outputs.len()) {
-            return bad(format!("it has {} outputs, must have the commitment and at most one change output", tx.outputs.len()));
+            return bad(format!(
+                "it has {} outputs, must have the commitment and at most one change output",
+                tx.outputs.len()
+            ));
         }
         let commitment = &tx.outputs[0];
         if commitment.value != 0 {
-            return bad(format!("the commitment output carries {} satoshis, must carry 0", commitment.value));
+            return bad(format!(
+                "the commitment output carries {} satoshis, must carry 0",
+                commitment.value
+            ));
         }
         let record_digest = Digest(
             commitment
@@ -73,25 +90,38 @@ impl RecordTx {
                 .map_err(|e| Error::Invalid(format!("not a record transaction: output 0 {e}")))?,
         );
         if let Some(change) = tx.outputs.get(1) {
-            change
-                .script_pubkey
-                .parse_p2pkh()
-                .map_err(|e| Error::Invalid(format!("not a record transaction: output 1 (change) {e}")))?;
+            change.script_pubkey.parse_p2pkh().map_err(|e| {
+                Error::Invalid(format!("not a record transaction: output 1 (change) {e}"))
+            })?;
             if change.value == 0 {
                 return bad("the change output carries 0 satoshis: leave it out instead".into());
             }
         }
         for (i, out) in tx.outputs.iter().enumerate() {
-            if out.script_pubkey.len() > LEDGER_MAX_OUTPUT_SCRIPT || out.encoded_len() > LEDGER_MAX_OUTPUT_LEN {
-                return bad(format!("output {i} is {} bytes, over the Ledger app's {LEDGER_MAX_OUTPUT_LEN}", out.encoded_len()));
+            if out.script_pubkey.len() > LEDGER_MAX_OUTPUT_SCRIPT
+                || out.encoded_len() > LEDGER_MAX_OUTPUT_LEN
+            {
+                return bad(format!(
+                    "output {i} is {} bytes, over the Ledger app's {LEDGER_MAX_OUTPUT_LEN}",
+                    out.encoded_len()
+                ));
             }
         }
         let total = tx.output_total()?;
         if total > spent.value {
-            return bad(format!("outputs pay {total} satoshis but the custody input holds only {}", spent.value));
+            return bad(format!(
+                "outputs pay {total} satoshis but the custody input holds only {}",
+                spent.value
+            ));
         }
         let sighash = protocol_sighash(&tx, Self::INPUT_INDEX, &spent)?;
-        Ok(RecordTx { tx, spent, custody, record_digest, sighash })
+        Ok(RecordTx {
+            tx,
+            spent,
+            custody,
+            record_digest,
+            sighash,
+        })
     }
 
     /// The transaction.
@@ -161,7 +191,11 @@ pub struct FeeBounds {
 impl Default for FeeBounds {
     /// 1 to 1000 sat/kB (BSV miners ask 1 to 100 sat/kB), or up to 1000 satoshis flat.
     fn default() -> Self {
-        FeeBounds { min_sat_per_kb: 1, max_sat_per_kb: 1000, max_flat_sats: 1000 }
+        FeeBounds {
+            min_sat_per_kb: 1,
+            max_sat_per_kb: 1000,
+            max_flat_sats: 1000,
+        }
     }
 }
 
@@ -172,7 +206,9 @@ impl FeeBounds {
         let min = (size * self.min_sat_per_kb).div_ceil(1000);
         let max = ((size * self.max_sat_per_kb) / 1000).max(self.max_flat_sats);
         if fee < min {
-            return Err(Error::Invalid(format!("fee of {fee} satoshis is below the minimum of {min} for {size} bytes")));
+            return Err(Error::Invalid(format!(
+                "fee of {fee} satoshis is below the minimum of {min} for {size} bytes"
+            )));
         }
         if fee > max {
             return Err(Error::Invalid(format!(
@@ -201,10 +237,17 @@ pub struct RecordTxParams {
 /// Builds the unsigned record transaction. The result went through [`RecordTx::new`], so it
 /// has section 2's shape; a custody value too small for the fee is an error.
 pub fn build(params: &RecordTxParams) -> Result<RecordTx> {
-    let commitment = TxOut { value: 0, script_pubkey: Script::commitment(&params.record_digest.0) };
+    let commitment = TxOut {
+        value: 0,
+        script_pubkey: Script::commitment(&params.record_digest.0),
+    };
     let mut tx = Transaction {
         version: RECORD_TX_VERSION,
-        inputs: vec![TxIn { prevout: params.custody_outpoint, script_sig: Script::default(), sequence: FINAL_SEQUENCE }],
+        inputs: vec![TxIn {
+            prevout: params.custody_outpoint,
+            script_sig: Script::default(),
+            sequence: FINAL_SEQUENCE,
+        }],
         outputs: vec![commitment],
         lock_time: 0,
     };
@@ -214,8 +257,13 @@ pub fn build(params: &RecordTxParams) -> Result<RecordTx> {
         .parse_custody()
         .map_err(|e| Error::Invalid(format!("cannot build a record transaction: {e}")))?;
     if let Some(pkh) = params.change_pubkey_hash {
-        tx.outputs.push(TxOut { value: 0, script_pubkey: Script::p2pkh(&pkh) });
-        let fee = (signed_size(&tx, custody.threshold) as u64 * params.fee_sat_per_kb).div_ceil(1000).max(1);
+        tx.outputs.push(TxOut {
+            value: 0,
+            script_pubkey: Script::p2pkh(&pkh),
+        });
+        let fee = (signed_size(&tx, custody.threshold) as u64 * params.fee_sat_per_kb)
+            .div_ceil(1000)
+            .max(1);
         match params.spent.value.checked_sub(fee) {
             Some(change) if change > 0 => tx.outputs[1].value = change,
             // Nothing left for change: the whole custody value is the fee.
@@ -224,7 +272,8 @@ pub fn build(params: &RecordTxParams) -> Result<RecordTx> {
             }
         }
     }
-    let fee_needed = (signed_size(&tx, custody.threshold) as u64 * params.fee_sat_per_kb).div_ceil(1000);
+    let fee_needed =
+        (signed_size(&tx, custody.threshold) as u64 * params.fee_sat_per_kb).div_ceil(1000);
     if params.spent.value < fee_needed {
         return Err(Error::Invalid(format!(
             "custody output holds {} satoshis, less than the {fee_needed} fee: spend a larger custody output",
@@ -237,7 +286,7 @@ pub fn build(params: &RecordTxParams) -> Result<RecordTx> {
 fn signed_size(tx: &Transaction, threshold: usize) -> usize {
     let unsigned = tx.encode().len() - tx.inputs[0].script_sig.len();
     let script_sig = 1 + threshold * MAX_SIG_PUSH; // OP_0 dummy, then the signatures
-    // The script length varint grows from 1 byte to 3 above 252 bytes.
+                                                   // The script length varint grows from 1 byte to 3 above 252 bytes.
     unsigned + script_sig + if script_sig > 0xfc { 2 } else { 0 }
 }
 
@@ -254,8 +303,14 @@ mod tests {
 
     fn params(value: u64, change: bool) -> RecordTxParams {
         RecordTxParams {
-            custody_outpoint: OutPoint { txid: Txid([7; 32]), vout: 1 },
-            spent: SpentOutput { script_pubkey: Script::custody(2, &[key(1), key(2), key(3)]).unwrap(), value },
+            custody_outpoint: OutPoint {
+                txid: Txid([7; 32]),
+                vout: 1,
+            },
+            spent: SpentOutput {
+                script_pubkey: Script::custody(2, &[key(1), key(2), key(3)]).unwrap(),
+                value,
+            },
             record_digest: Digest([9; 32]),
             change_pubkey_hash: change.then_some([5; 20]),
             fee_sat_per_kb: 100,
@@ -267,7 +322,10 @@ mod tests {
         let rtx = build(&params(100_000, true)).unwrap();
         let tx = rtx.tx();
         assert_eq!(tx.outputs.len(), 2);
-        assert_eq!(tx.outputs[0].script_pubkey.parse_commitment().unwrap(), [9; 32]);
+        assert_eq!(
+            tx.outputs[0].script_pubkey.parse_commitment().unwrap(),
+            [9; 32]
+        );
         assert_eq!(rtx.record_digest(), Digest([9; 32]));
         assert!(rtx.fee() > 0 && rtx.fee() < 100, "fee {}", rtx.fee());
         rtx.check_fee(&FeeBounds::default()).unwrap();
@@ -292,24 +350,40 @@ mod tests {
     fn out_of_shape_transactions_are_refused() {
         let good = build(&params(100_000, true)).unwrap();
         let spent = good.spent().clone();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Transaction)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Transaction)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("version", Box::new(|t| t.version = 2)),
             ("lock time", Box::new(|t| t.lock_time = 1)),
             ("sequence", Box::new(|t| t.inputs[0].sequence = 0)),
             ("inputs", Box::new(|t| t.inputs.push(t.inputs[0].clone()))),
             ("commitment value", Box::new(|t| t.outputs[0].value = 1)),
-            ("commitment script", Box::new(|t| t.outputs[0].script_pubkey = Script::p2pkh(&[1; 20]))),
-            ("change script", Box::new(|t| t.outputs[1].script_pubkey = Script::commitment(&[1; 32]))),
-            ("extra output", Box::new(|t| t.outputs.push(t.outputs[1].clone()))),
+            (
+                "commitment script",
+                Box::new(|t| t.outputs[0].script_pubkey = Script::p2pkh(&[1; 20])),
+            ),
+            (
+                "change script",
+                Box::new(|t| t.outputs[1].script_pubkey = Script::commitment(&[1; 32])),
+            ),
+            (
+                "extra output",
+                Box::new(|t| t.outputs.push(t.outputs[1].clone())),
+            ),
             ("overspend", Box::new(|t| t.outputs[1].value = 200_000)),
             ("zero change", Box::new(|t| t.outputs[1].value = 0)),
         ];
         for (name, edit) in cases {
             let mut tx = good.tx().clone();
             edit(&mut tx);
-            assert!(RecordTx::new(tx, spent.clone()).is_err(), "{name} was accepted");
+            assert!(
+                RecordTx::new(tx, spent.clone()).is_err(),
+                "{name} was accepted"
+            );
         }
-        let p2pkh_spent = SpentOutput { script_pubkey: Script::p2pkh(&[1; 20]), value: 100_000 };
+        let p2pkh_spent = SpentOutput {
+            script_pubkey: Script::p2pkh(&[1; 20]),
+            value: 100_000,
+        };
         assert!(RecordTx::new(good.tx().clone(), p2pkh_spent).is_err());
     }
 

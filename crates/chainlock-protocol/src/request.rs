@@ -78,8 +78,10 @@ pub struct EnvelopeSignature {
 impl SigningRequest {
     /// Parses a request document, refusing unknown fields and malformed records or policies.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let r: SigningRequest =
-            serde_json::from_slice(bytes).map_err(|e| Error::Json { what: "signing request".into(), reason: e.to_string() })?;
+        let r: SigningRequest = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+            what: "signing request".into(),
+            reason: e.to_string(),
+        })?;
         r.record.validate()?;
         r.policy.validate()?;
         Ok(r)
@@ -87,7 +89,10 @@ impl SigningRequest {
 
     /// The canonical JSON of the request without its `signature` field: what the publisher signs.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
-        let mut v = serde_json::to_value(self).map_err(|e| Error::Json { what: "signing request".into(), reason: e.to_string() })?;
+        let mut v = serde_json::to_value(self).map_err(|e| Error::Json {
+            what: "signing request".into(),
+            reason: e.to_string(),
+        })?;
         if let Some(map) = v.as_object_mut() {
             map.remove("signature");
         }
@@ -102,7 +107,12 @@ impl SigningRequest {
     /// Attaches the publisher's statement, after checking it verifies for `self.publisher`.
     pub fn attach_signature(&mut self, signature_base64: String) -> Result<()> {
         let id = self.id()?;
-        bsm::verify_statement(&self.publisher, StatementKind::Request, &id.0, &signature_base64)?;
+        bsm::verify_statement(
+            &self.publisher,
+            StatementKind::Request,
+            &id.0,
+            &signature_base64,
+        )?;
         self.signature = Some(signature_base64);
         Ok(())
     }

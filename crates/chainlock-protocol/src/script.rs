@@ -70,7 +70,10 @@ impl Script {
 
     /// The script's instructions; an error item ends the iteration on a truncated push.
     pub fn instructions(&self) -> Instructions<'_> {
-        Instructions { data: &self.0, pos: 0 }
+        Instructions {
+            data: &self.0,
+            pos: 0,
+        }
     }
 
     /// Parses every instruction, failing on a truncated push.
@@ -108,7 +111,9 @@ impl Script {
     pub fn parse_custody(&self) -> Result<Custody> {
         const T: &str = "custody multisig";
         let ins = self.parse().map_err(|e| template(T, e.to_string()))?;
-        let (first, rest) = ins.split_first().ok_or_else(|| template(T, "empty script"))?;
+        let (first, rest) = ins
+            .split_first()
+            .ok_or_else(|| template(T, "empty script"))?;
         let m = small_int(first).ok_or_else(|| template(T, "does not start with OP_1..OP_3"))?;
         if rest.len() < 2 {
             return Err(template(T, "too short"));
@@ -126,11 +131,19 @@ impl Script {
                     key.copy_from_slice(data);
                     keys.push(key);
                 }
-                _ => return Err(template(T, format!("key {} is not a compressed public key push", i + 1))),
+                _ => {
+                    return Err(template(
+                        T,
+                        format!("key {} is not a compressed public key push", i + 1),
+                    ))
+                }
             }
         }
         if keys.len() != n {
-            return Err(template(T, format!("says {n} keys but holds {}", keys.len())));
+            return Err(template(
+                T,
+                format!("says {n} keys but holds {}", keys.len()),
+            ));
         }
         check_custody_params(m, &keys).map_err(|e| template(T, e.to_string()))?;
         // Only the canonical encoding: re-encode and compare, which rules out PUSHDATA forms.
@@ -143,21 +156,32 @@ impl Script {
     /// `OP_DUP OP_HASH160 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG`.
     pub fn p2pkh(pubkey_hash: &[u8; 20]) -> Self {
         let mut b = Builder::new();
-        b.op(op::OP_DUP).op(op::OP_HASH160).push(pubkey_hash).op(op::OP_EQUALVERIFY).op(op::OP_CHECKSIG);
+        b.op(op::OP_DUP)
+            .op(op::OP_HASH160)
+            .push(pubkey_hash)
+            .op(op::OP_EQUALVERIFY)
+            .op(op::OP_CHECKSIG);
         b.into_script()
     }
 
     /// The public key hash of a P2PKH script, or an error if it is not exactly that template.
     pub fn parse_p2pkh(&self) -> Result<[u8; 20]> {
         let s = &self.0;
-        if s.len() == 25 && s[0] == op::OP_DUP && s[1] == op::OP_HASH160 && s[2] == 20
-            && s[23] == op::OP_EQUALVERIFY && s[24] == op::OP_CHECKSIG
+        if s.len() == 25
+            && s[0] == op::OP_DUP
+            && s[1] == op::OP_HASH160
+            && s[2] == 20
+            && s[23] == op::OP_EQUALVERIFY
+            && s[24] == op::OP_CHECKSIG
         {
             let mut h = [0u8; 20];
             h.copy_from_slice(&s[3..23]);
             Ok(h)
         } else {
-            Err(template("P2PKH", "not OP_DUP OP_HASH160 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG"))
+            Err(template(
+                "P2PKH",
+                "not OP_DUP OP_HASH160 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG",
+            ))
         }
     }
 
@@ -217,7 +241,7 @@ impl fmt::Display for Script {
             }
             first = false;
             match ins {
-                Ok(Instruction::Push(d)) if d.is_empty() => f.write_str("OP_0")?,
+                Ok(Instruction::Push([])) => f.write_str("OP_0")?,
                 Ok(Instruction::Push(d)) => f.write_str(&hex::encode(d))?,
                 Ok(Instruction::Op(o)) => f.write_str(&opcode_name(o))?,
                 Err(_) => return f.write_str("[truncated push]"),
@@ -262,7 +286,11 @@ impl<'a> Iterator for Instructions<'a> {
         let (len_bytes, len) = match opcode {
             0x00..=0x4b => (0, usize::from(opcode)),
             op::OP_PUSHDATA1 | op::OP_PUSHDATA2 | op::OP_PUSHDATA4 => {
-                let width = match opcode { op::OP_PUSHDATA1 => 1, op::OP_PUSHDATA2 => 2, _ => 4 };
+                let width = match opcode {
+                    op::OP_PUSHDATA1 => 1,
+                    op::OP_PUSHDATA2 => 2,
+                    _ => 4,
+                };
                 let Some(raw) = self.data.get(self.pos..self.pos + width) else {
                     self.pos = self.data.len();
                     return Some(Err(Error::decode("script", at, "truncated push length")));
@@ -281,7 +309,11 @@ impl<'a> Iterator for Instructions<'a> {
             }
             None => {
                 self.pos = self.data.len();
-                Some(Err(Error::decode("script", at, format!("push of {len} bytes runs past the end"))))
+                Some(Err(Error::decode(
+                    "script",
+                    at,
+                    format!("push of {len} bytes runs past the end"),
+                )))
             }
         }
     }
@@ -306,7 +338,11 @@ impl Builder {
     /// Appends OP_0..OP_16 for a small integer (callers check the range).
     pub fn small_int(&mut self, n: usize) -> &mut Self {
         debug_assert!(n <= 16);
-        self.0.push(if n == 0 { op::OP_0 } else { op::OP_1 - 1 + n as u8 });
+        self.0.push(if n == 0 {
+            op::OP_0
+        } else {
+            op::OP_1 - 1 + n as u8
+        });
         self
     }
 
@@ -351,29 +387,43 @@ pub fn is_minimal_push(data: &[u8], encoded: &[u8]) -> bool {
 fn check_custody_params(threshold: usize, sorted_keys: &[PubKeyBytes]) -> Result<()> {
     let n = sorted_keys.len();
     if !(1..=MAX_CUSTODY_KEYS).contains(&n) {
-        return Err(Error::Invalid(format!("custody needs 1 to {MAX_CUSTODY_KEYS} keys, got {n}")));
+        return Err(Error::Invalid(format!(
+            "custody needs 1 to {MAX_CUSTODY_KEYS} keys, got {n}"
+        )));
     }
     if !(1..=n).contains(&threshold) {
-        return Err(Error::Invalid(format!("custody threshold must be 1..={n}, got {threshold}")));
+        return Err(Error::Invalid(format!(
+            "custody threshold must be 1..={n}, got {threshold}"
+        )));
     }
     if sorted_keys.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::Invalid("custody keys must be distinct and in byte order".into()));
+        return Err(Error::Invalid(
+            "custody keys must be distinct and in byte order".into(),
+        ));
     }
     if let Some(bad) = sorted_keys.iter().find(|k| k[0] != 2 && k[0] != 3) {
-        return Err(Error::Invalid(format!("{} is not a compressed public key", hex::encode(bad))));
+        return Err(Error::Invalid(format!(
+            "{} is not a compressed public key",
+            hex::encode(bad)
+        )));
     }
     Ok(())
 }
 
 fn small_int(ins: &Instruction<'_>) -> Option<usize> {
     match ins {
-        Instruction::Op(o) if (op::OP_1..=op::OP_1 + 2).contains(o) => Some(usize::from(o - op::OP_1 + 1)),
+        Instruction::Op(o) if (op::OP_1..=op::OP_1 + 2).contains(o) => {
+            Some(usize::from(o - op::OP_1 + 1))
+        }
         _ => None,
     }
 }
 
 fn template(name: &'static str, reason: impl Into<String>) -> Error {
-    Error::Template { template: name, reason: reason.into() }
+    Error::Template {
+        template: name,
+        reason: reason.into(),
+    }
 }
 
 fn opcode_name(o: u8) -> String {
@@ -444,7 +494,12 @@ mod tests {
 
     #[test]
     fn truncated_pushes_are_errors_not_panics() {
-        for bytes in [&[0x05, 1, 2][..], &[0x4c][..], &[0x4d, 0xff][..], &[0x4e, 0xff, 0xff, 0xff, 0xff, 1][..]] {
+        for bytes in [
+            &[0x05, 1, 2][..],
+            &[0x4c][..],
+            &[0x4d, 0xff][..],
+            &[0x4e, 0xff, 0xff, 0xff, 0xff, 1][..],
+        ] {
             assert!(Script::from(bytes).parse().is_err(), "{bytes:?}");
         }
     }

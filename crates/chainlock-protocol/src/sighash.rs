@@ -50,7 +50,11 @@ pub fn sighash_forkid(
     let hash_sequence = if anyone_can_pay || base == SIGHASH_SINGLE || base == SIGHASH_NONE {
         [0u8; 32]
     } else {
-        let buf: Vec<u8> = tx.inputs.iter().flat_map(|i| i.sequence.to_le_bytes()).collect();
+        let buf: Vec<u8> = tx
+            .inputs
+            .iter()
+            .flat_map(|i| i.sequence.to_le_bytes())
+            .collect();
         sha256d(&buf)
     };
     let hash_outputs = if base != SIGHASH_SINGLE && base != SIGHASH_NONE {
@@ -84,6 +88,16 @@ pub fn sighash_forkid(
 
 /// The one digest the protocol signs: ALL|FORKID of input `input_index` spending `spent`
 /// (its locking script as script code, its value as the amount).
-pub fn protocol_sighash(tx: &Transaction, input_index: usize, spent: &SpentOutput) -> Result<[u8; 32]> {
-    sighash_forkid(tx, input_index, &spent.script_pubkey, spent.value, SIGHASH_ALL_FORKID)
+pub fn protocol_sighash(
+    tx: &Transaction,
+    input_index: usize,
+    spent: &SpentOutput,
+) -> Result<[u8; 32]> {
+    sighash_forkid(
+        tx,
+        input_index,
+        &spent.script_pubkey,
+        spent.value,
+        SIGHASH_ALL_FORKID,
+    )
 }

@@ -136,17 +136,29 @@ impl Transaction {
             let vout = r.u32(&format!("input {i} previous output index"))?;
             let script_sig = Script::from(r.var_bytes(&format!("input {i} unlocking script"))?);
             let sequence = r.u32(&format!("input {i} sequence"))?;
-            inputs.push(TxIn { prevout: OutPoint { txid, vout }, script_sig, sequence });
+            inputs.push(TxIn {
+                prevout: OutPoint { txid, vout },
+                script_sig,
+                sequence,
+            });
         }
         let n_out = r.count("output count", MIN_OUTPUT_SIZE)?;
         let mut outputs = Vec::with_capacity(n_out);
         for i in 0..n_out {
             let value = r.u64(&format!("output {i} value"))?;
             let script_pubkey = Script::from(r.var_bytes(&format!("output {i} locking script"))?);
-            outputs.push(TxOut { value, script_pubkey });
+            outputs.push(TxOut {
+                value,
+                script_pubkey,
+            });
         }
         let lock_time = r.u32("lock time")?;
-        Ok(Transaction { version, inputs, outputs, lock_time })
+        Ok(Transaction {
+            version,
+            inputs,
+            outputs,
+            lock_time,
+        })
     }
 
     /// The consensus encoding.
@@ -187,8 +199,16 @@ impl Transaction {
     }
 
     fn encoded_len_hint(&self) -> usize {
-        10 + self.inputs.iter().map(|i| 41 + i.script_sig.len()).sum::<usize>()
-            + self.outputs.iter().map(|o| 9 + o.script_pubkey.len()).sum::<usize>()
+        10 + self
+            .inputs
+            .iter()
+            .map(|i| 41 + i.script_sig.len())
+            .sum::<usize>()
+            + self
+                .outputs
+                .iter()
+                .map(|o| 9 + o.script_pubkey.len())
+                .sum::<usize>()
     }
 }
 

@@ -95,12 +95,22 @@ impl Report {
             Ok(d) => (Status::Passed, d),
             Err(d) => (Status::Failed, d),
         };
-        self.set(Check { id: id.into(), title: title.into(), status, detail });
+        self.set(Check {
+            id: id.into(),
+            title: title.into(),
+            status,
+            detail,
+        });
     }
 
     /// Marks check `id` as not run, saying what it needs.
     pub fn not_run(&mut self, id: &str, title: &str, needs: &str) {
-        self.set(Check { id: id.into(), title: title.into(), status: Status::NotRun, detail: needs.into() });
+        self.set(Check {
+            id: id.into(),
+            title: title.into(),
+            status: Status::NotRun,
+            detail: needs.into(),
+        });
     }
 
     /// The entry for `id`.
@@ -163,7 +173,9 @@ pub struct Verification {
 impl Verification {
     /// The record transaction to sign: only when every check ran and passed.
     pub fn ready_record_tx(&self) -> Option<&RecordTx> {
-        self.record_tx.as_ref().filter(|_| self.report.ready_to_sign())
+        self.record_tx
+            .as_ref()
+            .filter(|_| self.report.ready_to_sign())
     }
 
     /// The checked record transaction, whether or not the request is ready (for display).
@@ -174,12 +186,18 @@ impl Verification {
 
 /// Runs every check of section 7 that needs neither a clone nor attestation verification.
 pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
-    let mut report = Report { request_id: req.id().ok().map(|d| d.to_hex()), checks: Vec::new() };
+    let mut report = Report {
+        request_id: req.id().ok().map(|d| d.to_hex()),
+        checks: Vec::new(),
+    };
     let policy_digest = req.policy.digest();
 
     report.record(check::PUBLISHER_SIGNATURE, "publisher's signature", {
         if !req.policy.is_maintainer(&req.publisher) {
-            Err(format!("publisher key {} is not a maintainer of the policy", req.publisher.key_id()))
+            Err(format!(
+                "publisher key {} is not a maintainer of the policy",
+                req.publisher.key_id()
+            ))
         } else {
             req.verify_signature()
                 .map(|()| format!("signed by maintainer {}", req.publisher.key_id()))
@@ -189,18 +207,35 @@ pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
 
     report.record(check::EXPIRY, "request not expired", {
         if req.expires_at <= req.created_at {
-            Err(format!("expires ({}) before it was created ({})", req.expires_at, req.created_at))
+            Err(format!(
+                "expires ({}) before it was created ({})",
+                req.expires_at, req.created_at
+            ))
         } else if req.created_at > ctx.now + CLOCK_SKEW_SECS {
-            Err(format!("created in the future ({} > now {}): check the clocks", req.created_at, ctx.now))
+            Err(format!(
+                "created in the future ({} > now {}): check the clocks",
+                req.created_at, ctx.now
+            ))
         } else if ctx.now >= req.expires_at {
-            Err(format!("expired at {} (now {}): ask the publisher for a fresh request", req.expires_at, ctx.now))
+            Err(format!(
+                "expired at {} (now {}): ask the publisher for a fresh request",
+                req.expires_at, ctx.now
+            ))
         } else {
-            Ok(format!("valid until {} ({} s left)", req.expires_at, req.expires_at - ctx.now))
+            Ok(format!(
+                "valid until {} ({} s left)",
+                req.expires_at,
+                req.expires_at - ctx.now
+            ))
         }
     });
 
     match (&ctx.trusted_policy, &policy_digest) {
-        (_, Err(e)) => report.record(check::POLICY_IN_FORCE, "policy in force", Err(e.to_string())),
+        (_, Err(e)) => report.record(
+            check::POLICY_IN_FORCE,
+            "policy in force",
+            Err(e.to_string()),
+        ),
         (None, Ok(_)) => report.not_run(
             check::POLICY_IN_FORCE,
             "policy in force",
@@ -209,11 +244,19 @@ pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
         (Some(trusted), Ok(d)) => report.record(
             check::POLICY_IN_FORCE,
             "policy in force",
-            if trusted == d { Ok(format!("policy {d} is the trusted one")) } else { Err(format!("request's policy {d} is not the trusted {trusted}")) },
+            if trusted == d {
+                Ok(format!("policy {d} is the trusted one"))
+            } else {
+                Err(format!("request's policy {d} is not the trusted {trusted}"))
+            },
         ),
     }
 
-    report.record(check::RECORD_POLICY, "record matches the policy", record_policy(&req.record, &req.policy, policy_digest.as_ref().ok()));
+    report.record(
+        check::RECORD_POLICY,
+        "record matches the policy",
+        record_policy(&req.record, &req.policy, policy_digest.as_ref().ok()),
+    );
 
     let shaped = transaction_shape(req);
     let record_tx = match shaped {
@@ -221,7 +264,15 @@ pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
             report.record(
                 check::TRANSACTION_SHAPE,
                 "record transaction shape",
-                Ok(format!("txid {}: one custody input, commitment{}", rtx.tx().txid(), if rtx.tx().outputs.len() == 2 { " and P2PKH change" } else { "" })),
+                Ok(format!(
+                    "txid {}: one custody input, commitment{}",
+                    rtx.tx().txid(),
+                    if rtx.tx().outputs.len() == 2 {
+                        " and P2PKH change"
+                    } else {
+                        ""
+                    }
+                )),
             );
             Some(rtx)
         }
@@ -233,64 +284,116 @@ pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
 
     match &record_tx {
         Some(rtx) => {
-            report.record(check::CUSTODY_INPUT, "spends a custody output of the policy", custody_input(req, rtx));
+            report.record(
+                check::CUSTODY_INPUT,
+                "spends a custody output of the policy",
+                custody_input(req, rtx),
+            );
             report.record(check::COMMITMENT, "commits to the record shown", {
                 match req.record.digest() {
-                    Ok(d) if d == rtx.record_digest() => Ok(format!("output 0 commits to record {d}")),
-                    Ok(d) => Err(format!("output 0 commits to {} but the record's digest is {d}", rtx.record_digest())),
+                    Ok(d) if d == rtx.record_digest() => {
+                        Ok(format!("output 0 commits to record {d}"))
+                    }
+                    Ok(d) => Err(format!(
+                        "output 0 commits to {} but the record's digest is {d}",
+                        rtx.record_digest()
+                    )),
                     Err(e) => Err(e.to_string()),
                 }
             });
             report.record(check::FEE, "fee within bounds", {
                 rtx.check_fee(&ctx.fee_bounds)
-                    .map(|()| format!("{} satoshis for about {} bytes", rtx.fee(), rtx.signed_size_estimate()))
+                    .map(|()| {
+                        format!(
+                            "{} satoshis for about {} bytes",
+                            rtx.fee(),
+                            rtx.signed_size_estimate()
+                        )
+                    })
                     .map_err(|e| e.to_string())
             });
         }
         None => {
             for (id, title) in [
-                (check::CUSTODY_INPUT, "spends a custody output of the policy"),
+                (
+                    check::CUSTODY_INPUT,
+                    "spends a custody output of the policy",
+                ),
                 (check::COMMITMENT, "commits to the record shown"),
                 (check::FEE, "fee within bounds"),
             ] {
-                report.record(id, title, Err("the transaction is not a record transaction (see above)".into()));
+                report.record(
+                    id,
+                    title,
+                    Err("the transaction is not a record transaction (see above)".into()),
+                );
             }
         }
     }
 
     if matches!(req.record, Record::Release(_)) {
-        report.not_run(check::DIFF_DIGEST, "diff digest recomputed from your clone", "needs your clone of the repository");
-        report.not_run(check::BUILDER_AGREEMENT, "trusted builders agree on the artifact", "needs the attestations verified against the policy");
+        report.not_run(
+            check::DIFF_DIGEST,
+            "diff digest recomputed from your clone",
+            "needs your clone of the repository",
+        );
+        report.not_run(
+            check::BUILDER_AGREEMENT,
+            "trusted builders agree on the artifact",
+            "needs the attestations verified against the policy",
+        );
     }
 
     Verification { report, record_tx }
 }
 
-fn record_policy(record: &Record, policy: &crate::policy::Policy, digest: Option<&Digest>) -> Result<String, String> {
+fn record_policy(
+    record: &Record,
+    policy: &crate::policy::Policy,
+    digest: Option<&Digest>,
+) -> Result<String, String> {
     let digest = digest.ok_or("the policy has no digest")?;
     let wanted = record.signing_policy_digest().map_err(|e| e.to_string())?;
     if &wanted != digest {
-        return Err(format!("the {} record names policy {wanted}, the request carries {digest}", record.kind()));
+        return Err(format!(
+            "the {} record names policy {wanted}, the request carries {digest}",
+            record.kind()
+        ));
     }
     if let Record::Genesis(g) = record {
         if &g.policy != policy {
             return Err("the genesis record's policy differs from the request's".into());
         }
     }
-    Ok(format!("{} record of {} under policy {digest}", record.kind(), record.package()))
+    Ok(format!(
+        "{} record of {} under policy {digest}",
+        record.kind(),
+        record.package()
+    ))
 }
 
 fn transaction_shape(req: &SigningRequest) -> Result<RecordTx, String> {
     let tx = Transaction::from_hex(&req.transaction).map_err(|e| e.to_string())?;
-    let script = Script::from_hex(&req.custody.locking_script).map_err(|e| format!("custody locking script: {e}"))?;
+    let script = Script::from_hex(&req.custody.locking_script)
+        .map_err(|e| format!("custody locking script: {e}"))?;
     if !tx.inputs.iter().all(|i| i.script_sig.is_empty()) {
-        return Err("the transaction is already (partly) signed: a request carries it unsigned".into());
+        return Err(
+            "the transaction is already (partly) signed: a request carries it unsigned".into(),
+        );
     }
-    RecordTx::new(tx, SpentOutput { script_pubkey: script, value: req.custody.satoshis }).map_err(|e| e.to_string())
+    RecordTx::new(
+        tx,
+        SpentOutput {
+            script_pubkey: script,
+            value: req.custody.satoshis,
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn custody_input(req: &SigningRequest, rtx: &RecordTx) -> Result<String, String> {
-    let funding = Transaction::from_hex(&req.custody.funding_tx).map_err(|e| format!("funding transaction: {e}"))?;
+    let funding = Transaction::from_hex(&req.custody.funding_tx)
+        .map_err(|e| format!("funding transaction: {e}"))?;
     let outpoint = rtx.custody_outpoint();
     if funding.txid() != outpoint.txid || req.custody.vout != outpoint.vout {
         return Err(format!(
@@ -308,7 +411,14 @@ fn custody_input(req: &SigningRequest, rtx: &RecordTx) -> Result<String, String>
     }
     let expected = req.policy.custody_script().map_err(|e| e.to_string())?;
     if created.script_pubkey != expected {
-        return Err("the custody output is not the policy's multisig (other keys or threshold)".into());
+        return Err(
+            "the custody output is not the policy's multisig (other keys or threshold)".into(),
+        );
     }
-    Ok(format!("{outpoint}: {}-of-{} custody of the policy, {} satoshis", rtx.custody().threshold, rtx.custody().keys.len(), created.value))
+    Ok(format!(
+        "{outpoint}: {}-of-{} custody of the policy, {} satoshis",
+        rtx.custody().threshold,
+        rtx.custody().keys.len(),
+        created.value
+    ))
 }

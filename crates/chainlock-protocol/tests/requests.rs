@@ -49,11 +49,30 @@ fn funding_tx(custody: &Script, value: u64) -> Transaction {
     let funder_script = Script::p2pkh(&funder.public_key().hash160());
     let mut tx = Transaction {
         version: 1,
-        inputs: vec![TxIn { prevout: OutPoint { txid: Txid([0x11; 32]), vout: 0 }, script_sig: Script::default(), sequence: 0xffff_ffff }],
-        outputs: vec![TxOut { value, script_pubkey: custody.clone() }, TxOut { value: 90_000, script_pubkey: funder_script.clone() }],
+        inputs: vec![TxIn {
+            prevout: OutPoint {
+                txid: Txid([0x11; 32]),
+                vout: 0,
+            },
+            script_sig: Script::default(),
+            sequence: 0xffff_ffff,
+        }],
+        outputs: vec![
+            TxOut {
+                value,
+                script_pubkey: custody.clone(),
+            },
+            TxOut {
+                value: 90_000,
+                script_pubkey: funder_script.clone(),
+            },
+        ],
         lock_time: 0,
     };
-    let spent = SpentOutput { script_pubkey: funder_script, value: 100_000 + value };
+    let spent = SpentOutput {
+        script_pubkey: funder_script,
+        value: 100_000 + value,
+    };
     let sig = funder.sign_input(&tx, 0, &spent).unwrap();
     let mut b = Builder::new();
     b.push(&sig).push(&funder.public_key().to_bytes());
@@ -73,7 +92,11 @@ fn release(policy: &Policy) -> Record {
             commit: "5f1c2a9e8b7d6c5b4a39281706f5e4d3c2b1a098".into(),
             base_commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
         },
-        artifact: Artifact { name: "left-pad-1.4.0.tgz".into(), size: 2817, sha256: Digest([0xa7; 32]) },
+        artifact: Artifact {
+            name: "left-pad-1.4.0.tgz".into(),
+            size: 2817,
+            sha256: Digest([0xa7; 32]),
+        },
         diff_digest: Digest([0xd1; 32]),
         attestation_digest: Digest([0xa1; 32]),
         policy_digest: policy.digest().unwrap(),
@@ -88,8 +111,14 @@ fn request_with(edit: impl FnOnce(&mut SigningRequest, &Policy)) -> SigningReque
     let funding = funding_tx(&custody, 10_000);
     let record = release(&policy);
     let rtx = record_tx::build(&RecordTxParams {
-        custody_outpoint: OutPoint { txid: funding.txid(), vout: 0 },
-        spent: SpentOutput { script_pubkey: custody.clone(), value: 10_000 },
+        custody_outpoint: OutPoint {
+            txid: funding.txid(),
+            vout: 0,
+        },
+        spent: SpentOutput {
+            script_pubkey: custody.clone(),
+            value: 10_000,
+        },
         record_digest: record.digest().unwrap(),
         change_pubkey_hash: Some(maintainer(1).public_key().hash160()),
         fee_sat_per_kb: 100,
@@ -101,7 +130,12 @@ fn request_with(edit: impl FnOnce(&mut SigningRequest, &Policy)) -> SigningReque
         policy: policy.clone(),
         attestations: vec![],
         transaction: rtx.tx().to_hex(),
-        custody: CustodyOutput { funding_tx: funding.to_hex(), vout: 0, locking_script: custody.to_hex(), satoshis: 10_000 },
+        custody: CustodyOutput {
+            funding_tx: funding.to_hex(),
+            vout: 0,
+            locking_script: custody.to_hex(),
+            satoshis: 10_000,
+        },
         created_at: NOW - 600,
         expires_at: NOW + 7 * 86_400,
         publisher: maintainer(1).public_key(),
@@ -119,12 +153,19 @@ fn sign(req: &mut SigningRequest, key: &SecretKey) {
 }
 
 fn ctx() -> Context {
-    Context { now: NOW, trusted_policy: Some(policy().digest().unwrap()), fee_bounds: FeeBounds::default() }
+    Context {
+        now: NOW,
+        trusted_policy: Some(policy().digest().unwrap()),
+        fee_bounds: FeeBounds::default(),
+    }
 }
 
 fn status(req: &SigningRequest, id: &str) -> Status {
     let v = verify_request(req, &ctx());
-    v.report.get(id).unwrap_or_else(|| panic!("no check {id}")).status
+    v.report
+        .get(id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+        .status
 }
 
 /// Every scenario: name, the request, and the checks that must fail (all others must not).
@@ -137,7 +178,11 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
     vec![
         ("valid", valid.clone(), vec![]),
         // Edited after the publisher signed: the signature and the commitment both break.
-        ("tampered-record", tampered, vec![check::PUBLISHER_SIGNATURE, check::COMMITMENT]),
+        (
+            "tampered-record",
+            tampered,
+            vec![check::PUBLISHER_SIGNATURE, check::COMMITMENT],
+        ),
         // Re-signed after the edit, but the transaction still commits to the old record.
         (
             "wrong-commitment",
@@ -148,7 +193,11 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
             }),
             vec![check::COMMITMENT],
         ),
-        ("expired", request_with(|r, _| r.expires_at = NOW - 1), vec![check::EXPIRY]),
+        (
+            "expired",
+            request_with(|r, _| r.expires_at = NOW - 1),
+            vec![check::EXPIRY],
+        ),
         (
             "outsider-publisher",
             {
@@ -164,11 +213,24 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
             request_with(|r, p| {
                 // Custody of other keys: the funding tx, the spent script and the input agree
                 // with each other, but not with the policy.
-                let other = Script::custody(1, &[SecretKey::from_bytes(&[0x55; 32]).unwrap().public_key().to_bytes()]).unwrap();
+                let other = Script::custody(
+                    1,
+                    &[SecretKey::from_bytes(&[0x55; 32])
+                        .unwrap()
+                        .public_key()
+                        .to_bytes()],
+                )
+                .unwrap();
                 let funding = funding_tx(&other, 10_000);
                 let rtx = record_tx::build(&RecordTxParams {
-                    custody_outpoint: OutPoint { txid: funding.txid(), vout: 0 },
-                    spent: SpentOutput { script_pubkey: other.clone(), value: 10_000 },
+                    custody_outpoint: OutPoint {
+                        txid: funding.txid(),
+                        vout: 0,
+                    },
+                    spent: SpentOutput {
+                        script_pubkey: other.clone(),
+                        value: 10_000,
+                    },
                     record_digest: r.record.digest().unwrap(),
                     change_pubkey_hash: Some([1; 20]),
                     fee_sat_per_kb: 100,
@@ -176,7 +238,12 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 .unwrap();
                 let _ = p;
                 r.transaction = rtx.tx().to_hex();
-                r.custody = CustodyOutput { funding_tx: funding.to_hex(), vout: 0, locking_script: other.to_hex(), satoshis: 10_000 };
+                r.custody = CustodyOutput {
+                    funding_tx: funding.to_hex(),
+                    vout: 0,
+                    locking_script: other.to_hex(),
+                    satoshis: 10_000,
+                };
             }),
             vec![check::CUSTODY_INPUT],
         ),
@@ -196,7 +263,12 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 tx.version = 2;
                 r.transaction = tx.to_hex();
             }),
-            vec![check::TRANSACTION_SHAPE, check::CUSTODY_INPUT, check::COMMITMENT, check::FEE],
+            vec![
+                check::TRANSACTION_SHAPE,
+                check::CUSTODY_INPUT,
+                check::COMMITMENT,
+                check::FEE,
+            ],
         ),
         (
             "policy-mismatch",
@@ -220,7 +292,15 @@ fn each_scenario_fails_exactly_its_checks() {
         let v = verify_request(&req, &ctx());
         for c in &v.report.checks {
             let expect_fail = failing.contains(&c.id.as_str());
-            assert_eq!(c.status == Status::Failed, expect_fail, "{name}: check {} was {:?}: {}\n{}", c.id, c.status, c.detail, v.report);
+            assert_eq!(
+                c.status == Status::Failed,
+                expect_fail,
+                "{name}: check {} was {:?}: {}\n{}",
+                c.id,
+                c.status,
+                c.detail,
+                v.report
+            );
         }
         for id in &failing {
             assert!(v.report.get(id).is_some(), "{name}: {id} not in the report");
@@ -235,10 +315,18 @@ fn a_valid_request_is_not_ready_until_diff_and_builders_are_checked() {
     let mut v = verify_request(&req, &ctx());
     assert!(v.report.no_failures(), "{}", v.report);
     assert!(!v.report.ready_to_sign());
-    assert!(v.ready_record_tx().is_none(), "a record tx was handed out before every check ran");
-    assert_eq!(v.report.get(check::DIFF_DIGEST).unwrap().status, Status::NotRun);
-    v.report.record(check::DIFF_DIGEST, "diff", Ok("same".into()));
-    v.report.record(check::BUILDER_AGREEMENT, "builders", Ok("2 of 2".into()));
+    assert!(
+        v.ready_record_tx().is_none(),
+        "a record tx was handed out before every check ran"
+    );
+    assert_eq!(
+        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        Status::NotRun
+    );
+    v.report
+        .record(check::DIFF_DIGEST, "diff", Ok("same".into()));
+    v.report
+        .record(check::BUILDER_AGREEMENT, "builders", Ok("2 of 2".into()));
     assert!(v.report.ready_to_sign());
     let rtx = v.ready_record_tx().unwrap();
     assert_eq!(rtx.record_digest(), req.record.digest().unwrap());
@@ -247,10 +335,29 @@ fn a_valid_request_is_not_ready_until_diff_and_builders_are_checked() {
 #[test]
 fn without_a_trusted_policy_the_policy_check_does_not_run() {
     let req = request_with(|_, _| {});
-    let v = verify_request(&req, &Context { trusted_policy: None, ..ctx() });
-    assert_eq!(v.report.get(check::POLICY_IN_FORCE).unwrap().status, Status::NotRun);
-    let other = Context { trusted_policy: Some(Digest([3; 32])), ..ctx() };
-    assert_eq!(verify_request(&req, &other).report.get(check::POLICY_IN_FORCE).unwrap().status, Status::Failed);
+    let v = verify_request(
+        &req,
+        &Context {
+            trusted_policy: None,
+            ..ctx()
+        },
+    );
+    assert_eq!(
+        v.report.get(check::POLICY_IN_FORCE).unwrap().status,
+        Status::NotRun
+    );
+    let other = Context {
+        trusted_policy: Some(Digest([3; 32])),
+        ..ctx()
+    };
+    assert_eq!(
+        verify_request(&req, &other)
+            .report
+            .get(check::POLICY_IN_FORCE)
+            .unwrap()
+            .status,
+        Status::Failed
+    );
 }
 
 #[test]
@@ -263,14 +370,20 @@ fn request_id_excludes_the_signature_and_round_trips() {
     let mut unsigned = req.clone();
     unsigned.signature = None;
     assert_eq!(unsigned.id().unwrap(), id);
-    assert!(!String::from_utf8(req.signed_bytes().unwrap()).unwrap().contains("\"signature\""));
-    assert_eq!(status(&unsigned, check::PUBLISHER_SIGNATURE), Status::Failed);
+    assert!(!String::from_utf8(req.signed_bytes().unwrap())
+        .unwrap()
+        .contains("\"signature\""));
+    assert_eq!(
+        status(&unsigned, check::PUBLISHER_SIGNATURE),
+        Status::Failed
+    );
 }
 
 #[test]
 fn unknown_fields_are_refused() {
     let req = request_with(|_, _| {});
-    let mut v: serde_json::Value = serde_json::from_slice(&req.to_canonical_json().unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&req.to_canonical_json().unwrap()).unwrap();
     v["note"] = serde_json::json!("trust me");
     let err = SigningRequest::from_json(v.to_string().as_bytes()).unwrap_err();
     assert!(err.to_string().contains("unknown field"), "{err}");
@@ -284,7 +397,10 @@ fn fixtures_dir() -> PathBuf {
 fn fixtures_are_current() {
     let update = std::env::var_os("CHAINLOCK_UPDATE_FIXTURES").is_some();
     let trusted = policy().digest().unwrap().to_hex() + "\n";
-    let mut files = vec![(fixtures_dir().join("trusted-policy-digest"), trusted.into_bytes())];
+    let mut files = vec![(
+        fixtures_dir().join("trusted-policy-digest"),
+        trusted.into_bytes(),
+    )];
     for (name, req, _) in scenarios() {
         let mut json = serde_json::to_vec_pretty(&req).unwrap();
         json.push(b'\n');
@@ -296,6 +412,10 @@ fn fixtures_are_current() {
             std::fs::write(&path, &want).unwrap();
         }
         let have = std::fs::read(&path).unwrap_or_default();
-        assert!(have == want, "{} is stale: regenerate with CHAINLOCK_UPDATE_FIXTURES=1", path.display());
+        assert!(
+            have == want,
+            "{} is stale: regenerate with CHAINLOCK_UPDATE_FIXTURES=1",
+            path.display()
+        );
     }
 }

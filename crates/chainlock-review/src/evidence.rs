@@ -25,7 +25,11 @@ pub struct Evidence {
 
 /// Runs the diff-digest check (when `repo` is given) and the builder-agreement check on a
 /// release request, recording both in `verification.report`. Other records need neither.
-pub fn complete(req: &SigningRequest, verification: &mut Verification, repo: Option<&Path>) -> Evidence {
+pub fn complete(
+    req: &SigningRequest,
+    verification: &mut Verification,
+    repo: Option<&Path>,
+) -> Evidence {
     let Record::Release(release) = &req.record else {
         return Evidence::default();
     };
@@ -33,7 +37,11 @@ pub fn complete(req: &SigningRequest, verification: &mut Verification, repo: Opt
     let report = &mut verification.report;
 
     match repo {
-        None => report.not_run(check::DIFF_DIGEST, DIFF_TITLE, "needs your clone of the repository: pass --repo"),
+        None => report.not_run(
+            check::DIFF_DIGEST,
+            DIFF_TITLE,
+            "needs your clone of the repository: pass --repo",
+        ),
         Some(repo) => match check_diff(repo, release) {
             DiffOutcome::Ran(result, digest) => {
                 evidence.diff_digest = digest;
@@ -49,9 +57,18 @@ pub fn complete(req: &SigningRequest, verification: &mut Verification, repo: Opt
         .enumerate()
         .map(|(i, e)| EnvelopeInput::parsed(format!("attestation {}", i + 1), e.clone()))
         .collect();
-    match evaluate(&req.policy, &envelopes, &release.source.commit, &release.artifact.sha256.to_hex()) {
+    match evaluate(
+        &req.policy,
+        &envelopes,
+        &release.source.commit,
+        &release.artifact.sha256.to_hex(),
+    ) {
         Ok(builders) => {
-            report.record(check::BUILDER_AGREEMENT, BUILDERS_TITLE, builder_verdict(&builders, release));
+            report.record(
+                check::BUILDER_AGREEMENT,
+                BUILDERS_TITLE,
+                builder_verdict(&builders, release),
+            );
             evidence.builders = Some(builders);
         }
         Err(e) => report.record(check::BUILDER_AGREEMENT, BUILDERS_TITLE, Err(e.to_string())),
@@ -70,10 +87,19 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
     // Both commits must be in the clone; a missing one is something to fetch, not a verdict.
     let git = match git2::Repository::open(repo) {
         Ok(g) => g,
-        Err(e) => return DiffOutcome::Missing(format!("cannot open {} as a git repository: {}", repo.display(), e.message())),
+        Err(e) => {
+            return DiffOutcome::Missing(format!(
+                "cannot open {} as a git repository: {}",
+                repo.display(),
+                e.message()
+            ))
+        }
     };
     for commit in base.into_iter().chain([src.commit.as_str()]) {
-        let present = git2::Oid::from_str(commit).ok().and_then(|oid| git.find_commit(oid).ok()).is_some();
+        let present = git2::Oid::from_str(commit)
+            .ok()
+            .and_then(|oid| git.find_commit(oid).ok())
+            .is_some();
         if !present {
             return DiffOutcome::Missing(format!(
                 "commit {commit} is not in your clone {}: run `git fetch --tags` there (tag {})",
@@ -88,11 +114,25 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
             Ok(c) if c.id().to_string() == src.commit => {}
             Ok(c) => {
                 return DiffOutcome::Ran(
-                    Err(format!("your clone's tag {} points to {}, the record says {}", src.tag, c.id(), src.commit)),
+                    Err(format!(
+                        "your clone's tag {} points to {}, the record says {}",
+                        src.tag,
+                        c.id(),
+                        src.commit
+                    )),
                     None,
                 )
             }
-            Err(e) => return DiffOutcome::Ran(Err(format!("tag {} does not name a commit: {}", src.tag, e.message())), None),
+            Err(e) => {
+                return DiffOutcome::Ran(
+                    Err(format!(
+                        "tag {} does not name a commit: {}",
+                        src.tag,
+                        e.message()
+                    )),
+                    None,
+                )
+            }
         }
     }
     match chainlock_diff::diff_digest(repo, base, &src.commit) {
@@ -110,22 +150,40 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
 
 fn builder_verdict(b: &BuilderReport, release: &Release) -> Result<String, String> {
     let agreeing = b.agreeing.len();
-    let mut detail = format!("{agreeing} of the {} trusted builders agree on {} (minimum {})", b.trusted_builders, short(&b.artifact_sha256), b.min_builders);
+    let mut detail = format!(
+        "{agreeing} of the {} trusted builders agree on {} (minimum {})",
+        b.trusted_builders,
+        short(&b.artifact_sha256),
+        b.min_builders
+    );
     for d in &b.disagreeing {
-        detail.push_str(&format!("; builder {} got {}", short(&d.key_id), d.artifact_sha256.join(", ")));
+        detail.push_str(&format!(
+            "; builder {} got {}",
+            short(&d.key_id),
+            d.artifact_sha256.join(", ")
+        ));
     }
     if !b.untrusted.is_empty() {
-        detail.push_str(&format!("; {} untrusted envelope(s) not counted", b.untrusted.len()));
+        detail.push_str(&format!(
+            "; {} untrusted envelope(s) not counted",
+            b.untrusted.len()
+        ));
     }
     if !b.invalid.is_empty() {
-        return Err(format!("{detail}; {} invalid envelope(s): ask the publisher to drop or replace them", b.invalid.len()));
+        return Err(format!(
+            "{detail}; {} invalid envelope(s): ask the publisher to drop or replace them",
+            b.invalid.len()
+        ));
     }
     if !b.minimum_met {
         return Err(detail);
     }
     match &b.attestation_digest {
         Some(d) if *d == release.attestation_digest.to_hex() => Ok(detail),
-        Some(d) => Err(format!("{detail}; but the record's attestation digest {} is not the agreeing envelopes' {d}", release.attestation_digest)),
+        Some(d) => Err(format!(
+            "{detail}; but the record's attestation digest {} is not the agreeing envelopes' {d}",
+            release.attestation_digest
+        )),
         None => Err(detail),
     }
 }

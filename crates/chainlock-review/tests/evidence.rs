@@ -24,14 +24,27 @@ use chainlock_review::evidence;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=Maintainer", "-c", "user.email=m@example.org", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Maintainer",
+            "-c",
+            "user.email=m@example.org",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .env("GIT_COMMITTER_DATE", "2026-11-01T12:00:00Z")
         .env("GIT_AUTHOR_DATE", "2026-11-01T12:00:00Z")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -48,20 +61,40 @@ fn fixture() -> Fixture {
     let repo = dir.path().join("pkg");
     std::fs::create_dir_all(repo.join("src")).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("src/index.js"), "module.exports = (s, n) => s.padStart(n);\n").unwrap();
-    std::fs::write(repo.join("build.sh"), "mkdir -p dist && cat src/*.js > dist/pkg.js\n").unwrap();
+    std::fs::write(
+        repo.join("src/index.js"),
+        "module.exports = (s, n) => s.padStart(n);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("build.sh"),
+        "mkdir -p dist && cat src/*.js > dist/pkg.js\n",
+    )
+    .unwrap();
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "1.0.0"]);
     git(&repo, &["tag", "v1.0.0"]);
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    std::fs::write(repo.join("src/index.js"), "module.exports = (s, n, c = ' ') => s.padStart(n, c);\n").unwrap();
+    std::fs::write(
+        repo.join("src/index.js"),
+        "module.exports = (s, n, c = ' ') => s.padStart(n, c);\n",
+    )
+    .unwrap();
     std::fs::write(repo.join("src/util.js"), "exports.id = (x) => x;\n").unwrap();
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "1.1.0"]);
     git(&repo, &["tag", "v1.1.0"]);
     let head = git(&repo, &["rev-parse", "HEAD"]);
-    let builders = (1..=3).map(|i| BuilderKey::from_seed(&[0xb0 + i; 32])).collect();
-    Fixture { _dir: dir, repo, base, head, builders }
+    let builders = (1..=3)
+        .map(|i| BuilderKey::from_seed(&[0xb0 + i; 32]))
+        .collect();
+    Fixture {
+        _dir: dir,
+        repo,
+        base,
+        head,
+        builders,
+    }
 }
 
 fn rebuild(f: &Fixture, key: &BuilderKey, command: &str) -> Envelope {
@@ -91,7 +124,11 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
     let artifact_sha = chainlock_attest::rebuild::sha256_file(&{
         // The publisher's own build of the artifact.
         let out = f.repo.join("dist/pkg.js");
-        Command::new("sh").arg("build.sh").current_dir(&f.repo).status().unwrap();
+        Command::new("sh")
+            .arg("build.sh")
+            .current_dir(&f.repo)
+            .status()
+            .unwrap();
         out
     })
     .unwrap();
@@ -101,9 +138,22 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
         ecosystem: Ecosystem::Npm,
         package: "pad".into(),
         version: "1.1.0".into(),
-        source: Source { repository: format!("file://{}", f.repo.display()), tag: "v1.1.0".into(), commit: f.head.clone(), base_commit: f.base.clone() },
-        artifact: Artifact { name: "pkg.js".into(), size: 70, sha256: Digest(artifact_sha) },
-        diff_digest: Digest(chainlock_diff::diff_digest(&f.repo, Some(&f.base), &f.head).unwrap().digest),
+        source: Source {
+            repository: format!("file://{}", f.repo.display()),
+            tag: "v1.1.0".into(),
+            commit: f.head.clone(),
+            base_commit: f.base.clone(),
+        },
+        artifact: Artifact {
+            name: "pkg.js".into(),
+            size: 70,
+            sha256: Digest(artifact_sha),
+        },
+        diff_digest: Digest(
+            chainlock_diff::diff_digest(&f.repo, Some(&f.base), &f.head)
+                .unwrap()
+                .digest,
+        ),
         attestation_digest: Digest(attestation_digest(&digests)),
         policy_digest: policy.digest().unwrap(),
         previous: Digest([0x9e; 32]),
@@ -111,13 +161,29 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
     let custody = policy.custody_script().unwrap();
     let funding = Transaction {
         version: 1,
-        inputs: vec![TxIn { prevout: OutPoint { txid: Txid([0x11; 32]), vout: 0 }, script_sig: Script::default(), sequence: 0xffff_ffff }],
-        outputs: vec![TxOut { value: 5_000, script_pubkey: custody.clone() }],
+        inputs: vec![TxIn {
+            prevout: OutPoint {
+                txid: Txid([0x11; 32]),
+                vout: 0,
+            },
+            script_sig: Script::default(),
+            sequence: 0xffff_ffff,
+        }],
+        outputs: vec![TxOut {
+            value: 5_000,
+            script_pubkey: custody.clone(),
+        }],
         lock_time: 0,
     };
     let rtx = record_tx::build(&RecordTxParams {
-        custody_outpoint: OutPoint { txid: funding.txid(), vout: 0 },
-        spent: SpentOutput { script_pubkey: custody.clone(), value: 5_000 },
+        custody_outpoint: OutPoint {
+            txid: funding.txid(),
+            vout: 0,
+        },
+        spent: SpentOutput {
+            script_pubkey: custody.clone(),
+            value: 5_000,
+        },
         record_digest: record.digest().unwrap(),
         change_pubkey_hash: Some(maintainer(1).public_key().hash160()),
         fee_sat_per_kb: 100,
@@ -129,7 +195,12 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
         policy,
         attestations,
         transaction: rtx.tx().to_hex(),
-        custody: CustodyOutput { funding_tx: funding.to_hex(), vout: 0, locking_script: custody.to_hex(), satoshis: 5_000 },
+        custody: CustodyOutput {
+            funding_tx: funding.to_hex(),
+            vout: 0,
+            locking_script: custody.to_hex(),
+            satoshis: 5_000,
+        },
         created_at: 1_000,
         expires_at: 2_000_000_000,
         publisher: maintainer(1).public_key(),
@@ -141,7 +212,11 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
 }
 
 fn ctx(req: &SigningRequest) -> Context {
-    Context { now: 1_800_000_000, trusted_policy: Some(req.policy.digest().unwrap()), fee_bounds: FeeBounds::default() }
+    Context {
+        now: 1_800_000_000,
+        trusted_policy: Some(req.policy.digest().unwrap()),
+        fee_bounds: FeeBounds::default(),
+    }
 }
 
 const BUILD: &str = "sh build.sh";
@@ -152,7 +227,11 @@ fn real_rebuilds_and_a_clone_make_a_request_ready_to_sign() {
     let a = rebuild(&f, &f.builders[0], BUILD);
     let b = rebuild(&f, &f.builders[1], BUILD);
     // The third builder's build injects a file into the artifact: it disagrees.
-    let c = rebuild(&f, &f.builders[2], "sh build.sh && echo 'require(\"child_process\")' >> dist/pkg.js");
+    let c = rebuild(
+        &f,
+        &f.builders[2],
+        "sh build.sh && echo 'require(\"child_process\")' >> dist/pkg.js",
+    );
     let req = request(&f, vec![a.clone(), b.clone(), c], &[a, b]);
     let mut v = verify_request(&req, &ctx(&req));
     let ev = evidence::complete(&req, &mut v, Some(&f.repo));
@@ -162,7 +241,10 @@ fn real_rebuilds_and_a_clone_make_a_request_ready_to_sign() {
     assert_eq!(builders.agreeing.len(), 2);
     assert_eq!(builders.disagreeing.len(), 1);
     let detail = &v.report.get(check::BUILDER_AGREEMENT).unwrap().detail;
-    assert!(detail.contains("2 of the 3 trusted builders agree") && detail.contains("got"), "{detail}");
+    assert!(
+        detail.contains("2 of the 3 trusted builders agree") && detail.contains("got"),
+        "{detail}"
+    );
     assert_eq!(ev.diff_digest.unwrap().entries, 2);
 }
 
@@ -188,7 +270,15 @@ fn a_moved_tag_or_another_history_fails_the_diff_check() {
 
     // The co-signer's clone has the tag somewhere else: refuse.
     let clone = f._dir.path().join("clone");
-    git(f._dir.path(), &["clone", "-q", f.repo.to_str().unwrap(), clone.to_str().unwrap()]);
+    git(
+        f._dir.path(),
+        &[
+            "clone",
+            "-q",
+            f.repo.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
     git(&clone, &["tag", "-f", "v1.1.0", &f.base]);
     let mut v = verify_request(&req, &ctx(&req));
     evidence::complete(&req, &mut v, Some(&clone));
@@ -203,7 +293,10 @@ fn a_moved_tag_or_another_history_fails_the_diff_check() {
     }
     let mut v = verify_request(&edited, &ctx(&edited));
     evidence::complete(&edited, &mut v, Some(&f.repo));
-    assert_eq!(v.report.get(check::DIFF_DIGEST).unwrap().status, Status::Failed);
+    assert_eq!(
+        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        Status::Failed
+    );
 }
 
 #[test]
@@ -222,6 +315,9 @@ fn a_clone_without_the_commit_or_no_clone_means_not_run() {
     assert!(c.detail.contains("git fetch --tags"), "{}", c.detail);
     let mut v = verify_request(&req, &ctx(&req));
     evidence::complete(&req, &mut v, None);
-    assert_eq!(v.report.get(check::DIFF_DIGEST).unwrap().status, Status::NotRun);
+    assert_eq!(
+        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        Status::NotRun
+    );
     assert!(!v.report.ready_to_sign());
 }

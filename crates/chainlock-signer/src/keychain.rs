@@ -434,7 +434,11 @@ fn entry(key_id: &str) -> Result<keyring::Entry> {
 /// derived from the secret, and no label.
 fn unindexed_info(key_id: &str) -> Result<KeyInfo> {
     let secret = load_secret(key_id, None)?;
-    Ok(KeyInfo { key_id: key_id.to_string(), public_key: secret.public_key(), label: String::new() })
+    Ok(KeyInfo {
+        key_id: key_id.to_string(),
+        public_key: secret.public_key(),
+        label: String::new(),
+    })
 }
 
 /// Reads a key's secret from the keychain; with `expected`, refuses a secret whose public

@@ -31,8 +31,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Sub::Digest { file, json } => {
             let bytes = read_input(&file)?;
-            let record = Record::from_json(&bytes)
-                .with_context(|| format!("{file} is not a valid chainlock/1 record: fix the field named above"))?;
+            let record = Record::from_json(&bytes).with_context(|| {
+                format!("{file} is not a valid chainlock/1 record: fix the field named above")
+            })?;
             let digest = record.digest()?;
             if json {
                 print_json(&serde_json::json!({

@@ -51,14 +51,27 @@ enum Sub {
 /// Runs `chainlock request`.
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
-        Sub::Check { file, policy_digest, repo, now, json } => {
+        Sub::Check {
+            file,
+            policy_digest,
+            repo,
+            now,
+            json,
+        } => {
             let request = parse(&file)?;
             let trusted_policy = policy_digest.as_deref().map(parse_digest_arg).transpose()?;
             let now = match now {
                 Some(n) => n,
-                None => SystemTime::now().duration_since(UNIX_EPOCH).context("the system clock is before 1970")?.as_secs(),
+                None => SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .context("the system clock is before 1970")?
+                    .as_secs(),
             };
-            let ctx = verify::Context { now, trusted_policy, fee_bounds: FeeBounds::default() };
+            let ctx = verify::Context {
+                now,
+                trusted_policy,
+                fee_bounds: FeeBounds::default(),
+            };
             let mut verification = verify_request(&request, &ctx);
             // The diff digest from the clone and the builders' agreement, in the same report.
             chainlock_review::evidence::complete(&request, &mut verification, repo.as_deref());
@@ -72,7 +85,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             } else {
                 println!("{report}");
             }
-            Ok(if report.no_failures() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.no_failures() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Sub::Id { file } => {
             println!("{}", parse(&file)?.id()?);
@@ -83,8 +100,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn parse(file: &str) -> Result<SigningRequest> {
     let bytes = read_input(file)?;
-    SigningRequest::from_json(&bytes)
-        .with_context(|| format!("{file} is not a valid chainlock/1 signing request: ask the publisher to re-create it"))
+    SigningRequest::from_json(&bytes).with_context(|| {
+        format!(
+            "{file} is not a valid chainlock/1 signing request: ask the publisher to re-create it"
+        )
+    })
 }
 
 fn parse_digest_arg(arg: &str) -> Result<Digest> {
@@ -93,5 +113,6 @@ fn parse_digest_arg(arg: &str) -> Result<Digest> {
     } else {
         arg.to_string()
     };
-    Digest::from_hex("policy digest", text.trim()).context("--policy-digest takes 64 lowercase hex digits or a file holding them")
+    Digest::from_hex("policy digest", text.trim())
+        .context("--policy-digest takes 64 lowercase hex digits or a file holding them")
 }

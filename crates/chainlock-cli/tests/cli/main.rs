@@ -1,10 +1,11 @@
 //! Integration tests of the `chainlock` binary: one module per topic, shared helpers in `util`.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly on setup errors
 
 mod artifact;
 mod attest;
-mod request;
 mod diff;
-mod tx;
 mod key;
+mod request;
 mod sign;
+mod tx;
 mod util;

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use crate::util::{run, workspace_root};
 
 fn scenario(name: &str) -> String {
-    requests_dir().join(name).join("request.json").display().to_string()
+    requests_dir()
+        .join(name)
+        .join("request.json")
+        .display()
+        .to_string()
 }
 
 fn requests_dir() -> PathBuf {
@@ -13,7 +17,10 @@ fn requests_dir() -> PathBuf {
 }
 
 fn trusted() -> String {
-    requests_dir().join("trusted-policy-digest").display().to_string()
+    requests_dir()
+        .join("trusted-policy-digest")
+        .display()
+        .to_string()
 }
 
 const NOW: &str = "1795219200";
@@ -24,20 +31,50 @@ fn locally_valid_request_without_attestations_is_refused_on_builders_alone() {
     // rebuild attestations, so the builders' check runs and fails, and without --repo the
     // diff digest is not run. (crates/chainlock-review/tests/evidence.rs checks a request
     // with real rebuilds and a real clone that passes everything.)
-    let out = run(&["request", "check", &scenario("valid"), "--policy-digest", &trusted(), "--now", NOW]);
+    let out = run(&[
+        "request",
+        "check",
+        &scenario("valid"),
+        "--policy-digest",
+        &trusted(),
+        "--now",
+        NOW,
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("[ PASS  ] publisher's signature"), "{text}");
-    assert!(text.contains("[ PASS  ] commits to the record shown"), "{text}");
+    assert!(
+        text.contains("[ PASS  ] commits to the record shown"),
+        "{text}"
+    );
     assert!(text.contains("[NOT RUN] diff digest"), "{text}");
     assert!(text.contains("pass --repo"), "{text}");
-    assert!(text.contains("[ FAIL  ] trusted builders agree on the artifact: 0 of the 3 trusted builders agree"), "{text}");
+    assert!(
+        text.contains(
+            "[ FAIL  ] trusted builders agree on the artifact: 0 of the 3 trusted builders agree"
+        ),
+        "{text}"
+    );
     assert!(text.contains("do NOT sign"), "{text}");
 }
 
 #[test]
 fn tampered_request_fails_with_exit_1_and_json_names_the_checks() {
-    let out = run(&["request", "check", &scenario("tampered-record"), "--policy-digest", &trusted(), "--now", NOW, "--json"]);
+    let out = run(&[
+        "request",
+        "check",
+        &scenario("tampered-record"),
+        "--policy-digest",
+        &trusted(),
+        "--now",
+        NOW,
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(v["ready_to_sign"], false);
@@ -48,15 +85,29 @@ fn tampered_request_fails_with_exit_1_and_json_names_the_checks() {
         .filter(|c| c["status"] == "failed")
         .map(|c| c["id"].as_str().expect("id"))
         .collect();
-    assert_eq!(failed, vec!["publisher-signature", "commitment", "builder-agreement"]);
+    assert_eq!(
+        failed,
+        vec!["publisher-signature", "commitment", "builder-agreement"]
+    );
 }
 
 #[test]
 fn expired_request_says_what_to_do() {
-    let out = run(&["request", "check", &scenario("expired"), "--policy-digest", &trusted(), "--now", NOW]);
+    let out = run(&[
+        "request",
+        "check",
+        &scenario("expired"),
+        "--policy-digest",
+        &trusted(),
+        "--now",
+        NOW,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ask the publisher for a fresh request"), "{text}");
+    assert!(
+        text.contains("ask the publisher for a fresh request"),
+        "{text}"
+    );
     assert!(text.contains("do NOT sign"), "{text}");
 }
 
@@ -68,7 +119,10 @@ fn malformed_request_is_a_clear_error() {
     let out = run(&["request", "check", &path.display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not a valid chainlock/1 signing request") && err.contains("missing field"), "{err}");
+    assert!(
+        err.contains("not a valid chainlock/1 signing request") && err.contains("missing field"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -83,7 +137,10 @@ fn record_digest_matches_the_commitment() {
     let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
     // Output 0 of the record transaction: 00 6a 09 "chainlock" 01 01 20 <digest>.
     let tx = req["transaction"].as_str().expect("tx hex");
-    assert!(tx.contains(&format!("2f006a09636861696e6c6f636b010120{digest}")), "{digest} not committed in {tx}");
+    assert!(
+        tx.contains(&format!("2f006a09636861696e6c6f636b010120{digest}")),
+        "{digest} not committed in {tx}"
+    );
     let out = run(&["record", "digest", &path.display().to_string(), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["digest"], digest.as_str());
