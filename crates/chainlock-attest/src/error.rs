@@ -93,6 +93,16 @@ pub enum Error {
         /// How it ended.
         status: String,
     },
+    /// The build command ran past its time limit and was stopped.
+    #[error("build command {command:?} ran longer than {seconds} s in the checkout of {commit} and was stopped with everything it started; if the build needs longer, raise --timeout")]
+    BuildTimeout {
+        /// The command.
+        command: String,
+        /// The source commit.
+        commit: String,
+        /// The limit, in seconds.
+        seconds: u64,
+    },
     /// An artifact pattern that matched no file, or several.
     #[error("artifact pattern {pattern:?} {problem}")]
     Artifact {

@@ -5,13 +5,17 @@
 //! `LANG=C.UTF-8`, `TZ=UTC` and `SOURCE_DATE_EPOCH` (the commit's committer time), and nothing
 //! else, so no token or credential of the builder's session can leak into a build. The
 //! build's output goes to this process's standard error, keeping standard output for reports.
+//! The build runs in a process group of its own, stopped (with everything it started) when it
+//! outlives its time limit, and cleared of leftover background processes when it ends.
 //! Nothing is signed unless the clone, the build and the artifact match all succeeded.
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -35,6 +39,9 @@ const GIT_LOCATION_VARS: [&str; 8] = [
     "GIT_CEILING_DIRECTORIES",
 ];
 
+/// How long a build may run when the caller does not say: 30 minutes.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// What to rebuild, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildSpec {
@@ -46,6 +53,8 @@ pub struct RebuildSpec {
     pub command: String,
     /// A glob, relative to the checkout, that must match exactly one file: the artifact.
     pub artifact: String,
+    /// How long the build command may run before it is stopped (and nothing is attested).
+    pub timeout: Duration,
 }
 
 /// Clones, builds and hashes: the facts a builder attests.
@@ -132,11 +141,23 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         )
     })?;
 
-    run_build(&spec.command, &src, &home, source_date_epoch).map_err(|status| Error::Build {
-        command: spec.command.clone(),
-        commit: spec.commit.clone(),
-        status,
-    })?;
+    match run_build(&spec.command, &src, &home, source_date_epoch, spec.timeout) {
+        Ok(()) => {}
+        Err(BuildEnd::Failed(status)) => {
+            return Err(Error::Build {
+                command: spec.command.clone(),
+                commit: spec.commit.clone(),
+                status,
+            })
+        }
+        Err(BuildEnd::TimedOut) => {
+            return Err(Error::BuildTimeout {
+                command: spec.command.clone(),
+                commit: spec.commit.clone(),
+                seconds: spec.timeout.as_secs(),
+            })
+        }
+    }
 
     let artifact = find_artifact(&src, &pattern, &spec.artifact)?;
     let artifact_name = artifact
@@ -282,13 +303,23 @@ fn git(dir: Option<&Path>, args: &[OsString]) -> std::result::Result<String, Str
     String::from_utf8(out.stdout).map_err(|_| "git printed non-UTF-8 output".to_string())
 }
 
-/// Runs the build command in the checkout with the scrubbed environment.
+/// How a build that did not succeed ended.
+enum BuildEnd {
+    /// It could not start, or exited unsuccessfully (the status, as text).
+    Failed(String),
+    /// It ran past its time limit and was killed.
+    TimedOut,
+}
+
+/// Runs the build command in the checkout with the scrubbed environment, in a process group
+/// of its own, for at most `timeout`.
 fn run_build(
     command: &str,
     src: &Path,
     home: &Path,
     source_date_epoch: i64,
-) -> std::result::Result<(), String> {
+    timeout: Duration,
+) -> std::result::Result<(), BuildEnd> {
     let path = std::env::var_os("PATH")
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| DEFAULT_PATH.into());
@@ -298,7 +329,7 @@ fn run_build(
         .try_clone_to_owned()
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
-    let status = Command::new("/bin/sh")
+    let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
         .current_dir(src)
@@ -311,13 +342,70 @@ fn run_build(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::inherit())
-        .status()
-        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(status.to_string())
+        // Its own process group (id = the shell's pid), so that everything the build starts
+        // can be stopped together.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| BuildEnd::Failed(format!("cannot start /bin/sh: {e}")))?;
+    let group = child.id();
+    let finished = wait_until(&mut child, Instant::now() + timeout);
+    // Whether it succeeded, failed or timed out, nothing it started may outlive it (a
+    // background process could still write into the checkout while it is hashed). The shell
+    // is not reaped yet, so its pid, the group's id, cannot have been reused.
+    kill_process_group(group);
+    let status = child
+        .wait()
+        .map_err(|e| BuildEnd::Failed(format!("cannot wait for the build: {e}")))?;
+    match finished {
+        Ok(true) if status.success() => Ok(()),
+        Ok(true) => Err(BuildEnd::Failed(status.to_string())),
+        Ok(false) => Err(BuildEnd::TimedOut),
+        Err(e) => Err(BuildEnd::Failed(format!("cannot wait for the build: {e}"))),
     }
+}
+
+/// Waits until `child` has exited (true) or `deadline` has passed (false). On Linux it does
+/// not reap the child, so that its pid stays reserved until the group is killed.
+fn wait_until(child: &mut std::process::Child, deadline: Instant) -> std::io::Result<bool> {
+    let pid = child.id();
+    loop {
+        let exited = match exited_unreaped(pid) {
+            Some(exited) => exited,
+            // No /proc: reaps it (std keeps the status for the `wait` that follows).
+            None => child.try_wait()?.is_some(),
+        };
+        if exited {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Whether our child `pid` has exited but is not reaped yet (a zombie), from
+/// `/proc/PID/stat`; `None` where that cannot be read.
+fn exited_unreaped(pid: u32) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, the state follows the
+    // last ')'.
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    Some(matches!(state, 'Z' | 'X'))
+}
+
+/// Sends SIGKILL to every process of the group (through the shell's `kill`, as the standard
+/// library has no call for it; dash, Debian's /bin/sh, takes no `--` there); a group with no
+/// process left is not an error.
+fn kill_process_group(group: u32) {
+    let _ = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -KILL -{group} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 #[cfg(test)]

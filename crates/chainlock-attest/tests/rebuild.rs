@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chainlock_attest::dsse;
-use chainlock_attest::rebuild::{attest, rebuild, RebuildSpec};
+use chainlock_attest::rebuild::{attest, rebuild, RebuildSpec, DEFAULT_BUILD_TIMEOUT};
 use chainlock_attest::statement::{Statement, BUILD_ENVIRONMENT};
 use chainlock_attest::{BuilderKey, Error};
 
@@ -56,6 +56,7 @@ fn spec(url: &str, commit: &str, command: &str, artifact: &str) -> RebuildSpec {
         commit: commit.into(),
         command: command.into(),
         artifact: artifact.into(),
+        timeout: DEFAULT_BUILD_TIMEOUT,
     }
 }
 
@@ -176,4 +177,72 @@ fn failures_are_reported_and_nothing_is_attested() {
 
     let err = attest(&spec(&url, &commit, "true", "../a.txt"), &key).unwrap_err();
     assert!(matches!(err, Error::Artifact { .. }), "{err}");
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(!matches!(state, 'Z' | 'X'))
+        })
+        .unwrap_or(false)
+}
+
+/// Reads the pid a build wrote.
+fn pid_in(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path).expect("the build wrote its background pid");
+    text.trim().parse().expect("a pid")
+}
+
+#[test]
+fn a_build_past_its_time_limit_is_stopped_with_everything_it_started() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let (url, commit) = repo(&src, &[("a.txt", "A")]);
+    let pid_file = tmp.path().join("background.pid");
+    let command = format!(
+        "sleep 300 & echo $! > '{}'; cp a.txt a.out; wait",
+        pid_file.display()
+    );
+    let mut limited = spec(&url, &commit, &command, "*.out");
+    limited.timeout = std::time::Duration::from_secs(2);
+
+    let started = std::time::Instant::now();
+    let err = attest(&limited, &BuilderKey::from_seed(&[5; 32])).unwrap_err();
+    assert!(
+        matches!(err, Error::BuildTimeout { seconds: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("raise --timeout"), "{err}");
+    // Stopped at the limit, not after the 300 s the build wanted.
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+    let background = pid_in(&pid_file);
+    assert!(
+        !running(background),
+        "the build's sleep {background} still runs"
+    );
+}
+
+#[test]
+fn nothing_a_successful_build_started_outlives_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let (url, commit) = repo(&src, &[("a.txt", "A")]);
+    let pid_file = tmp.path().join("daemon.pid");
+    // A daemon that would keep running (and could keep writing into the checkout).
+    let command = format!(
+        "cp a.txt a.out; sh -c 'sleep 300 & echo $! > \"{}\"'",
+        pid_file.display()
+    );
+    let facts = rebuild(&spec(&url, &commit, &command, "*.out")).unwrap();
+    assert_eq!(
+        facts.artifact_sha256,
+        chainlock_protocol::hash::sha256(b"A")
+    );
+    let daemon = pid_in(&pid_file);
+    assert!(!running(daemon), "the build's daemon {daemon} still runs");
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chainlock_attest::evaluate::attestation_digest;
-use chainlock_attest::rebuild::{attest, RebuildSpec};
+use chainlock_attest::rebuild::{attest, RebuildSpec, DEFAULT_BUILD_TIMEOUT};
 use chainlock_attest::{dsse, BuilderKey};
 use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::hash::Digest;
@@ -103,6 +103,7 @@ fn rebuild(f: &Fixture, key: &BuilderKey, command: &str) -> Envelope {
         commit: f.head.clone(),
         command: command.into(),
         artifact: "dist/pkg.js".into(),
+        timeout: DEFAULT_BUILD_TIMEOUT,
     };
     attest(&spec, key).expect("rebuild and attest").0
 }

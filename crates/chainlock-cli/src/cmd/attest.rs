@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chainlock_attest::dsse::{self, MAX_ENVELOPE_BYTES};
@@ -44,6 +45,9 @@ struct CreateArgs {
     /// The builder key file (see `chainlock builder key new`).
     #[arg(long, value_name = "FILE", required = true)]
     key: Option<PathBuf>,
+    /// Stop the build (and attest nothing) after this long: seconds, or with s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    timeout: Duration,
     /// Write the envelope here instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -98,6 +102,7 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
         commit,
         command,
         artifact,
+        timeout: args.timeout,
     };
     let (envelope, facts) = rebuild::attest(&spec, &key).context("nothing was signed")?;
     let text = dsse::to_json_pretty(&envelope)? + "\n";
@@ -410,4 +415,56 @@ fn verify_without_policy(inputs: &[EnvelopeInput], args: &VerifyArgs) -> Result<
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Parses `90`, `90s`, `15m` or `2h` (a positive whole number of seconds, minutes or hours).
+fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => {
+            return Err(format!(
+                "{text:?}: use seconds, or a number with s, m or h (e.g. 45m)"
+            ))
+        }
+    };
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| {
+            format!("{text:?}: the duration must be a positive whole number, e.g. 45m")
+        })?;
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        for bad in [
+            "",
+            "0",
+            "0m",
+            "m",
+            "1.5h",
+            "-3",
+            "10d",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

@@ -613,3 +613,35 @@ fn attest_refuses_an_exposed_key_and_bad_patterns() {
     );
     assert!(!f.path("never2.json").exists());
 }
+
+#[test]
+fn a_build_past_its_timeout_is_stopped_and_nothing_is_written() {
+    let f = fixture();
+    let url = format!("file://{}", f.dir.path().join("pkg").display());
+    let out_path = f.dir.path().join("timed-out.json");
+    let run = |timeout: &str| {
+        chainlock()
+            .args(["attest", "--repo", &url, "--commit", &f.commit])
+            .args(["--build", "sleep 120 && npm pack", "--artifact", "*.tgz"])
+            .args(["--timeout", timeout, "--key"])
+            .arg(&f.builders[0].key)
+            .arg("--out")
+            .arg(&out_path)
+            .output()
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let out = run("1s");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing was signed"), "{err}");
+    assert!(err.contains("ran longer than 1 s"), "{err}");
+    assert!(err.contains("raise --timeout"), "{err}");
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+    assert!(!out_path.exists(), "an envelope was written");
+
+    let out = run("0");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("positive whole number"), "{err}");
+}
