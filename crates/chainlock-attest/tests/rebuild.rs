@@ -179,6 +179,14 @@ fn failures_are_reported_and_nothing_is_attested() {
     assert!(matches!(err, Error::Artifact { .. }), "{err}");
 }
 
+/// A repository in `dir/src` holding `a.txt` = "A", so that `dir` is free for what a build
+/// writes outside its checkout.
+fn repo_beside_a_scratch_dir(dir: &Path) -> (String, String) {
+    let src = dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    repo(&src, &[("a.txt", "A")])
+}
+
 /// Whether `pid` is a running process (not gone, not a zombie).
 fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -199,9 +207,7 @@ fn pid_in(path: &Path) -> u32 {
 #[test]
 fn a_build_past_its_time_limit_is_stopped_with_everything_it_started() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    std::fs::create_dir(&src).unwrap();
-    let (url, commit) = repo(&src, &[("a.txt", "A")]);
+    let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
     let pid_file = tmp.path().join("background.pid");
     let command = format!(
         "sleep 300 & echo $! > '{}'; cp a.txt a.out; wait",
@@ -229,9 +235,7 @@ fn a_build_past_its_time_limit_is_stopped_with_everything_it_started() {
 #[test]
 fn nothing_a_successful_build_started_outlives_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    std::fs::create_dir(&src).unwrap();
-    let (url, commit) = repo(&src, &[("a.txt", "A")]);
+    let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
     let pid_file = tmp.path().join("daemon.pid");
     // A daemon that would keep running (and could keep writing into the checkout).
     let command = format!(
