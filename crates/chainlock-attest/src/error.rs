@@ -93,6 +93,12 @@ pub enum Error {
         /// How it ended.
         status: String,
     },
+    /// The build sandbox cannot be used on this machine.
+    #[error("cannot isolate the build: {problem}")]
+    Sandbox {
+        /// What is missing, and what to do.
+        problem: String,
+    },
     /// The build command ran past its time limit and was stopped.
     #[error("build command {command:?} ran longer than {seconds} s in the checkout of {commit} and was stopped with everything it started; if the build needs longer, raise --timeout")]
     BuildTimeout {

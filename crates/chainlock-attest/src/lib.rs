@@ -3,7 +3,8 @@
 //! Independent builders rebuild a release from its tagged source and sign what they got: a
 //! DSSE envelope ([`dsse`]) holding an in-toto Statement v1 with SLSA Provenance v1
 //! ([`statement`]), signed with the builder's Ed25519 key ([`key`]). [`rebuild`] is the
-//! builder's side: clone at a commit, build in a scrubbed environment, hash, sign.
+//! builder's side: clone at a commit, build in a scrubbed environment inside a sandbox
+//! ([`sandbox`]), hash, sign.
 //! [`evaluate`] is the verifier's side: which distinct trusted builders agree on a release's
 //! artifact, which disagree, which envelopes are untrusted or invalid, whether the policy's
 //! minimum is met, and the attestation digest a record commits to (PROTOCOL.md section 5).
@@ -11,7 +12,7 @@
 //! What this crate must never do:
 //! - count one builder key twice, or count an envelope it could not verify;
 //! - accept a builder key in any other role, or touch maintainer keys and the keychain;
-//! - let the caller's environment (tokens, credentials) into a build;
+//! - let the caller's environment (tokens, credentials) or the builder key into a build;
 //! - sign anything when the clone, the build or the artifact match failed.
 
 pub mod dsse;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod evaluate;
 pub mod key;
 pub mod rebuild;
+pub mod sandbox;
 pub mod statement;
 
 pub use error::{Error, Result};

@@ -5,13 +5,15 @@
 //! `LANG=C.UTF-8`, `TZ=UTC` and `SOURCE_DATE_EPOCH` (the commit's committer time), and nothing
 //! else, so no token or credential of the builder's session can leak into a build. The
 //! build's output goes to this process's standard error, keeping standard output for reports.
-//! The build runs in a process group of its own, stopped (with everything it started) when it
-//! outlives its time limit, and cleared of leftover background processes when it ends.
+//! The build runs in a sandbox ([`crate::sandbox`]: the builder's files, the key and other
+//! processes out of reach) and in a process group of its own, stopped (with everything it
+//! started) when it outlives its time limit, and cleared of leftover processes when it ends.
 //! Nothing is signed unless the clone, the build and the artifact match all succeeded.
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dsse::{self, Envelope, PAYLOAD_TYPE};
 use crate::key::BuilderKey;
+use crate::sandbox::Sandbox;
 use crate::statement::{is_lower_hex, RebuildFacts, Statement};
 use crate::{Error, Result};
 
@@ -55,6 +58,8 @@ pub struct RebuildSpec {
     pub artifact: String,
     /// How long the build command may run before it is stopped (and nothing is attested).
     pub timeout: Duration,
+    /// How the build is isolated from the builder's machine.
+    pub sandbox: Sandbox,
 }
 
 /// Clones, builds and hashes: the facts a builder attests.
@@ -92,6 +97,9 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
             OsString::from("clone"),
             "--quiet".into(),
             "--no-checkout".into(),
+            // Never hard-link a local repository's objects: the build could rewrite them
+            // and poison every later rebuild from that repository.
+            "--no-local".into(),
             "--".into(),
             spec.repository.clone().into(),
             src.clone().into(),
@@ -141,7 +149,8 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         )
     })?;
 
-    match run_build(&spec.command, &src, &home, source_date_epoch, spec.timeout) {
+    let build = spec.sandbox.command(work.path(), &src, &spec.command)?;
+    match run_build(build, &src, &home, source_date_epoch, spec.timeout) {
         Ok(()) => {}
         Err(BuildEnd::Failed(status)) => {
             return Err(Error::Build {
@@ -167,7 +176,7 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
             pattern: spec.artifact.clone(),
             problem: "matched a path with no file name".into(),
         })?;
-    let artifact_sha256 = sha256_file(&artifact)?;
+    let artifact_sha256 = hash_artifact(&src, &artifact, &spec.artifact)?;
     Ok(RebuildFacts {
         repository: spec.repository.clone(),
         commit: spec.commit.clone(),
@@ -267,9 +276,48 @@ fn rel(base: &Path, path: &Path) -> String {
         .to_string()
 }
 
+/// SHA-256 of the artifact, refusing a path that leaves the checkout through a symbolic
+/// link in any of its components (a linked directory such as `dist -> /etc`), and checking
+/// that the file hashed is the one inspected.
+fn hash_artifact(src: &Path, path: &Path, glob_text: &str) -> Result<[u8; 32]> {
+    let outside = || Error::Artifact {
+        pattern: glob_text.to_string(),
+        problem: format!(
+            "matched {}, which leads out of the checkout or through a symbolic link; the \
+             artifact must be a regular file inside the checkout, reached without links",
+            rel(src, path)
+        ),
+    };
+    let checkout = src
+        .canonicalize()
+        .map_err(|e| Error::io("cannot resolve", src, e))?;
+    let resolved = path
+        .canonicalize()
+        .map_err(|e| Error::io("cannot resolve", path, e))?;
+    let relative = path.strip_prefix(src).map_err(|_| outside())?;
+    if !resolved.starts_with(&checkout) || resolved != checkout.join(relative) {
+        return Err(outside());
+    }
+    let file = std::fs::File::open(&resolved).map_err(|e| Error::io("cannot open", path, e))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| Error::io("cannot inspect", path, e))?;
+    let listed = resolved
+        .symlink_metadata()
+        .map_err(|e| Error::io("cannot inspect", path, e))?;
+    if !opened.is_file() || (opened.dev(), opened.ino()) != (listed.dev(), listed.ino()) {
+        return Err(outside());
+    }
+    sha256_reader(file, path)
+}
+
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<[u8; 32]> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    sha256_reader(file, path)
+}
+
+fn sha256_reader(mut file: std::fs::File, path: &Path) -> Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -314,7 +362,7 @@ enum BuildEnd {
 /// Runs the build command in the checkout with the scrubbed environment, in a process group
 /// of its own, for at most `timeout`.
 fn run_build(
-    command: &str,
+    mut build: Command,
     src: &Path,
     home: &Path,
     source_date_epoch: i64,
@@ -329,9 +377,7 @@ fn run_build(
         .try_clone_to_owned()
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
+    let mut child = build
         .current_dir(src)
         .env_clear()
         .env("PATH", path)
@@ -346,7 +392,7 @@ fn run_build(
         // can be stopped together.
         .process_group(0)
         .spawn()
-        .map_err(|e| BuildEnd::Failed(format!("cannot start /bin/sh: {e}")))?;
+        .map_err(|e| BuildEnd::Failed(format!("cannot start the build: {e}")))?;
     let group = child.id();
     let finished = wait_until(&mut child, Instant::now() + timeout);
     // Whether it succeeded, failed or timed out, nothing it started may outlive it (a

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use chainlock_attest::dsse;
 use chainlock_attest::rebuild::{attest, rebuild, RebuildSpec, DEFAULT_BUILD_TIMEOUT};
+use chainlock_attest::sandbox::{Isolation, Sandbox};
 use chainlock_attest::statement::{Statement, BUILD_ENVIRONMENT};
 use chainlock_attest::{BuilderKey, Error};
 
@@ -57,7 +58,17 @@ fn spec(url: &str, commit: &str, command: &str, artifact: &str) -> RebuildSpec {
         command: command.into(),
         artifact: artifact.into(),
         timeout: DEFAULT_BUILD_TIMEOUT,
+        sandbox: Sandbox::default(),
     }
+}
+
+/// The same spec, with `dir` writable from inside the sandbox (for what a test build reports).
+fn sharing(mut spec: RebuildSpec, dir: &Path) -> RebuildSpec {
+    spec.sandbox = Sandbox::Bubblewrap(Isolation {
+        share: vec![dir.to_path_buf()],
+        ..Isolation::default()
+    });
+    spec
 }
 
 #[test]
@@ -73,7 +84,11 @@ fn rebuild_hashes_the_artifact_in_a_scrubbed_environment() {
         "mkdir out && cp input.txt out/app.bin && env > '{}'",
         env_dump.display()
     );
-    let facts = rebuild(&spec(&url, &commit, &command, "out/*.bin")).unwrap();
+    let facts = rebuild(&sharing(
+        spec(&url, &commit, &command, "out/*.bin"),
+        tmp.path(),
+    ))
+    .unwrap();
     assert_eq!(facts.artifact_name, "app.bin");
     assert_eq!(
         facts.artifact_sha256,
@@ -187,66 +202,153 @@ fn repo_beside_a_scratch_dir(dir: &Path) -> (String, String) {
     repo(&src, &[("a.txt", "A")])
 }
 
-/// Whether `pid` is a running process (not gone, not a zombie).
-fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-            Some(!matches!(state, 'Z' | 'X'))
-        })
-        .unwrap_or(false)
-}
-
-/// Reads the pid a build wrote.
-fn pid_in(path: &Path) -> u32 {
-    let text = std::fs::read_to_string(path).expect("the build wrote its background pid");
-    text.trim().parse().expect("a pid")
+/// Waits long enough for a process the build left behind to write `path`, then says
+/// whether it did. (Process ids inside the sandbox mean nothing outside it, so the tests
+/// watch for effects instead.)
+fn written_later(path: &Path) -> bool {
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    path.exists()
 }
 
 #[test]
 fn a_build_past_its_time_limit_is_stopped_with_everything_it_started() {
     let tmp = tempfile::tempdir().unwrap();
     let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
-    let pid_file = tmp.path().join("background.pid");
+    let late = tmp.path().join("late.txt");
     let command = format!(
-        "sleep 300 & echo $! > '{}'; cp a.txt a.out; wait",
-        pid_file.display()
+        "(sleep 2; echo late > '{}') & cp a.txt a.out; sleep 300",
+        late.display()
     );
-    let mut limited = spec(&url, &commit, &command, "*.out");
-    limited.timeout = std::time::Duration::from_secs(2);
+    let mut limited = sharing(spec(&url, &commit, &command, "*.out"), tmp.path());
+    limited.timeout = std::time::Duration::from_secs(1);
 
     let started = std::time::Instant::now();
     let err = attest(&limited, &BuilderKey::from_seed(&[5; 32])).unwrap_err();
     assert!(
-        matches!(err, Error::BuildTimeout { seconds: 2, .. }),
+        matches!(err, Error::BuildTimeout { seconds: 1, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("raise --timeout"), "{err}");
     // Stopped at the limit, not after the 300 s the build wanted.
     assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
-    let background = pid_in(&pid_file);
-    assert!(
-        !running(background),
-        "the build's sleep {background} still runs"
-    );
+    assert!(!written_later(&late), "a process of the build outlived it");
 }
 
 #[test]
 fn nothing_a_successful_build_started_outlives_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
-    let pid_file = tmp.path().join("daemon.pid");
-    // A daemon that would keep running (and could keep writing into the checkout).
+    let late = tmp.path().join("late.txt");
+    // A daemon in a session of its own, out of the build's process group, that would keep
+    // running (and could rewrite the checkout while it is hashed): the sandbox ends it.
     let command = format!(
-        "cp a.txt a.out; sh -c 'sleep 300 & echo $! > \"{}\"'",
-        pid_file.display()
+        "cp a.txt a.out; setsid sh -c 'sleep 2; echo late > \"{}\"' &",
+        late.display()
     );
-    let facts = rebuild(&spec(&url, &commit, &command, "*.out")).unwrap();
+    let facts = rebuild(&sharing(spec(&url, &commit, &command, "*.out"), tmp.path())).unwrap();
     assert_eq!(
         facts.artifact_sha256,
         chainlock_protocol::hash::sha256(b"A")
     );
-    let daemon = pid_in(&pid_file);
-    assert!(!running(daemon), "the build's daemon {daemon} still runs");
+    assert!(!written_later(&late), "the build's daemon outlived it");
+}
+
+#[test]
+fn the_sandboxed_build_cannot_reach_the_key_the_home_or_other_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
+    let report = tmp.path().join("report");
+    std::fs::create_dir(&report).unwrap();
+    let key = tmp.path().join("builder.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nsecret\n").unwrap();
+    // What a hostile build would try: the key, this process's environment and command line
+    // through /proc, the builder's home, a file outside the checkout.
+    let home = std::env::var("HOME").unwrap();
+    let command = format!(
+        "r='{report}'; cat '{key}' > \"$r/key\" 2>&1; \
+         cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline > \"$r/proc\" 2>/dev/null; \
+         ls /proc | grep -c '^[0-9]' > \"$r/pids\"; \
+         ls -A '{home}' > \"$r/home\" 2>&1; \
+         touch /etc/chainlock-escape 2>/dev/null && echo wrote > \"$r/etc\"; \
+         cp a.txt a.out",
+        report = report.display(),
+        key = key.display(),
+    );
+    let mut sandboxed = spec(&url, &commit, &command, "*.out");
+    sandboxed.sandbox = Sandbox::Bubblewrap(Isolation {
+        hide: vec![key.clone()],
+        share: vec![report.clone()],
+        ..Isolation::default()
+    });
+    let facts = rebuild(&sandboxed).unwrap();
+    assert_eq!(
+        facts.artifact_sha256,
+        chainlock_protocol::hash::sha256(b"A")
+    );
+
+    let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap_or_default();
+    let key_seen = read("key");
+    assert!(
+        !key_seen.contains("PRIVATE KEY") && !key_seen.contains("secret"),
+        "the build read the key file: {key_seen}"
+    );
+    let proc_seen = read("proc");
+    assert!(
+        std::env::var_os("CARGO_MANIFEST_DIR").is_some() && !proc_seen.contains("CARGO_"),
+        "the build saw the test's environment: {proc_seen}"
+    );
+    // bwrap as the sandbox's init, the shell, and the commands of the pipeline.
+    let pids: usize = read("pids").trim().parse().unwrap();
+    assert!(pids < 8, "the build sees {pids} processes");
+    assert_eq!(read("home"), "", "the build listed the builder's home");
+    assert!(!report.join("etc").exists() && !Path::new("/etc/chainlock-escape").exists());
+}
+
+#[test]
+fn without_the_sandbox_the_build_runs_but_the_spec_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
+    let mut unsandboxed = spec(&url, &commit, "cp a.txt a.out", "*.out");
+    unsandboxed.sandbox = Sandbox::None;
+    let facts = rebuild(&unsandboxed).unwrap();
+    assert_eq!(
+        facts.artifact_sha256,
+        chainlock_protocol::hash::sha256(b"A")
+    );
+}
+
+#[test]
+fn an_artifact_reached_through_a_linked_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, commit) = repo_beside_a_scratch_dir(tmp.path());
+    // A directory link made by the build, and one committed to the repository.
+    let err = rebuild(&spec(&url, &commit, "ln -s /etc dist", "dist/hostname")).unwrap_err();
+    assert!(
+        matches!(err, Error::Artifact { .. }) && err.to_string().contains("symbolic link"),
+        "{err}"
+    );
+    let linked = tmp.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink("/etc", linked.join("dist")).unwrap();
+    let (url, commit) = repo(&linked, &[("a.txt", "A")]);
+    let err = rebuild(&spec(&url, &commit, "true", "dist/hostname")).unwrap_err();
+    assert!(matches!(err, Error::Artifact { .. }), "{err}");
+}
+
+#[test]
+fn a_local_repository_is_copied_not_hard_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let (_, commit) = repo(&src, &[("a.txt", "A")]);
+    // A plain path (not file://), which git would otherwise clone with hard links; the build
+    // tries to rewrite every object it can reach.
+    let command = "chmod -R u+w .git/objects && find .git/objects -type f -exec sh -c 'echo EVIL > \"$1\"' _ {} \\; ; cp a.txt a.out";
+    let path = src.display().to_string();
+    rebuild(&spec(&path, &commit, command, "*.out")).unwrap();
+    let facts = rebuild(&spec(&path, &commit, "cp a.txt a.out", "*.out")).unwrap();
+    assert_eq!(
+        facts.artifact_sha256,
+        chainlock_protocol::hash::sha256(b"A")
+    );
 }

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Rebuild a release from source and sign an attestation; `attest verify` checks them.
-    Attest(cmd::attest::Args),
+    Attest(Box<cmd::attest::Args>),
     /// Builder keys (Ed25519) for signing rebuild attestations.
     Builder(cmd::builder::Args),
     /// Decode, verify, sign and combine transactions.
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Attest(args) => cmd::attest::run(args),
+        Command::Attest(args) => cmd::attest::run(*args),
         Command::Builder(args) => cmd::builder::run(args),
         Command::Tx(args) => cmd::tx::run(args),
         Command::Key(args) => cmd::key::run(args),

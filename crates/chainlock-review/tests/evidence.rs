@@ -9,6 +9,7 @@ use std::process::Command;
 
 use chainlock_attest::evaluate::attestation_digest;
 use chainlock_attest::rebuild::{attest, RebuildSpec, DEFAULT_BUILD_TIMEOUT};
+use chainlock_attest::sandbox::Sandbox;
 use chainlock_attest::{dsse, BuilderKey};
 use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::hash::Digest;
@@ -104,6 +105,7 @@ fn rebuild(f: &Fixture, key: &BuilderKey, command: &str) -> Envelope {
         command: command.into(),
         artifact: "dist/pkg.js".into(),
         timeout: DEFAULT_BUILD_TIMEOUT,
+        sandbox: Sandbox::default(),
     };
     attest(&spec, key).expect("rebuild and attest").0
 }

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use chainlock_attest::dsse::{self, MAX_ENVELOPE_BYTES};
 use chainlock_attest::evaluate::{self, Examined, Verdict};
 use chainlock_attest::rebuild::{self, RebuildSpec};
+use chainlock_attest::sandbox::{Isolation, Sandbox};
 use chainlock_attest::{BuilderKey, BuilderReport, EnvelopeInput};
 use chainlock_protocol::policy::Policy;
 use serde::Serialize;
@@ -48,7 +49,18 @@ struct CreateArgs {
     /// Stop the build (and attest nothing) after this long: seconds, or with s, m or h.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     timeout: Duration,
-    /// Write the envelope here instead of standard output.
+    /// Show this path read-only inside the build sandbox, e.g. a toolchain under your home
+    /// such as ~/.cargo or ~/.nvm (repeat for several).
+    #[arg(long, value_name = "PATH")]
+    expose: Vec<PathBuf>,
+    /// Share this directory read-write with the build, e.g. a cache (repeat for several).
+    #[arg(long, value_name = "DIR")]
+    share: Vec<PathBuf>,
+    /// Build without the bubblewrap sandbox. Only on a machine that is itself disposable:
+    /// the build can then read everything your user can, the builder key included.
+    #[arg(long, conflicts_with_all = ["expose", "share"])]
+    no_sandbox: bool,
+    /// Write the envelope here (a new file) instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// With --out, print the summary as JSON.
@@ -95,14 +107,35 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
     else {
         bail!("attest needs --repo, --commit, --build, --artifact and --key (see `chainlock attest --help`)");
     };
-    // Load the key first: a build that cannot be signed is not worth running.
+    // Check the key and the output first: a build whose result cannot be signed or written
+    // is not worth running.
     let key = BuilderKey::load(&key_path)?;
+    if let Some(out) = &args.out {
+        if out.symlink_metadata().is_ok() {
+            bail!(
+                "{} exists: choose another --out or remove it first (attest never overwrites a file)",
+                out.display()
+            );
+        }
+    }
+    let sandbox = if args.no_sandbox {
+        eprintln!("warning: --no-sandbox: the build can read everything your user can, the builder key included");
+        Sandbox::None
+    } else {
+        Sandbox::Bubblewrap(Isolation {
+            // The key stays out of the build's reach, wherever it is kept.
+            hide: vec![key_path.clone()],
+            expose: args.expose,
+            share: args.share,
+        })
+    };
     let spec = RebuildSpec {
         repository,
         commit,
         command,
         artifact,
         timeout: args.timeout,
+        sandbox,
     };
     let (envelope, facts) = rebuild::attest(&spec, &key).context("nothing was signed")?;
     let text = dsse::to_json_pretty(&envelope)? + "\n";
@@ -153,8 +186,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist_noclobber(path).with_context(|| {
+        format!(
+            "cannot write {}: does it exist already? (attest never overwrites a file)",
+            path.display()
+        )
+    })?;
     Ok(())
 }
 

@@ -127,12 +127,22 @@ fn attest(f_dir: &Path, url: &str, commit: &str, build: &str, key: &Path, out: &
         .arg(key)
         .arg("--out")
         .arg(out)
+        // Where a test build may write what it saw; everything else is out of its reach.
+        .arg("--share")
+        .arg(shared_dir(f_dir))
         .current_dir(f_dir)
         // Secrets of the builder's session: they must never reach the build.
         .env("GITHUB_TOKEN", "ghp_must_not_leak")
         .env("NPM_TOKEN", "npm_must_not_leak")
         .output()
         .unwrap()
+}
+
+/// The directory test builds may write into (`--share`).
+fn shared_dir(f_dir: &Path) -> PathBuf {
+    let dir = f_dir.join("shared");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn fixture() -> &'static Fixture {
@@ -157,7 +167,7 @@ fn fixture() -> &'static Fixture {
         let url = format!("file://{}", repo.display());
 
         let builders: Vec<Builder> = (0..4).map(|i| new_key(dir.path(), &format!("builder{i}.pem"))).collect();
-        let env_path = dir.path().join("env-builder2.txt");
+        let env_path = shared_dir(dir.path()).join("env-builder2.txt");
         let builds = [
             "npm pack".to_string(),
             "npm pack".to_string(),
@@ -644,4 +654,42 @@ fn a_build_past_its_timeout_is_stopped_and_nothing_is_written() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("positive whole number"), "{err}");
+}
+
+#[test]
+fn the_build_cannot_read_the_key_and_attest_never_overwrites() {
+    let f = fixture();
+    let url = format!("file://{}", f.dir.path().join("pkg").display());
+    let key = &f.builders[3].key;
+    let seen = shared_dir(f.dir.path()).join("key-seen.txt");
+    let build = format!(
+        "cat '{}' > '{}' 2>&1; npm pack",
+        key.display(),
+        seen.display()
+    );
+    let out_path = f.dir.path().join("key-test.json");
+    let out = attest(f.dir.path(), &url, &f.commit, &build, key, &out_path);
+    ok(&out);
+    let text = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "the build read the key: {text}"
+    );
+
+    // The same --out again: refused before anything is built, the first envelope intact.
+    let first = std::fs::read(&out_path).unwrap();
+    let out = attest(f.dir.path(), &url, &f.commit, "npm pack", key, &out_path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exists") && err.contains("never overwrites"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out_path).unwrap(), first);
+    // Nor over the key itself.
+    let out = attest(f.dir.path(), &url, &f.commit, "npm pack", key, key);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(std::fs::read_to_string(key)
+        .unwrap()
+        .contains("PRIVATE KEY"));
 }
