@@ -49,17 +49,27 @@ impl BuilderPublicKey {
         Self::from_bytes(what, &bytes)
     }
 
-    /// Parses a key from its 32 bytes, rejecting points that are not valid or of small order.
+    /// Parses a key from its 32 bytes, rejecting anything but the one canonical encoding of a
+    /// point of the prime-order subgroup: invalid points, small-order points, points with a
+    /// torsion component, and non-canonical encodings (y >= p). Otherwise one secret could
+    /// stand for two "distinct" builders, and verifiers could disagree on a signature.
     pub fn from_bytes(what: &str, bytes: &[u8; 32]) -> Result<Self> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|e| Error::PublicKey {
+        let bad = |reason: &str| Error::PublicKey {
             what: what.to_string(),
-            reason: e.to_string(),
-        })?;
+            reason: reason.to_string(),
+        };
+        let key = VerifyingKey::from_bytes(bytes).map_err(|e| bad(&e.to_string()))?;
         if key.is_weak() {
-            return Err(Error::PublicKey {
-                what: what.to_string(),
-                reason: "a weak (small-order) point".to_string(),
-            });
+            return Err(bad("a weak (small-order) point"));
+        }
+        let point = key.to_edwards();
+        if point.compress().to_bytes() != *bytes {
+            return Err(bad("a non-canonical encoding of the point"));
+        }
+        if !point.is_torsion_free() {
+            return Err(bad(
+                "a point with a small-order component (not in the prime-order subgroup)",
+            ));
         }
         Ok(Self(*bytes))
     }
@@ -297,6 +307,31 @@ mod tests {
         // The identity point has small order.
         let identity = format!("01{}", "00".repeat(31));
         assert!(BuilderPublicKey::from_hex("k", &identity).is_err());
+
+        // The RFC 8032 key plus the point of order 2 (y = -1): the same secret signs for
+        // both under a cofactorless verifier, so it must not pass as a second key.
+        let order_two = VerifyingKey::from_bytes(
+            &hex::decode(format!("ec{}7f", "ff".repeat(30)))
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        )
+        .unwrap();
+        let public = BuilderPublicKey::from_hex("k", PUBLIC).unwrap();
+        let mixed = VerifyingKey::from_bytes(&public.to_bytes())
+            .unwrap()
+            .to_edwards()
+            + order_two.to_edwards();
+        let err = BuilderPublicKey::from_bytes("k", &mixed.compress().to_bytes()).unwrap_err();
+        assert!(err.to_string().contains("small-order component"), "{err}");
+
+        // y = p + 3, a second encoding of the point with y = 3.
+        let non_canonical: [u8; 32] = hex::decode(format!("f0{}7f", "ff".repeat(30)))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let err = BuilderPublicKey::from_bytes("k", &non_canonical).unwrap_err();
+        assert!(err.to_string().contains("non-canonical"), "{err}");
     }
 
     #[test]

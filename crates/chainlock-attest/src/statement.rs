@@ -12,6 +12,67 @@ use serde::{Deserialize, Serialize};
 use crate::key::BuilderPublicKey;
 use crate::{Error, Result};
 
+/// Walks a JSON document and fails on the first object that repeats a key.
+struct NoDuplicateKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicateKeys {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON without repeated object keys")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} appears twice in one object"
+                )));
+            }
+            map.next_value_seed(NoDuplicateKeys)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicateKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+}
+
 /// in-toto Statement v1.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// SLSA Provenance v1.
@@ -223,7 +284,13 @@ impl Statement {
 
     /// Parses a payload as a statement (fields beyond those ChainLock reads are allowed, as
     /// in-toto statements are extensible; none of them is ever counted).
+    /// Objects with a repeated key are refused anywhere in the payload: parsers disagree on
+    /// which value wins, so one signature could mean two artifacts.
     pub fn from_payload(payload: &[u8]) -> Result<Self> {
+        let mut strict = serde_json::Deserializer::from_slice(payload);
+        serde::Deserializer::deserialize_any(&mut strict, NoDuplicateKeys)
+            .and_then(|()| strict.end())
+            .map_err(|e| Error::Statement(e.to_string()))?;
         serde_json::from_slice(payload).map_err(|e| Error::Statement(e.to_string()))
     }
 
@@ -250,6 +317,24 @@ impl Statement {
         };
         if subject.name.is_empty() {
             return bad("the subject has no name".into());
+        }
+        // Names and URLs are printed to co-signers: no control characters (terminal escapes,
+        // line breaks that forge report lines), and a name is a file name, not a path.
+        if subject.name.contains('/') || subject.name.chars().any(char::is_control) {
+            return bad(format!(
+                "the subject name {:?} is not a plain file name (no `/`, no control characters)",
+                subject.name
+            ));
+        }
+        let repository = &self
+            .predicate
+            .build_definition
+            .external_parameters
+            .repository;
+        if repository.chars().any(char::is_control) {
+            return bad(format!(
+                "the repository {repository:?} holds control characters"
+            ));
         }
         let Some(sha) = subject.digest.get("sha256") else {
             return bad("the subject has no sha256 digest".into());
@@ -381,6 +466,19 @@ mod tests {
         s.subject[0].digest.insert("sha256".into(), "AB".repeat(32));
         cases.push(("lowercase", s));
         let mut s = good.clone();
+        s.subject[0].name = "pkg.tgz\u{1b}[1A\r  valid".into();
+        cases.push(("not a plain file name", s));
+        let mut s = good.clone();
+        s.subject[0].name = "../pkg.tgz".into();
+        cases.push(("not a plain file name", s));
+        let mut s = good.clone();
+        s.predicate
+            .build_definition
+            .external_parameters
+            .repository
+            .push('\n');
+        cases.push(("control characters", s));
+        let mut s = good.clone();
         s.predicate.build_definition.build_type = "https://example.com/other".into();
         cases.push(("buildType", s));
         let mut s = good.clone();
@@ -402,6 +500,18 @@ mod tests {
             assert!(err.contains(what), "{what}: {err}");
         }
         assert!(Statement::from_payload(b"{}").is_err());
+        // A repeated key, here the artifact's digest: refused, whichever value would win.
+        let payload = String::from_utf8(good.to_payload().unwrap()).unwrap();
+        let sha = good.subject[0].digest["sha256"].clone();
+        let twice = payload.replacen(
+            &format!("\"sha256\":\"{sha}\""),
+            &format!("\"sha256\":\"{}\",\"sha256\":\"{sha}\"", "b".repeat(64)),
+            1,
+        );
+        assert_ne!(twice, payload);
+        let err = Statement::from_payload(twice.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+        Statement::from_payload(payload.as_bytes()).unwrap();
         assert!(Statement::from_payload(b"\xff").is_err());
     }
 }
