@@ -229,6 +229,15 @@ impl BuilderKey {
 
     /// Loads a key file, refusing one that anyone but its owner can read or write.
     pub fn load(path: &Path) -> Result<Self> {
+        // Before opening: opening a FIFO or a device could block or have effects.
+        let listed =
+            std::fs::metadata(path).map_err(|e| Error::io("cannot open builder key", path, e))?;
+        if !listed.is_file() {
+            return Err(Error::KeyFormat {
+                path: path.to_path_buf(),
+                reason: "not a regular file".to_string(),
+            });
+        }
         let file =
             std::fs::File::open(path).map_err(|e| Error::io("cannot open builder key", path, e))?;
         let meta = file
@@ -388,5 +397,23 @@ mod tests {
         }
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_fifo_or_directory_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("key.pem");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs (coreutils)");
+        assert!(made.success());
+        // Opening a FIFO with no writer would block this test forever.
+        for path in [fifo.as_path(), dir.path()] {
+            match BuilderKey::load(path) {
+                Err(Error::KeyFormat { reason, .. }) => assert_eq!(reason, "not a regular file"),
+                other => panic!("expected a format error, got {other:?}"),
+            }
+        }
     }
 }

@@ -14,6 +14,10 @@ use chainlock_protocol::verify::{check, Verification};
 const DIFF_TITLE: &str = "diff digest recomputed from your clone";
 const BUILDERS_TITLE: &str = "trusted builders agree on the artifact";
 
+/// The most attestations a request may carry: far more than any policy's builders, and few
+/// enough that checking every signature stays instant.
+pub const MAX_ATTESTATIONS: usize = 256;
+
 /// Everything the evidence checks found, for display beside the report.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
@@ -51,6 +55,18 @@ pub fn complete(
         },
     }
 
+    if req.attestations.len() > MAX_ATTESTATIONS {
+        report.record(
+            check::BUILDER_AGREEMENT,
+            BUILDERS_TITLE,
+            Err(format!(
+                "the request carries {} attestations, more than the {MAX_ATTESTATIONS} a \
+                 request may hold; ask the publisher to include only the builders' envelopes",
+                req.attestations.len()
+            )),
+        );
+        return evidence;
+    }
     let envelopes: Vec<EnvelopeInput> = req
         .attestations
         .iter()

@@ -265,6 +265,23 @@ fn one_agreeing_builder_is_below_the_minimum() {
 }
 
 #[test]
+fn a_request_flooded_with_attestations_is_refused_without_checking_them() {
+    let f = fixture();
+    let a = rebuild(&f, &f.builders[0], BUILD);
+    let b = rebuild(&f, &f.builders[1], BUILD);
+    let mut flood = vec![a.clone(); evidence::MAX_ATTESTATIONS];
+    flood.push(b.clone());
+    let req = request(&f, flood, &[a, b]);
+    let mut v = verify_request(&req, &ctx(&req));
+    let ev = evidence::complete(&req, &mut v, Some(&f.repo));
+    let c = v.report.get(check::BUILDER_AGREEMENT).unwrap();
+    assert_eq!(c.status, Status::Failed, "{}", c.detail);
+    assert!(c.detail.contains("257 attestations"), "{}", c.detail);
+    assert!(ev.builders.is_none());
+    assert!(v.ready_record_tx().is_none());
+}
+
+#[test]
 fn a_moved_tag_or_another_history_fails_the_diff_check() {
     let f = fixture();
     let a = rebuild(&f, &f.builders[0], BUILD);
