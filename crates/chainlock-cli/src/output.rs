@@ -45,3 +45,55 @@ pub fn read_tx_arg(arg: &str) -> Result<Vec<u8>> {
     }
     Ok(bytes)
 }
+
+/// Makes text safe for a terminal: a hostile file or artifact must not move the cursor, clear
+/// lines, recolour the screen, or reorder what is shown (bidi overrides, "Trojan Source") to
+/// hide what it contains. Tabs stay; line breaks become `\r` and `\n`; other controls and
+/// invisible format characters become `\u{..}` escapes.
+pub fn printable(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push('\t'),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control characters, and the Unicode format and separator characters (categories Cf, Zl,
+/// Zp) that change how text is displayed without being visible themselves.
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{61c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(printable("lib/\u{202e}txt.js"), "lib/\\u{202e}txt.js");
+        assert_eq!(printable("a\u{1b}[2Kb\r"), "a\\u{1b}[2Kb\\r");
+        assert_eq!(printable("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(printable("tab\tand é ok"), "tab\tand é ok");
+    }
+}

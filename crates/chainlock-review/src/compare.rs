@@ -44,9 +44,12 @@ pub struct ArtifactReport {
 }
 
 impl ArtifactReport {
-    /// True when every artifact file is either identical to the source or expected.
+    /// True when every artifact file is either identical to the source or expected, and no
+    /// check of the tool-written files raised a high-severity flag.
     pub fn matches_source(&self) -> bool {
-        self.differing.is_empty() && self.only_in_artifact.is_empty()
+        self.differing.is_empty()
+            && self.only_in_artifact.is_empty()
+            && !self.flags.iter().any(|f| f.severity == Severity::High)
     }
 }
 
@@ -123,9 +126,9 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
     for (entry, role) in &roles {
         let rel = match role {
             Role::Expected(reason) => {
-                if let Some(flag) = check_expected(archive.format, entry, source) {
-                    report.flags.push(flag);
-                }
+                report
+                    .flags
+                    .extend(check_expected(archive.format, entry, source, &prefix));
                 report.expected.push(ExpectedFile {
                     path: entry.path.clone(),
                     reason: reason.clone(),
@@ -217,9 +220,8 @@ fn roles<'a>(archive: &'a Archive, root: Option<&str>) -> Vec<(&'a Entry, Role)>
             None => entry.path.as_str(),
         };
         let first = rel.split('/').next().unwrap_or(rel);
-        let is_pth = rel.ends_with(".pth");
         let role = match archive.format {
-            Format::Wheel if first.ends_with(".dist-info") && !is_pth && !rel.ends_with(".py") => {
+            Format::Wheel if first.ends_with(".dist-info") && is_dist_info_file(rel) => {
                 Role::Expected("wheel metadata written by the build backend".to_owned())
             }
             Format::Wheel if first.ends_with(".data") => {
@@ -230,7 +232,7 @@ fn roles<'a>(archive: &'a Archive, root: Option<&str>) -> Vec<(&'a Entry, Role)>
             Format::Sdist if rel == "PKG-INFO" => {
                 Role::Expected("sdist metadata written by the build backend".to_owned())
             }
-            Format::Sdist if rel.split('/').any(|c| c.ends_with(".egg-info")) && !is_pth => {
+            Format::Sdist if is_egg_info_file(rel) => {
                 Role::Expected("egg-info metadata written by setuptools".to_owned())
             }
             Format::Crate if rel == "Cargo.toml" => Role::Expected(
@@ -246,6 +248,52 @@ fn roles<'a>(archive: &'a Archive, root: Option<&str>) -> Vec<(&'a Entry, Role)>
         out.push((entry, role));
     }
     out
+}
+
+/// The files a build backend writes into a wheel's `name-version.dist-info/` (PEP 427,
+/// PEP 639 licenses); anything else there is compared like any file, so it cannot hide code.
+fn is_dist_info_file(rel: &str) -> bool {
+    let mut parts = rel.splitn(2, '/');
+    let (Some(_dir), Some(file)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    matches!(
+        file,
+        "METADATA" | "WHEEL" | "RECORD" | "entry_points.txt" | "top_level.txt" | "zip-safe"
+    ) || (file.starts_with("licenses/") && !file.ends_with(".pth") && !file.ends_with(".py"))
+        || (!file.contains('/') && is_license_name(file))
+}
+
+/// The files setuptools writes into an sdist's `name.egg-info/`, at the top of the sdist or
+/// one directory down (`src/name.egg-info/`); anything else there is compared.
+fn is_egg_info_file(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let (dir, file) = match parts.as_slice() {
+        [dir, file] | [_, dir, file] => (*dir, *file),
+        _ => return false,
+    };
+    dir.ends_with(".egg-info")
+        && matches!(
+            file,
+            "PKG-INFO"
+                | "SOURCES.txt"
+                | "dependency_links.txt"
+                | "requires.txt"
+                | "top_level.txt"
+                | "entry_points.txt"
+                | "not-zip-safe"
+                | "zip-safe"
+                | "namespace_packages.txt"
+        )
+}
+
+fn is_license_name(file: &str) -> bool {
+    let upper = file.to_ascii_uppercase();
+    ["LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS"]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        && !file.ends_with(".py")
+        && !file.ends_with(".pth")
 }
 
 /// Finds where the package sits in the source tree: the directory under which the most
@@ -285,25 +333,280 @@ fn detect_prefix(roles: &[(&Entry, Role)], source: &SourceTree) -> (String, usiz
         .unwrap_or_default()
 }
 
-/// Checks what can be checked in a tool-written file: a crate's `.cargo_vcs_info.json` names
-/// the commit it was packaged from.
-fn check_expected(format: Format, entry: &Entry, source: &SourceTree) -> Option<Flag> {
-    if format != Format::Crate || !entry.path.ends_with(".cargo_vcs_info.json") {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_slice(&entry.data).ok()?;
-    let sha1 = value.get("git")?.get("sha1")?.as_str()?;
-    (sha1 != source.commit()).then(|| Flag {
+/// Checks what can be checked in a tool-written file, since the installer acts on it:
+/// - a crate's `.cargo_vcs_info.json` must name the commit, clean;
+/// - a crate's normalized `Cargo.toml` (what cargo builds with) may only name dependencies
+///   and a build script that the source's `Cargo.toml` names;
+/// - the dependencies (`Requires-Dist`, `requires.txt`) and entry points (console scripts,
+///   plugins) of Python metadata must be named somewhere in the source's manifests.
+fn check_expected(format: Format, entry: &Entry, source: &SourceTree, prefix: &str) -> Vec<Flag> {
+    let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+    let text = String::from_utf8_lossy(&entry.data);
+    let flag = |message: String| Flag {
         rule: Rule::ArtifactModified,
         severity: Severity::High,
         file: entry.path.clone(),
         line: None,
-        message: format!(
+        message,
+    };
+    match (format, name) {
+        (Format::Crate, ".cargo_vcs_info.json") => check_vcs_info(entry, source)
+            .map(flag)
+            .into_iter()
+            .collect(),
+        (Format::Crate, "Cargo.toml") => {
+            let manifest = source
+                .read(&format!("{prefix}Cargo.toml"))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let manifest = String::from_utf8_lossy(&manifest);
+            let mut flags: Vec<Flag> = cargo_dependency_names(&text)
+                .into_iter()
+                .filter(|dep| !names_word(&manifest, dep))
+                .map(|dep| {
+                    flag(format!(
+                        "the normalized manifest cargo builds with adds dependency `{dep}`, which the source's Cargo.toml does not name"
+                    ))
+                })
+                .collect();
+            if let Some(build) = toml_package_value(&text, "build") {
+                let declared = toml_package_value(&manifest, "build");
+                let implicit = build == "build.rs"
+                    && declared.is_none()
+                    && source.files().contains_key(&format!("{prefix}build.rs"));
+                if declared.as_deref() != Some(build.as_str()) && !implicit && build != "false" {
+                    flags.push(flag(format!(
+                        "the normalized manifest runs `{build}` as the build script; the source declares {}",
+                        declared.map_or("none".to_owned(), |d| format!("`{d}`"))
+                    )));
+                }
+            }
+            flags
+        }
+        (Format::Wheel | Format::Sdist, "METADATA" | "PKG-INFO" | "requires.txt") => {
+            let declared = python_manifests(source, prefix);
+            python_requirements(name, &text)
+                .into_iter()
+                .filter(|req| !declared.contains(&normalize_python_name(req)))
+                .map(|req| {
+                    flag(format!(
+                        "the metadata makes the installer fetch `{req}`, which no manifest in the source names"
+                    ))
+                })
+                .collect()
+        }
+        (Format::Wheel | Format::Sdist, "entry_points.txt") => {
+            let declared = python_manifests(source, prefix);
+            entry_point_names(&text)
+                .into_iter()
+                .filter(|ep| !declared.contains(&normalize_python_name(ep)))
+                .map(|ep| {
+                    flag(format!(
+                        "entry point `{ep}` (a command or plugin the installer sets up) is declared in no manifest of the source"
+                    ))
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What is wrong with a crate's `.cargo_vcs_info.json`, if anything.
+fn check_vcs_info(entry: &Entry, source: &SourceTree) -> Option<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&entry.data) else {
+        return Some("is not valid JSON: cargo writes it itself".to_owned());
+    };
+    let git = value.get("git");
+    let Some(sha1) = git.and_then(|g| g.get("sha1")).and_then(|s| s.as_str()) else {
+        return Some(
+            "names no git commit: the crate was not packaged from this repository's history"
+                .to_owned(),
+        );
+    };
+    if sha1 != source.commit() {
+        return Some(format!(
             "packaged from commit {}, not {}",
             short(sha1),
             short(source.commit())
-        ),
+        ));
+    }
+    if git
+        .and_then(|g| g.get("dirty"))
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
+    {
+        return Some(
+            "packaged with uncommitted changes (`dirty`): not from the commit alone".to_owned(),
+        );
+    }
+    None
+}
+
+/// The dependency names a Cargo manifest declares, in any dependency table
+/// (`[dependencies.x]`, `[target.'cfg(unix)'.build-dependencies.x]`, or keys of a
+/// `[dev-dependencies]` table).
+fn cargo_dependency_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            let segments = toml_key_segments(header.trim_matches(['[', ']']));
+            let at = segments.iter().position(|s| is_dependency_table(s));
+            in_table = at.is_some_and(|i| i + 1 == segments.len());
+            if let Some(name) = at.and_then(|i| segments.get(i + 1)) {
+                names.insert(name.clone());
+            }
+            continue;
+        }
+        if in_table {
+            if let Some((key, _)) = t.split_once('=') {
+                if let Some(name) = toml_key_segments(key.trim()).first() {
+                    if !name.is_empty() && !name.starts_with('#') {
+                        names.insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+fn is_dependency_table(segment: &str) -> bool {
+    matches!(
+        segment,
+        "dependencies" | "dev-dependencies" | "build-dependencies"
+    )
+}
+
+/// The segments of a TOML dotted key, with quotes removed (`target.'cfg(unix)'.dependencies`).
+fn toml_key_segments(key: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in key.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '.') => segments.push(std::mem::take(&mut current).trim().to_owned()),
+            (None, c) => current.push(c),
+        }
+    }
+    segments.push(current.trim().to_owned());
+    segments
+}
+
+/// A string value of the `[package]` table (`build = "build.rs"`), or `false` as text.
+fn toml_package_value(text: &str, key: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_package = t == "[package]";
+            continue;
+        }
+        if !in_package {
+            continue;
+        }
+        let Some((k, v)) = t.split_once('=') else {
+            continue;
+        };
+        if k.trim() == key {
+            return Some(v.trim().trim_matches(['"', '\'']).to_owned());
+        }
+    }
+    None
+}
+
+/// Whether `name` appears in `text` as a whole word (not inside a longer identifier).
+fn names_word(text: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
     })
+}
+
+/// Every name in the source's Python manifests (pyproject.toml, setup.cfg, setup.py,
+/// requirements files), normalized as PEP 503 names, to look dependencies and entry points up.
+fn python_manifests(source: &SourceTree, prefix: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for path in source.files().keys() {
+        let Some(rel) = path.strip_prefix(prefix) else {
+            continue;
+        };
+        let file = rel.rsplit('/').next().unwrap_or(rel);
+        let manifest = matches!(rel, "pyproject.toml" | "setup.cfg" | "setup.py" | "Pipfile")
+            || (file.starts_with("requirements") && file.ends_with(".txt"));
+        if !manifest {
+            continue;
+        }
+        if let Ok(Some(bytes)) = source.read(path) {
+            let text = String::from_utf8_lossy(&bytes);
+            for token in text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+                if !token.is_empty() {
+                    names.insert(normalize_python_name(token));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The distribution names a metadata file makes the installer fetch: `Requires-Dist:` lines
+/// of METADATA / PKG-INFO, or the requirement lines of `requires.txt`.
+fn python_requirements(file: &str, text: &str) -> Vec<String> {
+    let lines: Vec<&str> = if file == "requires.txt" {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('[') && !l.starts_with('#'))
+            .collect()
+    } else {
+        text.lines()
+            // The headers end at the first blank line; the description follows.
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+            .map(str::trim)
+            .collect()
+    };
+    lines
+        .into_iter()
+        .map(|l| {
+            l.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// The names of the entry points an `entry_points.txt` declares (`name = module:attr`).
+fn entry_point_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('[') && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, _)| name.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// PEP 503 normalization: lowercase, runs of `-`, `_` and `.` as one `-`.
+fn normalize_python_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "-_.".contains(c) {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 /// Differences the packaging tool is known to make, checked semantically: npm may rewrite

@@ -10,6 +10,8 @@ use chainlock_diff::{
     Content, DiffDigest, FileDiff, LineKind, Range, ReviewOptions, ReviewSummary,
 };
 
+use crate::output::{needs_escape, printable};
+
 /// Arguments of `chainlock diff`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -301,31 +303,11 @@ impl Style {
     }
 }
 
-/// Makes text safe for a terminal: a hostile file must not move the cursor, clear lines or
-/// recolour the screen to hide what changed. Tabs stay; other controls become visible escapes.
-fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push('\t'),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A path for display: as is when printable UTF-8, otherwise quoted with escapes (`\xff` for
 /// bytes that are not UTF-8), so two different paths never look the same.
 fn display_path(path: &[u8]) -> String {
     match std::str::from_utf8(path) {
-        Ok(text) if !text.chars().any(char::is_control) && !text.starts_with('"') => {
-            text.to_owned()
-        }
+        Ok(text) if !text.chars().any(needs_escape) && !text.starts_with('"') => text.to_owned(),
         _ => {
             let mut out = String::from("\"");
             for chunk in path.utf8_chunks() {

@@ -14,6 +14,8 @@ use chainlock_review::{
     compare, sort_flags, Archive, ArtifactReport, Flag, Format, Limits, Severity, SourceTree,
 };
 
+use crate::output::printable;
+
 /// An artifact format, when detection should be overridden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
@@ -241,10 +243,16 @@ fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow
             artifact.display()
         ),
         E::LimitExceeded { .. } => format!(
-            "do not unpack {}: it looks like a decompression bomb; report it to the publisher",
+            "do not unpack {} with other tools either: it inflates or multiplies beyond what any \
+             package needs (a decompression bomb, or a package far larger than ChainLock reviews); \
+             do not co-sign it, and ask the publisher to ship a smaller artifact",
             artifact.display()
         ),
-        E::Malformed { .. } => "download the artifact again and compare its hash with the release record".to_owned(),
+        E::Malformed { .. } => format!(
+            "if the download was cut, fetch it again and compare its hash with the release record; \
+             if not, {} was crafted or broken: do not install or co-sign it, and report it to the publisher",
+            artifact.display()
+        ),
         E::Git { .. } => format!(
             "check that --repo {} is a git clone holding that revision (git fetch --tags)",
             repo.display()
@@ -252,22 +260,6 @@ fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow
         _ => "report this if it persists".to_owned(),
     };
     anyhow!("{err}\nnext: {next}")
-}
-
-/// Makes text safe for a terminal: an artifact must not move the cursor or recolour the
-/// screen to hide what it contains.
-fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push('\t'),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// At most this many paths per list in the human output; `--json` has them all.
@@ -328,6 +320,13 @@ fn write_artifact(
         for e in report.expected.iter().take(MAX_LISTED) {
             let _ = writeln!(out, "  {}: {}", printable(&e.path), e.reason);
         }
+        if report.expected.len() > MAX_LISTED {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see --json)",
+                report.expected.len() - MAX_LISTED
+            );
+        }
     }
     write_list(out, "only in the artifact", &report.only_in_artifact);
     if !report.differing.is_empty() {
@@ -381,10 +380,15 @@ fn write_artifact_verdict(out: &mut String, report: &ArtifactReport) {
     } else {
         let _ = writeln!(
             out,
-            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source",
+            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ, {} high flags\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source",
             report.commit,
             report.only_in_artifact.len(),
-            report.differing.len()
+            report.differing.len(),
+            report
+                .flags
+                .iter()
+                .filter(|f| f.severity == Severity::High)
+                .count()
         );
     }
 }

@@ -364,3 +364,189 @@ fn cargo_package_matches_its_source_and_names_its_commit() {
         report.flags
     );
 }
+
+/// Rewrites a wheel: `edit` may change any entry's data; `extra` entries are added.
+fn rewrap_wheel(
+    original: &std::path::Path,
+    out: &std::path::Path,
+    edit: impl Fn(&str, Vec<u8>) -> Vec<u8>,
+    extra: &[(&str, &[u8])],
+) {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(original).expect("open")).expect("zip");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(out).expect("create"));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).expect("entry");
+        let name = file.name().to_owned();
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).expect("read");
+        writer.start_file(name.as_str(), options).expect("start");
+        writer.write_all(&edit(&name, data)).expect("write");
+    }
+    for (name, data) in extra {
+        writer.start_file(*name, options).expect("start");
+        writer.write_all(data).expect("write");
+    }
+    writer.finish().expect("finish");
+}
+
+fn flagged(report: &chainlock_review::ArtifactReport, file: &str, phrase: &str) -> bool {
+    report
+        .flags
+        .iter()
+        .any(|f| f.severity == Severity::High && f.file == file && f.message.contains(phrase))
+}
+
+/// The installer acts on the metadata a backend writes: a dependency or a console script
+/// added there, or a file slipped into `dist-info/`, must not pass as "written by the tool".
+#[test]
+fn wheel_metadata_cannot_add_dependencies_commands_or_files() {
+    let (repo, commit) = python_repo();
+    let out = tempfile::tempdir().expect("tempdir");
+    python_build(&repo, "bdist_wheel", out.path());
+    let whl = find_one(out.path(), ".whl");
+    let tampered = out.path().join("tampered.zip");
+    rewrap_wheel(
+        &whl,
+        &tampered,
+        |name, data| {
+            if name.ends_with(".dist-info/METADATA") {
+                let text = String::from_utf8(data).expect("utf-8");
+                text.replacen(
+                    "Version: 0.1.0\n",
+                    "Version: 0.1.0\nRequires-Dist: evil-package>=1\n",
+                    1,
+                )
+                .into_bytes()
+            } else {
+                data
+            }
+        },
+        &[
+            (
+                "tinypkg-0.1.0.dist-info/entry_points.txt",
+                b"[console_scripts]\npip = tinypkg.core:add\n",
+            ),
+            ("tinypkg-0.1.0.dist-info/hook.txt", b"import os\n"),
+        ],
+    );
+    let archive = Archive::open(&tampered, Some(Format::Wheel), &Limits::default()).expect("read");
+    let source = SourceTree::open(repo.path(), &commit).expect("source");
+    let report = compare(&archive, &source).expect("compare");
+    assert!(!report.matches_source(), "{report:#?}");
+    assert!(
+        flagged(
+            &report,
+            "tinypkg-0.1.0.dist-info/METADATA",
+            "`evil-package`"
+        ),
+        "{:#?}",
+        report.flags
+    );
+    assert!(
+        flagged(&report, "tinypkg-0.1.0.dist-info/entry_points.txt", "`pip`"),
+        "{:#?}",
+        report.flags
+    );
+    assert_eq!(
+        report.only_in_artifact,
+        vec!["tinypkg-0.1.0.dist-info/hook.txt".to_owned()]
+    );
+}
+
+#[test]
+fn sdist_egg_info_cannot_add_dependencies_or_code() {
+    let (repo, commit) = python_repo();
+    let out = tempfile::tempdir().expect("tempdir");
+    python_build(&repo, "sdist", out.path());
+    let sdist = find_one(out.path(), ".tar.gz");
+    let tampered = out.path().join("tampered.tar.gz");
+    // tinypkg has no dependencies, so setuptools wrote no requires.txt: the attacker adds one.
+    retar(
+        &sdist,
+        &tampered,
+        |_, data| Some(data),
+        &[
+            (
+                "tinypkg-0.1.0/src/tinypkg.egg-info/requires.txt",
+                b"evil_package>=1\n",
+            ),
+            ("tinypkg-0.1.0/src/tinypkg.egg-info/hook.py", b"import os\n"),
+            ("tinypkg-0.1.0/tools/x.egg-info/setup.py", b"import os\n"),
+        ],
+    );
+    let archive = Archive::open(&tampered, Some(Format::Sdist), &Limits::default()).expect("read");
+    let source = SourceTree::open(repo.path(), &commit).expect("source");
+    let report = compare(&archive, &source).expect("compare");
+    assert!(!report.matches_source(), "{report:#?}");
+    assert!(
+        flagged(
+            &report,
+            "tinypkg-0.1.0/src/tinypkg.egg-info/requires.txt",
+            "`evil_package`"
+        ),
+        "{:#?}",
+        report.flags
+    );
+    for path in [
+        "tinypkg-0.1.0/src/tinypkg.egg-info/hook.py",
+        "tinypkg-0.1.0/tools/x.egg-info/setup.py",
+    ] {
+        assert!(
+            report.only_in_artifact.iter().any(|p| p == path),
+            "{path}: {report:#?}"
+        );
+    }
+}
+
+/// cargo builds with the normalized `Cargo.toml`, not `Cargo.toml.orig`: a dependency or a
+/// build script added there runs on every machine that builds the crate.
+#[test]
+fn crate_normalized_manifest_cannot_add_dependencies_or_a_build_script() {
+    let (repo, commit) = crate_repo();
+    let target = tempfile::tempdir().expect("tempdir");
+    let krate = cargo_package(&repo, target.path());
+    let tampered = target.path().join("tampered.crate");
+    retar(
+        &krate,
+        &tampered,
+        |path, data| {
+            if path == "tiny-0.1.0/Cargo.toml" {
+                let text = String::from_utf8(data).expect("utf-8");
+                let text = text.replacen("[package]\n", "[package]\nbuild = \"src/lib.rs\"\n", 1)
+                    + "\n[build-dependencies.evil-build]\nversion = \"1\"\n\n[target.'cfg(unix)'.dependencies]\nevil-crate = \"1\"\n";
+                Some(text.into_bytes())
+            } else if path.ends_with(".cargo_vcs_info.json") {
+                let text = String::from_utf8(data).expect("utf-8");
+                Some(
+                    text.replacen("\"git\": {", "\"git\": {\n    \"dirty\": true,", 1)
+                        .into_bytes(),
+                )
+            } else {
+                Some(data)
+            }
+        },
+        &[],
+    );
+    let archive = Archive::open(&tampered, Some(Format::Crate), &Limits::default()).expect("read");
+    let source = SourceTree::open(repo.path(), &commit).expect("source");
+    let report = compare(&archive, &source).expect("compare");
+    assert!(!report.matches_source(), "{report:#?}");
+    for phrase in [
+        "`evil-build`",
+        "`evil-crate`",
+        "`src/lib.rs` as the build script",
+    ] {
+        assert!(
+            flagged(&report, "tiny-0.1.0/Cargo.toml", phrase),
+            "{phrase}: {:#?}",
+            report.flags
+        );
+    }
+    assert!(
+        flagged(&report, "tiny-0.1.0/.cargo_vcs_info.json", "uncommitted"),
+        "{:#?}",
+        report.flags
+    );
+}
