@@ -192,7 +192,10 @@ fn builder_verdict(b: &BuilderReport, release: &Release) -> Result<String, Strin
         ));
     }
     if !b.minimum_met {
-        return Err(detail);
+        return Err(format!(
+            "{detail}: below the policy's minimum; wait for more trusted builders to rebuild and \
+             attest this commit (or, if some disagree, find out why before anyone signs)"
+        ));
     }
     match &b.attestation_digest {
         Some(d) if *d == release.attestation_digest.to_hex() => Ok(detail),
@@ -200,7 +203,10 @@ fn builder_verdict(b: &BuilderReport, release: &Release) -> Result<String, Strin
             "{detail}; but the record's attestation digest {} is not the agreeing envelopes' {d}",
             release.attestation_digest
         )),
-        None => Err(detail),
+        None => Err(format!(
+            "{detail}; no attestation digest could be computed from the agreeing envelopes: ask \
+             the publisher to re-create the request with the builders' envelopes"
+        )),
     }
 }
 
