@@ -183,15 +183,30 @@ impl Archive {
         let mut sink = Sink::new(limits, bytes.len() as u64, &counter);
         match container {
             Container::TarGz => {
-                let gz = flate2::read::GzDecoder::new(bytes);
-                let limited = CountingReader {
+                // One gzip member only: node and Python read every member of a multi-member
+                // file while this decoder (like the tar crate's users) stops after the first,
+                // and no packer writes more than one. The bufread decoder consumes exactly its
+                // member, so whatever it leaves is what follows.
+                let gz = flate2::bufread::GzDecoder::new(bytes);
+                let mut limited = CountingReader {
                     inner: gz,
                     count: &counter,
                     limit: limits.max_total_bytes,
                 };
-                read_tar(limited, &mut sink)?;
+                read_tar(&mut limited, &mut sink)?;
+                let rest = limited.inner.into_inner();
+                if !rest.is_empty() {
+                    return Err(Error::Ambiguous {
+                        entry: String::new(),
+                        reason: format!(
+                            "{} bytes follow after the first gzip member, which node and Python \
+                             unpack as more of the tar",
+                            rest.len()
+                        ),
+                    });
+                }
             }
-            Container::Tar => read_tar(bytes, &mut sink)?,
+            Container::Tar => read_tar(&mut &bytes[..], &mut sink)?,
             Container::Zip => read_zip(bytes, &mut sink)?,
         }
         let entries: Vec<Entry> = sink.entries.into_values().collect();
@@ -526,13 +541,13 @@ fn check_link_target(raw: &str, path: &str, target: &str) -> Result<()> {
     Ok(())
 }
 
-fn read_tar<R: Read>(reader: R, sink: &mut Sink<'_>) -> Result<()> {
+/// Reads a tar stream to its very end, so gzip checks its CRC and length and a truncated or
+/// altered stream is an error rather than silently accepted.
+fn read_tar<R: Read>(reader: &mut R, sink: &mut Sink<'_>) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     read_tar_entries(&mut archive, sink)?;
-    // Read what follows the end-of-archive blocks too, so gzip checks its CRC and length and a
-    // truncated or altered stream is an error rather than silently accepted.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| sink.io_error("end of archive", &e))?;
+    let rest = archive.into_inner();
+    io::copy(rest, &mut io::sink()).map_err(|e| sink.io_error("end of archive", &e))?;
     Ok(())
 }
 

@@ -57,6 +57,16 @@ pub enum Error {
         /// The repeated path.
         entry: String,
     },
+    /// The archive is built so that other readers (npm's node-tar, Python's tarfile and
+    /// zipfile, pip) would see other files than this crate does: what we compare would not be
+    /// what gets installed.
+    #[error("archive entry {entry:?} would be read differently by npm or pip: {reason}; the archive is malformed or crafted: do not sign it, ask the publisher")]
+    Ambiguous {
+        /// The entry being read (empty when the container itself is at fault).
+        entry: String,
+        /// What is ambiguous, and which readers disagree.
+        reason: String,
+    },
     /// A hard limit was exceeded (zip bomb, absurd entry count).
     #[error("archive exceeds a safety limit at entry {entry:?}: {what} (limit {limit})")]
     LimitExceeded {

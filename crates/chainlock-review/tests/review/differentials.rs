@@ -1,0 +1,132 @@
+//! Parser differentials: archives that npm (node-tar), Python's tarfile and zipfile, or pip
+//! would read differently from us are refused, so what we compare is what gets installed.
+//!
+//! Each archive is written block by block, since the point is what no honest packer writes.
+
+use std::io::Write;
+
+use chainlock_review::{Archive, Error, Limits};
+
+/// The magic and version fields of a tar header.
+#[derive(Clone, Copy)]
+enum Magic {
+    /// POSIX ustar: `ustar\0` `00`.
+    Ustar,
+    /// GNU: `ustar  \0`.
+    Gnu,
+    /// Old v7 tar: no magic at all.
+    V7,
+}
+
+/// One 512-byte tar header, with a correct checksum.
+fn header(name: &[u8], size: usize, typ: u8, link: &[u8], magic: Magic) -> Vec<u8> {
+    let mut b = vec![0u8; 512];
+    b[..name.len()].copy_from_slice(name);
+    b[100..108].copy_from_slice(b"0000644\0");
+    b[108..116].copy_from_slice(b"0000000\0");
+    b[116..124].copy_from_slice(b"0000000\0");
+    b[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    b[136..148].copy_from_slice(b"00000000000\0");
+    b[156] = typ;
+    b[157..157 + link.len()].copy_from_slice(link);
+    match magic {
+        Magic::Ustar => b[257..265].copy_from_slice(b"ustar\x0000"),
+        Magic::Gnu => b[257..265].copy_from_slice(b"ustar  \0"),
+        Magic::V7 => {}
+    }
+    b[148..156].copy_from_slice(b"        ");
+    let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
+    b[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    b
+}
+
+/// `data` padded with zeros to whole 512-byte blocks.
+fn padded(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    out.resize(data.len().div_ceil(512) * 512, 0);
+    out
+}
+
+/// A header of type `typ` followed by its data.
+fn member(name: &str, typ: u8, link: &str, data: &[u8], magic: Magic) -> Vec<u8> {
+    let mut out = header(name.as_bytes(), data.len(), typ, link.as_bytes(), magic);
+    out.extend(padded(data));
+    out
+}
+
+/// A regular file in a ustar header.
+fn file(name: &str, data: &[u8]) -> Vec<u8> {
+    member(name, b'0', "", data, Magic::Ustar)
+}
+
+/// A PAX extended header (`x`, or `g` for global) holding `records` in order.
+fn pax(records: &[(&str, &str)], typ: u8, magic: Magic) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (key, value) in records {
+        let rec = format!(" {key}={value}\n");
+        // The length counts its own digits.
+        let mut len = rec.len() + 1;
+        while len.to_string().len() + rec.len() != len {
+            len += 1;
+        }
+        body.extend_from_slice(format!("{len}{rec}").as_bytes());
+    }
+    member("PaxHeader", typ, "", &body, magic)
+}
+
+/// The two zero blocks that end a tar.
+const END: [u8; 1024] = [0; 1024];
+
+fn tar(members: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = members.concat();
+    out.extend_from_slice(&END);
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+fn read(bytes: &[u8], name: &str) -> Result<Archive, Error> {
+    Archive::from_bytes(bytes, name, None, &Limits::default())
+}
+
+/// Asserts an `Ambiguous` refusal whose message contains `phrase` and says what to do.
+#[track_caller]
+fn assert_ambiguous(result: Result<Archive, Error>, phrase: &str) {
+    let err = result.expect_err("must be refused");
+    let message = err.to_string();
+    assert!(matches!(err, Error::Ambiguous { .. }), "{message}");
+    assert!(message.contains(phrase), "{message:?} lacks {phrase:?}");
+    assert!(message.contains("do not sign"), "{message}");
+}
+
+/// The files every test archive starts with: a plausible npm package.
+fn package() -> Vec<Vec<u8>> {
+    vec![
+        file("package/package.json", br#"{"name":"x","version":"1.0.0"}"#),
+        file("package/index.js", b"module.exports = 1;\n"),
+    ]
+}
+
+#[test]
+fn well_formed_tar_written_by_hand_is_read() {
+    let archive = read(&gzip(&tar(&package())), "x-1.0.0.tgz").expect("clean archive");
+    assert_eq!(archive.entries.len(), 2);
+}
+
+/// node and Python read every gzip member; the first alone looked clean.
+#[test]
+fn gzip_with_a_second_member_is_refused() {
+    // The first member holds a complete tar, the second a tar with the payload.
+    let mut bytes = gzip(&tar(&package()));
+    bytes.extend(gzip(&tar(&[file("package/evil.js", b"steal()\n")])));
+    assert_ambiguous(read(&bytes, "x.tgz"), "after the first gzip member");
+
+    // One tar stream cut in two members: the first ends where a header would start.
+    let mut bytes = gzip(&package().concat());
+    bytes.extend(gzip(&tar(&[file("package/evil.js", b"steal()\n")])));
+    assert_ambiguous(read(&bytes, "x.tgz"), "after the first gzip member");
+}
