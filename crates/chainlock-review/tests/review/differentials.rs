@@ -130,3 +130,141 @@ fn gzip_with_a_second_member_is_refused() {
     bytes.extend(gzip(&tar(&[file("package/evil.js", b"steal()\n")])));
     assert_ambiguous(read(&bytes, "x.tgz"), "after the first gzip member");
 }
+
+/// node-tar and Python's tarfile take a PAX `path`; the tar crate took the GNU long name.
+#[test]
+fn pax_path_and_gnu_long_name_for_one_entry_are_refused() {
+    let mut members = package();
+    members.push(pax(&[("path", "package/a.js")], b'x', Magic::Ustar));
+    members.push(member(
+        "././@LongLink",
+        b'L',
+        "",
+        b"package/b.js\0",
+        Magic::Gnu,
+    ));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(
+        read(&gzip(&tar(&members)), "x.tgz"),
+        "both a PAX header and a GNU long name",
+    );
+}
+
+/// The tar crate took the first `path`, Python and node the last.
+#[test]
+fn pax_header_with_a_repeated_key_is_refused() {
+    let mut members = package();
+    members.push(pax(
+        &[("path", "package/a.js"), ("path", "package/evil.js")],
+        b'x',
+        Magic::Ustar,
+    ));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "\"path\" twice");
+}
+
+/// Without magic the tar crate returned these as plain entries that were then skipped,
+/// while Python applies them to the next entry.
+#[test]
+fn long_name_and_pax_headers_without_magic_are_refused() {
+    let mut members = package();
+    members.push(member(
+        "././@LongLink",
+        b'L',
+        "",
+        b"package/evil.js\0",
+        Magic::V7,
+    ));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(
+        read(&gzip(&tar(&members)), "x.tgz"),
+        "without ustar or GNU magic",
+    );
+
+    let mut members = package();
+    members.push(pax(&[("path", "package/evil.js")], b'x', Magic::V7));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(
+        read(&gzip(&tar(&members)), "x.tgz"),
+        "without ustar or GNU magic",
+    );
+}
+
+/// Python applies a global header to every later entry; the tar crate ignored it.
+#[test]
+fn global_pax_header_is_refused() {
+    let mut members = vec![pax(&[("path", "package/evil.js")], b'g', Magic::Ustar)];
+    members.extend(package());
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "global PAX header");
+}
+
+/// Two records of one kind for one entry: readers keep the first, the last, or fail.
+#[test]
+fn repeated_metadata_headers_for_one_entry_are_refused() {
+    let mut members = package();
+    members.push(pax(&[("path", "package/a.js")], b'x', Magic::Ustar));
+    members.push(pax(&[("path", "package/b.js")], b'x', Magic::Ustar));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "two PAX headers");
+}
+
+/// Python's tarfile takes `GNU.sparse.name` as the path and `GNU.sparse.size` as the size.
+#[test]
+fn pax_sparse_records_are_refused() {
+    let mut members = package();
+    members.push(pax(
+        &[("GNU.sparse.name", "package/evil.js")],
+        b'x',
+        Magic::Ustar,
+    ));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "GNU.sparse.name");
+}
+
+/// A metadata header must describe an entry: at the end it describes nothing.
+#[test]
+fn metadata_header_with_no_entry_after_it_is_refused() {
+    let mut members = package();
+    members.push(pax(&[("path", "package/a.js")], b'x', Magic::Ustar));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "no entry after it");
+}
+
+/// A PAX record whose length does not match, or whose value holds a newline: node-tar
+/// splits records at newlines, Python and the tar crate count bytes.
+#[test]
+fn malformed_pax_records_are_refused() {
+    // Python reads path "package/a.js\nx=y"; node-tar drops the record, keeping the name.
+    let body = b"25 path=package/a.js\nx=y\n";
+    let mut members = package();
+    members.push(member("PaxHeader", b'x', "", body, Magic::Ustar));
+    members.push(file("package/short.js", b"payload()\n"));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "PAX record");
+}
+
+/// Long paths as packers write them still read: a PAX `path` (npm, Python's sdist) and a
+/// GNU long name written by the tar crate (cargo package).
+#[test]
+fn long_paths_from_pax_and_gnu_headers_are_read() {
+    let long = format!("package/{}/index.js", "d".repeat(120));
+    let mut members = package();
+    members.push(pax(
+        &[("path", &long), ("mtime", "1700000000.5")],
+        b'x',
+        Magic::Ustar,
+    ));
+    members.push(file("package/short.js", b"long()\n"));
+    let archive = read(&gzip(&tar(&members)), "x.tgz").expect("PAX long path");
+    assert!(archive.entries.iter().any(|e| e.path == long));
+
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, data) in [(long.as_str(), &b"long()\n"[..]), ("package/a.js", b"a")] {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, path, data).expect("append");
+    }
+    let bytes = builder.into_inner().expect("tar");
+    let archive = read(&gzip(&bytes), "x.crate").expect("GNU long name");
+    let paths: Vec<&str> = archive.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["package/a.js", long.as_str()]);
+}
