@@ -628,6 +628,26 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                 ));
             }
         }
+        if header_size != 0 && (kind.is_dir() || kind.is_symlink() || kind.is_hard_link()) {
+            return Err(ambiguous(
+                &raw,
+                format!(
+                    "a {kind:?} entry with {header_size} bytes of data: the tar crate skips \
+                     them, Python's tarfile and node-tar read them as the next headers"
+                ),
+            ));
+        }
+        if kind.is_file() && raw.ends_with('/') {
+            // Old tars wrote a directory as a file named `dir/`; Python and node read it so.
+            return Err(ambiguous(
+                &raw,
+                format!(
+                    "a file entry named like a directory, with {header_size} bytes of data: \
+                     Python's tarfile and node-tar take it for a directory and read the data \
+                     as the next headers"
+                ),
+            ));
+        }
         let path = normalize_path(&raw)?;
         if kind.is_dir() {
             continue;

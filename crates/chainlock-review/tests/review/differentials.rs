@@ -268,3 +268,27 @@ fn long_paths_from_pax_and_gnu_headers_are_read() {
     let paths: Vec<&str> = archive.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["package/a.js", long.as_str()]);
 }
+
+/// The tar crate skips the data of a directory or link; Python's tarfile and node-tar read
+/// it as the next headers, here a file the comparison never saw.
+#[test]
+fn directories_and_links_with_data_are_refused() {
+    let hidden = tar(&[file("package/evil.js", b"steal()\n")]);
+    for (name, typ, link) in [
+        ("package/lib/", b'5', ""),
+        ("package/l", b'2', "index.js"),
+        ("package/h", b'1', "package/index.js"),
+        // An old-style directory: a file (type NUL) whose name ends with a slash.
+        ("package/old/", b'\0', ""),
+    ] {
+        let mut members = package();
+        members.push(member(name, typ, link, &hidden, Magic::Ustar));
+        assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "bytes of data");
+    }
+    // A PAX size on a directory whose header says 0 is refused too.
+    let mut members = package();
+    members.push(pax(&[("size", "512")], b'x', Magic::Ustar));
+    members.push(member("package/lib/", b'5', "", b"", Magic::Ustar));
+    members.push(file("package/evil.js", b"steal()\n"));
+    assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "PAX size");
+}
