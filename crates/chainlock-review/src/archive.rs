@@ -543,12 +543,29 @@ fn check_link_target(raw: &str, path: &str, target: &str) -> Result<()> {
 
 /// Reads a tar stream to its very end, so gzip checks its CRC and length and a truncated or
 /// altered stream is an error rather than silently accepted.
+///
+/// The tar crate stops at the first zero block, node-tar only at two and reads on after one:
+/// everything after the first zero block must be zeros, or the two would list other entries.
 fn read_tar<R: Read>(reader: &mut R, sink: &mut Sink<'_>) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     read_tar_entries(&mut archive, sink)?;
     let rest = archive.into_inner();
-    io::copy(rest, &mut io::sink()).map_err(|e| sink.io_error("end of archive", &e))?;
-    Ok(())
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = match rest.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(sink.io_error("end of archive", &e)),
+        };
+        if chunk[..n].iter().any(|&b| b != 0) {
+            return Err(ambiguous(
+                "end of archive",
+                "data follows after the end-of-archive zero block: node-tar reads it as more \
+                 entries",
+            ));
+        }
+    }
 }
 
 /// Longest GNU long name, long link or PAX header accepted; real ones are a few hundred bytes.

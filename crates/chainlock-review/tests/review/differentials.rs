@@ -292,3 +292,18 @@ fn directories_and_links_with_data_are_refused() {
     members.push(file("package/evil.js", b"steal()\n"));
     assert_ambiguous(read(&gzip(&tar(&members)), "x.tgz"), "PAX size");
 }
+
+/// The tar crate stops at one zero block; node-tar only at two, and reads on after one.
+#[test]
+fn entries_after_a_single_zero_block_are_refused() {
+    let mut bytes = package().concat();
+    bytes.extend_from_slice(&[0; 512]);
+    bytes.extend(tar(&[file("package/evil.js", b"steal()\n")]));
+    assert_ambiguous(read(&gzip(&bytes), "x.tgz"), "after the end-of-archive");
+    assert_ambiguous(read(&bytes, "x.tar"), "after the end-of-archive");
+
+    // Zeros after the end, as GNU tar pads to a 10 KiB record, are fine.
+    let mut bytes = tar(&package());
+    bytes.resize(10240, 0);
+    read(&gzip(&bytes), "x.tgz").expect("zero padding");
+}
