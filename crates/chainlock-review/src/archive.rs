@@ -918,6 +918,24 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
             entry: format!("#{i}"),
             reason: e.to_string(),
         })?;
+        // The zip crate replaces the name with an Info-ZIP Unicode Path extra field's;
+        // Python's zipfile and pip ignore that field and use the name in the header.
+        let header_name = central_name(bytes, file.central_header_start()).ok_or_else(|| {
+            Error::Malformed {
+                entry: format!("#{i}"),
+                reason: "no central directory header where the zip reader found one".to_owned(),
+            }
+        })?;
+        if header_name != file.name_raw() {
+            return Err(ambiguous(
+                &String::from_utf8_lossy(header_name),
+                format!(
+                    "an Info-ZIP Unicode Path extra field renames it {:?}, and pip installs it \
+                     under the name in the header",
+                    String::from_utf8_lossy(file.name_raw())
+                ),
+            ));
+        }
         let raw = String::from_utf8(file.name_raw().to_vec()).map_err(|e| Error::Malformed {
             entry: String::from_utf8_lossy(e.as_bytes()).into_owned(),
             reason: "path is not UTF-8".to_owned(),
@@ -970,6 +988,18 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The file name in the central directory header at `start`, as written (46 fixed bytes,
+/// the name's length at 28), or `None` if there is no such header.
+fn central_name(bytes: &[u8], start: u64) -> Option<&[u8]> {
+    let start = usize::try_from(start).ok()?;
+    let fixed = bytes.get(start..start.checked_add(46)?)?;
+    if !fixed.starts_with(b"PK\x01\x02") {
+        return None;
+    }
+    let len = usize::from(u16::from_le_bytes([fixed[28], fixed[29]]));
+    bytes.get(start + 46..start + 46 + len)
 }
 
 #[cfg(test)]

@@ -307,3 +307,74 @@ fn entries_after_a_single_zero_block_are_refused() {
     bytes.resize(10240, 0);
     read(&gzip(&bytes), "x.tgz").expect("zero padding");
 }
+
+/// A stored zip written field by field; each entry is (name in the headers, extra field,
+/// data) and is a regular file with mode 0644.
+fn raw_zip(entries: &[(&str, Vec<u8>, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, extra, data) in entries {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let offset = out.len() as u32;
+        let sizes = [crc.sum(), data.len() as u32, data.len() as u32];
+        let lengths = [name.len() as u16, extra.len() as u16];
+        // Local header: version 2.0, no flags, stored, 1980-01-01.
+        out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+        sizes.iter().for_each(|v| out.extend(v.to_le_bytes()));
+        lengths.iter().for_each(|v| out.extend(v.to_le_bytes()));
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(extra);
+        out.extend_from_slice(data);
+        // Central header: made by Unix, then the same fields, then attributes and offset.
+        central.extend_from_slice(b"PK\x01\x02\x1e\x03\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+        sizes.iter().for_each(|v| central.extend(v.to_le_bytes()));
+        lengths.iter().for_each(|v| central.extend(v.to_le_bytes()));
+        central.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        central.extend((0o100_644u32 << 16).to_le_bytes());
+        central.extend(offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+        central.extend_from_slice(extra);
+    }
+    let count = entries.len() as u16;
+    let (cd_size, cd_offset) = (central.len() as u32, out.len() as u32);
+    out.extend(central);
+    out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+    out.extend(count.to_le_bytes());
+    out.extend(count.to_le_bytes());
+    out.extend(cd_size.to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// An Info-ZIP Unicode Path extra field (0x7075) giving `unicode` as the name of an entry
+/// whose header names `raw`.
+fn unicode_path_field(raw: &str, unicode: &str) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(raw.as_bytes());
+    let mut field = vec![0x75, 0x70];
+    field.extend((5 + unicode.len() as u16).to_le_bytes());
+    field.push(1);
+    field.extend(crc.sum().to_le_bytes());
+    field.extend_from_slice(unicode.as_bytes());
+    field
+}
+
+/// The zip crate reports the Unicode Path field's name; pip and Python's zipfile install the
+/// file under the name in the header.
+#[test]
+fn zip_entry_renamed_by_a_unicode_path_field_is_refused() {
+    let field = unicode_path_field("demo/evil.pth", "demo/__init__.py");
+    let bytes = raw_zip(&[
+        ("demo-1.0.dist-info/WHEEL", Vec::new(), b"Wheel-Version: 1.0\n"),
+        ("demo/evil.pth", field, b"import os; os.system('x')\n"),
+    ]);
+    assert_ambiguous(read(&bytes, "demo-1.0-py3-none-any.whl"), "Unicode Path");
+
+    // The same field agreeing with the header is harmless.
+    let field = unicode_path_field("demo/__init__.py", "demo/__init__.py");
+    let bytes = raw_zip(&[("demo/__init__.py", field, b"x = 1\n")]);
+    let archive = read(&bytes, "demo.whl").expect("agreeing Unicode Path field");
+    assert_eq!(archive.entries[0].path, "demo/__init__.py");
+}
