@@ -209,6 +209,7 @@ impl Archive {
             Container::Tar => read_tar(&mut &bytes[..], &mut sink)?,
             Container::Zip => read_zip(bytes, &mut sink)?,
         }
+        check_paths_through_symlinks(&sink.entries)?;
         let entries: Vec<Entry> = sink.entries.into_values().collect();
         let format = match format {
             Some(f) => f,
@@ -541,6 +542,54 @@ fn check_link_target(raw: &str, path: &str, target: &str) -> Result<()> {
     Ok(())
 }
 
+/// No entry may sit below a symlink of the archive, and no symlink's target may pass through
+/// one. Installers follow the links they have written: after `l -> ..`, `l/x` is written
+/// outside the package, whatever the order of the two, and a target's text, checked alone,
+/// says nothing of where a symlink inside it leads. A target naming a symlink as its last
+/// component is fine: that symlink's own target was checked from its own place.
+fn check_paths_through_symlinks(entries: &BTreeMap<String, Entry>) -> Result<()> {
+    let is_symlink = |path: &str| {
+        matches!(
+            entries.get(path),
+            Some(Entry {
+                kind: EntryKind::Symlink { .. },
+                ..
+            })
+        )
+    };
+    let through = |entry: &str, link: &str| Error::ThroughSymlink {
+        entry: entry.to_owned(),
+        link: link.to_owned(),
+    };
+    for (path, entry) in entries {
+        let mut dirs = path.match_indices('/').map(|(i, _)| &path[..i]);
+        if let Some(link) = dirs.find(|dir| is_symlink(dir)) {
+            return Err(through(path, link));
+        }
+        let EntryKind::Symlink { target } = &entry.kind else {
+            continue;
+        };
+        let mut at: Vec<&str> = path.split('/').collect();
+        at.pop();
+        let parts: Vec<&str> = target
+            .split('/')
+            .filter(|part| !matches!(*part, "" | "."))
+            .collect();
+        for (i, part) in parts.iter().enumerate() {
+            if *part == ".." {
+                at.pop();
+                continue;
+            }
+            at.push(part);
+            let so_far = at.join("/");
+            if i + 1 < parts.len() && is_symlink(&so_far) {
+                return Err(through(path, &so_far));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads a tar stream to its very end, so gzip checks its CRC and length and a truncated or
 /// altered stream is an error rather than silently accepted.
 ///
@@ -725,6 +774,10 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                     ),
                 });
             };
+            if matches!(original.kind, EntryKind::Symlink { .. }) {
+                // Its target was checked from the symlink's place, not from this one.
+                return Err(Error::HardLinkToSymlink { entry: raw, target });
+            }
             sink.check_declared(&raw, original.data.len() as u64)?;
             sink.total += original.data.len() as u64;
             sink.insert(

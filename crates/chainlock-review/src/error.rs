@@ -43,6 +43,23 @@ pub enum Error {
         /// Its target as written.
         target: String,
     },
+    /// A hard link to a symlink: extracted, it is a symlink read from the hard link's place.
+    #[error("hard link {entry:?} points at the symlink {target:?}: installed, it becomes a symlink resolved from its own place, which nothing checked; the archive is crafted: do not sign it, ask the publisher")]
+    HardLinkToSymlink {
+        /// The hard link entry.
+        entry: String,
+        /// The symlink it names.
+        target: String,
+    },
+    /// An entry, or a symlink's target, passes through a symlink of the same archive, which
+    /// an installer follows, so it lands wherever that symlink leads.
+    #[error("archive entry {entry:?} passes through the symlink {link:?} of the same archive, so installing it writes or reads wherever that link leads; the archive is crafted: do not sign it, ask the publisher")]
+    ThroughSymlink {
+        /// The entry (normalised path).
+        entry: String,
+        /// The symlink it passes through (normalised path).
+        link: String,
+    },
     /// An entry type that a release artifact has no business holding (device, fifo).
     #[error("unsupported entry type in archive: {entry:?} ({kind})")]
     SpecialEntry {

@@ -378,3 +378,65 @@ fn zip_entry_renamed_by_a_unicode_path_field_is_refused() {
     let archive = read(&bytes, "demo.whl").expect("agreeing Unicode Path field");
     assert_eq!(archive.entries[0].path, "demo/__init__.py");
 }
+
+/// Extracted, a hard link to a symlink is a symlink resolved from the link's own place, a
+/// target nobody checked: `package/h` to `package/a/b/l -> ../../x` points outside.
+#[test]
+fn hard_link_to_a_symlink_is_refused() {
+    let mut members = package();
+    members.push(member("package/a/b/l", b'2', "../../x", b"", Magic::Ustar));
+    members.push(member("package/h", b'1', "package/a/b/l", b"", Magic::Ustar));
+    let err = read(&tar(&members), "x.tar").expect_err("must be refused");
+    assert!(
+        matches!(&err, Error::HardLinkToSymlink { entry, target } if entry == "package/h" && target == "package/a/b/l"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("do not sign"), "{err}");
+}
+
+/// Python's extractall follows symlinks it has just written: `pkg/l1 -> ..` and
+/// `pkg/l1/l2 -> ..` put `pkg/l1/l2/escaped.txt` outside the target directory, though each
+/// link alone stays inside.
+#[test]
+fn paths_through_a_symlink_of_the_archive_are_refused() {
+    let chain = tar(&[
+        member("pkg/l1", b'2', "..", b"", Magic::Ustar),
+        member("pkg/l1/l2", b'2', "..", b"", Magic::Ustar),
+        file("pkg/l1/l2/escaped.txt", b"owned\n"),
+    ]);
+    let err = read(&chain, "x.tar").expect_err("must be refused");
+    assert!(
+        matches!(&err, Error::ThroughSymlink { entry, link } if entry == "pkg/l1/l2" && link == "pkg/l1"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("do not sign"), "{err}");
+
+    // A file written below a symlink that comes later in the archive.
+    let later = tar(&[
+        file("pkg/d/f.txt", b"x\n"),
+        member("pkg/d", b'2', "..", b"", Magic::Ustar),
+    ]);
+    assert!(matches!(
+        read(&later, "x.tar"),
+        Err(Error::ThroughSymlink { entry, link }) if entry == "pkg/d/f.txt" && link == "pkg/d"
+    ));
+
+    // A target read as text stays inside (`pkg/up/..` is `pkg`), but `pkg/up` is the root,
+    // so `up/../secret` is a sibling of the install directory.
+    let target = tar(&[
+        member("pkg/up", b'2', "..", b"", Magic::Ustar),
+        member("pkg/x", b'2', "up/../secret", b"", Magic::Ustar),
+    ]);
+    assert!(matches!(
+        read(&target, "x.tar"),
+        Err(Error::ThroughSymlink { entry, link }) if entry == "pkg/x" && link == "pkg/up"
+    ));
+
+    // A chain of links, each naming the next as a whole, is fine (libfoo.so -> libfoo.so.1).
+    let ok = tar(&[
+        file("pkg/c.js", b"c\n"),
+        member("pkg/b.js", b'2', "c.js", b"", Magic::Ustar),
+        member("pkg/a.js", b'2', "b.js", b"", Magic::Ustar),
+    ]);
+    assert_eq!(read(&ok, "x.tar").expect("a chain").entries.len(), 3);
+}
