@@ -317,6 +317,8 @@ struct Sink<'a> {
     count: u64,
     total: u64,
     entries: BTreeMap<String, Entry>,
+    /// Each entry's path as written in the archive, to name both sides of a duplicate.
+    raw_names: BTreeMap<String, String>,
 }
 
 impl<'a> Sink<'a> {
@@ -328,6 +330,7 @@ impl<'a> Sink<'a> {
             count: 0,
             total: 0,
             entries: BTreeMap::new(),
+            raw_names: BTreeMap::new(),
         }
     }
 
@@ -428,11 +431,13 @@ impl<'a> Sink<'a> {
     }
 
     fn insert(&mut self, raw: &str, entry: Entry) -> Result<()> {
-        if self.entries.contains_key(&entry.path) {
+        if let Some(first) = self.raw_names.get(&entry.path) {
             return Err(Error::DuplicateEntry {
                 entry: raw.to_owned(),
+                first: first.clone(),
             });
         }
+        self.raw_names.insert(entry.path.clone(), raw.to_owned());
         self.entries.insert(entry.path.clone(), entry);
         Ok(())
     }

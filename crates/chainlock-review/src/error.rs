@@ -69,10 +69,12 @@ pub enum Error {
         kind: String,
     },
     /// Two entries with the same path: which one would an installer use?
-    #[error("duplicate entry in archive: {entry:?}")]
+    #[error("duplicate entry in archive: {entry:?} is the same path as the earlier entry {first:?}; an installer keeps one of them, so do not sign, ask the publisher")]
     DuplicateEntry {
-        /// The repeated path.
+        /// The later entry, as written in the archive.
         entry: String,
+        /// The earlier entry it collides with, as written in the archive.
+        first: String,
     },
     /// The archive is built so that other readers (npm's node-tar, Python's tarfile and
     /// zipfile, pip) would see other files than this crate does: what we compare would not be
