@@ -821,7 +821,10 @@ fn read_metadata<R: Read>(
     sink: &Sink<'_>,
 ) -> Result<()> {
     let kind = header.entry_type();
-    let at = format!("{} (after {last:?})", String::from_utf8_lossy(&header.path_bytes()));
+    let at = format!(
+        "{} (after {last:?})",
+        String::from_utf8_lossy(&header.path_bytes())
+    );
     if kind.is_pax_global_extensions() {
         return Err(ambiguous(
             &at,
@@ -978,12 +981,11 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
         })?;
         // The zip crate replaces the name with an Info-ZIP Unicode Path extra field's;
         // Python's zipfile and pip ignore that field and use the name in the header.
-        let header_name = central_name(bytes, file.central_header_start()).ok_or_else(|| {
-            Error::Malformed {
+        let header_name =
+            central_name(bytes, file.central_header_start()).ok_or_else(|| Error::Malformed {
                 entry: format!("#{i}"),
                 reason: "no central directory header where the zip reader found one".to_owned(),
-            }
-        })?;
+            })?;
         if header_name != file.name_raw() {
             return Err(ambiguous(
                 &String::from_utf8_lossy(header_name),

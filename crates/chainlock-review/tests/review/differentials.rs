@@ -261,7 +261,9 @@ fn long_paths_from_pax_and_gnu_headers_are_read() {
         let mut header = tar::Header::new_gnu();
         header.set_mode(0o644);
         header.set_size(data.len() as u64);
-        builder.append_data(&mut header, path, data).expect("append");
+        builder
+            .append_data(&mut header, path, data)
+            .expect("append");
     }
     let bytes = builder.into_inner().expect("tar");
     let archive = read(&gzip(&bytes), "x.crate").expect("GNU long name");
@@ -367,7 +369,11 @@ fn unicode_path_field(raw: &str, unicode: &str) -> Vec<u8> {
 fn zip_entry_renamed_by_a_unicode_path_field_is_refused() {
     let field = unicode_path_field("demo/evil.pth", "demo/__init__.py");
     let bytes = raw_zip(&[
-        ("demo-1.0.dist-info/WHEEL", Vec::new(), b"Wheel-Version: 1.0\n"),
+        (
+            "demo-1.0.dist-info/WHEEL",
+            Vec::new(),
+            b"Wheel-Version: 1.0\n",
+        ),
         ("demo/evil.pth", field, b"import os; os.system('x')\n"),
     ]);
     assert_ambiguous(read(&bytes, "demo-1.0-py3-none-any.whl"), "Unicode Path");
@@ -385,7 +391,13 @@ fn zip_entry_renamed_by_a_unicode_path_field_is_refused() {
 fn hard_link_to_a_symlink_is_refused() {
     let mut members = package();
     members.push(member("package/a/b/l", b'2', "../../x", b"", Magic::Ustar));
-    members.push(member("package/h", b'1', "package/a/b/l", b"", Magic::Ustar));
+    members.push(member(
+        "package/h",
+        b'1',
+        "package/a/b/l",
+        b"",
+        Magic::Ustar,
+    ));
     let err = read(&tar(&members), "x.tar").expect_err("must be refused");
     assert!(
         matches!(&err, Error::HardLinkToSymlink { entry, target } if entry == "package/h" && target == "package/a/b/l"),
