@@ -677,7 +677,20 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
         let raw_bytes = match (&meta.long_name, meta.pax_value("path")) {
             (Some(name), _) => trim_nuls(name).to_vec(),
             (None, Some(path)) => path.to_vec(),
-            (None, None) => header.path_bytes().into_owned(),
+            (None, None) => {
+                // Python's tarfile joins the ustar prefix field (at 345) to the name whatever
+                // the magic; the tar crate and node-tar only in a ustar header. In a GNU
+                // header those bytes are access and change times, zero when packers write.
+                if header.as_ustar().is_none() && header.as_bytes()[345] != 0 {
+                    return Err(ambiguous(
+                        &String::from_utf8_lossy(&header.path_bytes()),
+                        "bytes in the prefix field of a header that is not ustar: Python's \
+                         tarfile reads them as the start of the path, the tar crate and \
+                         node-tar do not",
+                    ));
+                }
+                header.path_bytes().into_owned()
+            }
         };
         let raw = String::from_utf8(raw_bytes).map_err(|e| Error::Malformed {
             entry: String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -881,7 +894,7 @@ fn read_metadata<R: Read>(
         return Err(ambiguous(
             &at,
             "both a PAX header and a GNU long name or link describe one entry: Python's \
-             tarfile applies whichever comes last, the tar crate always the GNU one",
+             tarfile applies whichever comes first, the tar crate always the GNU one",
         ));
     }
     Ok(())

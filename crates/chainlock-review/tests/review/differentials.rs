@@ -452,3 +452,20 @@ fn paths_through_a_symlink_of_the_archive_are_refused() {
     ]);
     assert_eq!(read(&ok, "x.tar").expect("a chain").entries.len(), 3);
 }
+
+/// Python's tarfile joins the prefix field to the name in any header, the tar crate and
+/// node-tar only in a ustar one: here Python installs `evil/package/x.js`.
+#[test]
+fn prefix_field_in_a_header_that_is_not_ustar_is_refused() {
+    for magic in [Magic::Gnu, Magic::V7] {
+        let mut entry = member("package/x.js", b'0', "", b"x\n", magic);
+        entry[345..349].copy_from_slice(b"evil");
+        // Fix the checksum after the edit.
+        entry[148..156].copy_from_slice(b"        ");
+        let sum: u32 = entry[..512].iter().map(|&x| u32::from(x)).sum();
+        entry[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        let mut members = package();
+        members.push(entry);
+        assert_ambiguous(read(&tar(&members), "x.tar"), "prefix field");
+    }
+}
