@@ -3,7 +3,14 @@
 //! Nothing is ever written to disk: every entry is read into memory through a reader that
 //! stops at the limit, so a zip bomb or a lying size header costs at most the limit. Paths
 //! are checked before anything else: absolute paths, `..`, backslashes, links that leave the
-//! tree, device files and duplicate entries are refused with an error naming the entry.
+//! tree (also through another symlink of the archive), device files and duplicate entries are
+//! refused with an error naming the entry.
+//!
+//! What we compare must be what npm and pip install, so an archive that node-tar, Python's
+//! tarfile or zipfile could read differently from us is refused as [`Error::Ambiguous`]: more
+//! than one gzip member, data after the end-of-archive block, directories or links carrying
+//! data, GNU and PAX metadata headers in any combination the readers resolve differently, and
+//! zip entries renamed by an Info-ZIP Unicode Path field.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
