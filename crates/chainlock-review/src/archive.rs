@@ -3,7 +3,14 @@
 //! Nothing is ever written to disk: every entry is read into memory through a reader that
 //! stops at the limit, so a zip bomb or a lying size header costs at most the limit. Paths
 //! are checked before anything else: absolute paths, `..`, backslashes, links that leave the
-//! tree, device files and duplicate entries are refused with an error naming the entry.
+//! tree (also through another symlink of the archive), device files and duplicate entries are
+//! refused with an error naming the entry.
+//!
+//! What we compare must be what npm and pip install, so an archive that node-tar, Python's
+//! tarfile or zipfile could read differently from us is refused as [`Error::Ambiguous`]: more
+//! than one gzip member, data after the end-of-archive block, directories or links carrying
+//! data, GNU and PAX metadata headers in any combination the readers resolve differently, and
+//! zip entries renamed by an Info-ZIP Unicode Path field.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -183,17 +190,33 @@ impl Archive {
         let mut sink = Sink::new(limits, bytes.len() as u64, &counter);
         match container {
             Container::TarGz => {
-                let gz = flate2::read::GzDecoder::new(bytes);
-                let limited = CountingReader {
+                // One gzip member only: node and Python read every member of a multi-member
+                // file while this decoder (like the tar crate's users) stops after the first,
+                // and no packer writes more than one. The bufread decoder consumes exactly its
+                // member, so whatever it leaves is what follows.
+                let gz = flate2::bufread::GzDecoder::new(bytes);
+                let mut limited = CountingReader {
                     inner: gz,
                     count: &counter,
                     limit: limits.max_total_bytes,
                 };
-                read_tar(limited, &mut sink)?;
+                read_tar(&mut limited, &mut sink)?;
+                let rest = limited.inner.into_inner();
+                if !rest.is_empty() {
+                    return Err(Error::Ambiguous {
+                        entry: String::new(),
+                        reason: format!(
+                            "{} bytes follow after the first gzip member, which node and Python \
+                             unpack as more of the tar",
+                            rest.len()
+                        ),
+                    });
+                }
             }
-            Container::Tar => read_tar(bytes, &mut sink)?,
+            Container::Tar => read_tar(&mut &bytes[..], &mut sink)?,
             Container::Zip => read_zip(bytes, &mut sink)?,
         }
+        check_paths_through_symlinks(&sink.entries)?;
         let entries: Vec<Entry> = sink.entries.into_values().collect();
         let format = match format {
             Some(f) => f,
@@ -301,6 +324,8 @@ struct Sink<'a> {
     count: u64,
     total: u64,
     entries: BTreeMap<String, Entry>,
+    /// Each entry's path as written in the archive, to name both sides of a duplicate.
+    raw_names: BTreeMap<String, String>,
 }
 
 impl<'a> Sink<'a> {
@@ -312,6 +337,7 @@ impl<'a> Sink<'a> {
             count: 0,
             total: 0,
             entries: BTreeMap::new(),
+            raw_names: BTreeMap::new(),
         }
     }
 
@@ -412,11 +438,13 @@ impl<'a> Sink<'a> {
     }
 
     fn insert(&mut self, raw: &str, entry: Entry) -> Result<()> {
-        if self.entries.contains_key(&entry.path) {
+        if let Some(first) = self.raw_names.get(&entry.path) {
             return Err(Error::DuplicateEntry {
                 entry: raw.to_owned(),
+                first: first.clone(),
             });
         }
+        self.raw_names.insert(entry.path.clone(), raw.to_owned());
         self.entries.insert(entry.path.clone(), entry);
         Ok(())
     }
@@ -526,22 +554,151 @@ fn check_link_target(raw: &str, path: &str, target: &str) -> Result<()> {
     Ok(())
 }
 
-fn read_tar<R: Read>(reader: R, sink: &mut Sink<'_>) -> Result<()> {
-    let mut archive = tar::Archive::new(reader);
-    read_tar_entries(&mut archive, sink)?;
-    // Read what follows the end-of-archive blocks too, so gzip checks its CRC and length and a
-    // truncated or altered stream is an error rather than silently accepted.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| sink.io_error("end of archive", &e))?;
+/// No entry may sit below a symlink of the archive, and no symlink's target may pass through
+/// one. Installers follow the links they have written: after `l -> ..`, `l/x` is written
+/// outside the package, whatever the order of the two, and a target's text, checked alone,
+/// says nothing of where a symlink inside it leads. A target naming a symlink as its last
+/// component is fine: that symlink's own target was checked from its own place.
+fn check_paths_through_symlinks(entries: &BTreeMap<String, Entry>) -> Result<()> {
+    let is_symlink = |path: &str| {
+        matches!(
+            entries.get(path),
+            Some(Entry {
+                kind: EntryKind::Symlink { .. },
+                ..
+            })
+        )
+    };
+    let through = |entry: &str, link: &str| Error::ThroughSymlink {
+        entry: entry.to_owned(),
+        link: link.to_owned(),
+    };
+    for (path, entry) in entries {
+        let mut dirs = path.match_indices('/').map(|(i, _)| &path[..i]);
+        if let Some(link) = dirs.find(|dir| is_symlink(dir)) {
+            return Err(through(path, link));
+        }
+        let EntryKind::Symlink { target } = &entry.kind else {
+            continue;
+        };
+        let mut at: Vec<&str> = path.split('/').collect();
+        at.pop();
+        let parts: Vec<&str> = target
+            .split('/')
+            .filter(|part| !matches!(*part, "" | "."))
+            .collect();
+        for (i, part) in parts.iter().enumerate() {
+            if *part == ".." {
+                at.pop();
+                continue;
+            }
+            at.push(part);
+            let so_far = at.join("/");
+            if i + 1 < parts.len() && is_symlink(&so_far) {
+                return Err(through(path, &so_far));
+            }
+        }
+    }
     Ok(())
 }
 
+/// Reads a tar stream to its very end, so gzip checks its CRC and length and a truncated or
+/// altered stream is an error rather than silently accepted.
+///
+/// The tar crate stops at the first zero block, node-tar only at two and reads on after one:
+/// everything after the first zero block must be zeros, or the two would list other entries.
+fn read_tar<R: Read>(reader: &mut R, sink: &mut Sink<'_>) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    read_tar_entries(&mut archive, sink)?;
+    let rest = archive.into_inner();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = match rest.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(sink.io_error("end of archive", &e)),
+        };
+        if chunk[..n].iter().any(|&b| b != 0) {
+            return Err(ambiguous(
+                "end of archive",
+                "data follows after the end-of-archive zero block: node-tar reads it as more \
+                 entries",
+            ));
+        }
+    }
+}
+
+/// Longest GNU long name, long link or PAX header accepted; real ones are a few hundred bytes.
+const MAX_METADATA_BYTES: u64 = 64 << 10;
+
+/// The GNU long name and long link and the PAX records that apply to the next entry.
+///
+/// The tar crate applies these itself, but not as node-tar and Python's tarfile do in every
+/// combination (a PAX path with a GNU long name, a repeated key, a header without magic), so
+/// entries are read raw and every combination they could disagree on is refused.
+#[derive(Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.long_name.is_none() && self.long_link.is_none() && self.pax.is_none()
+    }
+
+    fn pax_value(&self, key: &str) -> Option<&[u8]> {
+        self.pax.as_ref()?.get(key).map(Vec::as_slice)
+    }
+}
+
+fn ambiguous(entry: &str, reason: impl Into<String>) -> Error {
+    Error::Ambiguous {
+        entry: entry.to_owned(),
+        reason: reason.into(),
+    }
+}
+
 fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>) -> Result<()> {
-    let entries = archive.entries().map_err(|e| sink.io_error("", &e))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| sink.io_error("", &e))?
+        .raw(true);
     let mut last = String::new();
+    let mut pending = Pending::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| sink.io_error(&format!("after {last}"), &e))?;
-        let raw_bytes = entry.path_bytes().into_owned();
+        let header = entry.header().clone();
+        let kind = header.entry_type();
+        if kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions()
+        {
+            read_metadata(&mut entry, &header, &last, &mut pending, sink)?;
+            continue;
+        }
+        let meta = std::mem::take(&mut pending);
+        let raw_bytes = match (&meta.long_name, meta.pax_value("path")) {
+            (Some(name), _) => trim_nuls(name).to_vec(),
+            (None, Some(path)) => path.to_vec(),
+            (None, None) => {
+                // Python's tarfile joins the ustar prefix field (at 345) to the name whatever
+                // the magic; the tar crate and node-tar only in a ustar header. In a GNU
+                // header those bytes are access and change times, zero when packers write.
+                if header.as_ustar().is_none() && header.as_bytes()[345] != 0 {
+                    return Err(ambiguous(
+                        &String::from_utf8_lossy(&header.path_bytes()),
+                        "bytes in the prefix field of a header that is not ustar: Python's \
+                         tarfile reads them as the start of the path, the tar crate and \
+                         node-tar do not",
+                    ));
+                }
+                header.path_bytes().into_owned()
+            }
+        };
         let raw = String::from_utf8(raw_bytes).map_err(|e| Error::Malformed {
             entry: String::from_utf8_lossy(e.as_bytes()).into_owned(),
             reason: "path is not UTF-8".to_owned(),
@@ -549,8 +706,39 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
         last.clone_from(&raw);
         sink.count_entry(&raw)?;
         sink.check_ratio(&raw, sink.stream.get())?;
-        let header = entry.header();
-        let kind = header.entry_type();
+        let header_size = header.entry_size().map_err(|e| sink.io_error(&raw, &e))?;
+        if let Some(size) = meta.pax_value("size") {
+            if parse_decimal(size) != Some(header_size) {
+                return Err(ambiguous(
+                    &raw,
+                    format!(
+                        "its PAX size {:?} is not the header's size {header_size}: readers would \
+                         skip different amounts of data",
+                        String::from_utf8_lossy(size)
+                    ),
+                ));
+            }
+        }
+        if header_size != 0 && (kind.is_dir() || kind.is_symlink() || kind.is_hard_link()) {
+            return Err(ambiguous(
+                &raw,
+                format!(
+                    "a {kind:?} entry with {header_size} bytes of data: the tar crate skips \
+                     them, Python's tarfile and node-tar read them as the next headers"
+                ),
+            ));
+        }
+        if kind.is_file() && raw.ends_with('/') {
+            // Old tars wrote a directory as a file named `dir/`; Python and node read it so.
+            return Err(ambiguous(
+                &raw,
+                format!(
+                    "a file entry named like a directory, with {header_size} bytes of data: \
+                     Python's tarfile and node-tar take it for a directory and read the data \
+                     as the next headers"
+                ),
+            ));
+        }
         let path = normalize_path(&raw)?;
         if kind.is_dir() {
             continue;
@@ -561,9 +749,25 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                 reason: "empty path",
             });
         };
-        if kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse() {
-            let declared = entry.size();
-            sink.check_declared(&raw, declared)?;
+        let link = || -> Result<String> {
+            let bytes = match (&meta.long_link, meta.pax_value("linkpath")) {
+                (Some(link), _) => trim_nuls(link).to_vec(),
+                (None, Some(link)) => link.to_vec(),
+                (None, None) => header.link_name_bytes().unwrap_or_default().into_owned(),
+            };
+            if bytes.is_empty() {
+                return Err(Error::Malformed {
+                    entry: raw.clone(),
+                    reason: "link without a target".to_owned(),
+                });
+            }
+            String::from_utf8(bytes).map_err(|_| Error::Malformed {
+                entry: raw.clone(),
+                reason: "link target is not UTF-8".to_owned(),
+            })
+        };
+        if kind.is_file() || kind == tar::EntryType::Continuous {
+            sink.check_declared(&raw, header_size)?;
             let executable = header.mode().map(|m| m & 0o111 != 0).unwrap_or(false);
             let data = sink.read_bounded(&raw, &mut entry)?;
             sink.insert(
@@ -575,11 +779,11 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                 },
             )?;
         } else if kind.is_symlink() {
-            let target = link_target(&raw, &entry)?;
+            let target = link()?;
             sink.add_symlink(&raw, path, &target)?;
         } else if kind.is_hard_link() {
             // A hard link names another entry of the archive by its archive path.
-            let target = link_target(&raw, &entry)?;
+            let target = link()?;
             let Some(target_path) = normalize_path(&target).map_err(|_| Error::LinkOutOfTree {
                 entry: raw.clone(),
                 target: target.clone(),
@@ -595,6 +799,10 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                     ),
                 });
             };
+            if matches!(original.kind, EntryKind::Symlink { .. }) {
+                // Its target was checked from the symlink's place, not from this one.
+                return Err(Error::HardLinkToSymlink { entry: raw, target });
+            }
             sink.check_declared(&raw, original.data.len() as u64)?;
             sink.total += original.data.len() as u64;
             sink.insert(
@@ -605,31 +813,173 @@ fn read_tar_entries<R: Read>(archive: &mut tar::Archive<R>, sink: &mut Sink<'_>)
                     data: original.data,
                 },
             )?;
-        } else if kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-            || kind.is_gnu_longlink()
-        {
-            // Metadata records: the tar crate applies them to the next entry.
         } else {
+            // Devices, fifos, and GNU sparse files: read raw, a sparse file's map would be
+            // taken for its content, and no packer writes one.
             return Err(Error::SpecialEntry {
                 entry: raw,
                 kind: format!("{kind:?}"),
             });
         }
     }
+    if !pending.is_empty() {
+        return Err(ambiguous(
+            &last,
+            "a GNU long name or PAX header follows it with no entry after it",
+        ));
+    }
     Ok(())
 }
 
-fn link_target<R: Read>(raw: &str, entry: &tar::Entry<'_, R>) -> Result<String> {
-    let target = entry.link_name_bytes().ok_or_else(|| Error::Malformed {
-        entry: raw.to_owned(),
-        reason: "link without a target".to_owned(),
-    })?;
-    String::from_utf8(target.into_owned()).map_err(|_| Error::Malformed {
-        entry: raw.to_owned(),
-        reason: "link target is not UTF-8".to_owned(),
-    })
+/// Reads one GNU long name (`L`), long link (`K`) or PAX header (`x`) into `pending`, refusing
+/// what other readers would apply differently; a global PAX header (`g`) is refused outright.
+fn read_metadata<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    header: &tar::Header,
+    last: &str,
+    pending: &mut Pending,
+    sink: &Sink<'_>,
+) -> Result<()> {
+    let kind = header.entry_type();
+    let at = format!(
+        "{} (after {last:?})",
+        String::from_utf8_lossy(&header.path_bytes())
+    );
+    if kind.is_pax_global_extensions() {
+        return Err(ambiguous(
+            &at,
+            "a global PAX header (type g): Python's tarfile applies it to every later entry, \
+             the tar crate ignores it",
+        ));
+    }
+    let label = if kind.is_gnu_longname() {
+        "a GNU long name (type L)"
+    } else if kind.is_gnu_longlink() {
+        "a GNU long link (type K)"
+    } else {
+        "a PAX header (type x)"
+    };
+    if header.as_ustar().is_none() && header.as_gnu().is_none() {
+        return Err(ambiguous(
+            &at,
+            format!(
+                "{label} without ustar or GNU magic: Python's tarfile applies it to the next \
+                 entry, the tar crate reads it as an entry of its own"
+            ),
+        ));
+    }
+    let size = header.entry_size().map_err(|e| sink.io_error(&at, &e))?;
+    if size > MAX_METADATA_BYTES {
+        return Err(Error::LimitExceeded {
+            entry: at,
+            what: "size of a GNU long name or PAX header",
+            limit: MAX_METADATA_BYTES,
+        });
+    }
+    let mut data = Vec::new();
+    entry
+        .read_to_end(&mut data)
+        .map_err(|e| sink.io_error(&at, &e))?;
+    let twice = |what: &str| {
+        ambiguous(
+            &at,
+            format!("two {what} for one entry, which readers resolve differently"),
+        )
+    };
+    if kind.is_gnu_longname() {
+        if pending.long_name.replace(data).is_some() {
+            return Err(twice("GNU long names"));
+        }
+    } else if kind.is_gnu_longlink() {
+        if pending.long_link.replace(data).is_some() {
+            return Err(twice("GNU long links"));
+        }
+    } else if pending.pax.replace(parse_pax(&at, &data)?).is_some() {
+        return Err(twice("PAX headers"));
+    }
+    if pending.pax.is_some() && (pending.long_name.is_some() || pending.long_link.is_some()) {
+        return Err(ambiguous(
+            &at,
+            "both a PAX header and a GNU long name or link describe one entry: Python's \
+             tarfile applies whichever comes first, the tar crate always the GNU one",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses PAX records strictly: `<length> <key>=<value>\n`, the length counting the whole
+/// record. What node-tar (which splits at newlines) and Python's tarfile or the tar crate
+/// (which count bytes) could read differently is refused: a wrong length, a newline inside a
+/// value, a key set twice (the tar crate takes the first, Python and node-tar the last), and
+/// the `GNU.sparse.*` keys through which Python's tarfile renames and resizes the entry.
+fn parse_pax(at: &str, data: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
+    let bad = |why: &str| ambiguous(at, format!("PAX record {why}"));
+    let mut records = BTreeMap::new();
+    let mut rest = data;
+    // Some writers pad the records with NULs, which every reader stops at.
+    while !rest.iter().all(|&b| b == 0) {
+        let space = rest
+            .iter()
+            .take(21)
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("without a length"))?;
+        let len = parse_decimal(&rest[..space])
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| bad("without a decimal length"))?;
+        let record = rest
+            .get(..len)
+            .filter(|r| r.len() > space + 1 && r.last() == Some(&b'\n'))
+            .ok_or_else(|| bad("whose length does not end it at a newline"))?;
+        let body = &record[space + 1..len - 1];
+        if body.contains(&b'\n') {
+            return Err(bad(
+                "with a newline inside: node-tar splits it there, Python does not",
+            ));
+        }
+        let eq = body
+            .iter()
+            .position(|&b| b == b'=')
+            .filter(|&i| i > 0)
+            .ok_or_else(|| bad("without a key"))?;
+        let key = std::str::from_utf8(&body[..eq]).map_err(|_| bad("with a key not UTF-8"))?;
+        if key.starts_with("GNU.sparse.") {
+            return Err(ambiguous(
+                at,
+                format!(
+                    "PAX record {key:?}: Python's tarfile reads the entry as a sparse file, \
+                     with another name or size than the tar crate"
+                ),
+            ));
+        }
+        if records
+            .insert(key.to_owned(), body[eq + 1..].to_vec())
+            .is_some()
+        {
+            return Err(ambiguous(
+                at,
+                format!(
+                    "the PAX header sets {key:?} twice: the tar crate takes the first, Python \
+                     and node-tar the last"
+                ),
+            ));
+        }
+        rest = &rest[len..];
+    }
+    Ok(records)
+}
+
+/// A plain decimal number: ASCII digits only, no sign, no spaces.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// A GNU long name or link without its terminating NULs (a NUL inside is refused later).
+fn trim_nuls(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &bytes[..end]
 }
 
 fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
@@ -649,6 +999,23 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
             entry: format!("#{i}"),
             reason: e.to_string(),
         })?;
+        // The zip crate replaces the name with an Info-ZIP Unicode Path extra field's;
+        // Python's zipfile and pip ignore that field and use the name in the header.
+        let header_name =
+            central_name(bytes, file.central_header_start()).ok_or_else(|| Error::Malformed {
+                entry: format!("#{i}"),
+                reason: "no central directory header where the zip reader found one".to_owned(),
+            })?;
+        if header_name != file.name_raw() {
+            return Err(ambiguous(
+                &String::from_utf8_lossy(header_name),
+                format!(
+                    "an Info-ZIP Unicode Path extra field renames it {:?}, and pip installs it \
+                     under the name in the header",
+                    String::from_utf8_lossy(file.name_raw())
+                ),
+            ));
+        }
         let raw = String::from_utf8(file.name_raw().to_vec()).map_err(|e| Error::Malformed {
             entry: String::from_utf8_lossy(e.as_bytes()).into_owned(),
             reason: "path is not UTF-8".to_owned(),
@@ -701,6 +1068,18 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The file name in the central directory header at `start`, as written (46 fixed bytes,
+/// the name's length at 28), or `None` if there is no such header.
+fn central_name(bytes: &[u8], start: u64) -> Option<&[u8]> {
+    let start = usize::try_from(start).ok()?;
+    let fixed = bytes.get(start..start.checked_add(46)?)?;
+    if !fixed.starts_with(b"PK\x01\x02") {
+        return None;
+    }
+    let len = usize::from(u16::from_le_bytes([fixed[28], fixed[29]]));
+    bytes.get(start + 46..start + 46 + len)
 }
 
 #[cfg(test)]

@@ -43,6 +43,23 @@ pub enum Error {
         /// Its target as written.
         target: String,
     },
+    /// A hard link to a symlink: extracted, it is a symlink read from the hard link's place.
+    #[error("hard link {entry:?} points at the symlink {target:?}: installed, it becomes a symlink resolved from its own place, which nothing checked; the archive is crafted: do not sign it, ask the publisher")]
+    HardLinkToSymlink {
+        /// The hard link entry.
+        entry: String,
+        /// The symlink it names.
+        target: String,
+    },
+    /// An entry, or a symlink's target, passes through a symlink of the same archive, which
+    /// an installer follows, so it lands wherever that symlink leads.
+    #[error("archive entry {entry:?} passes through the symlink {link:?} of the same archive, so installing it writes or reads wherever that link leads; the archive is crafted: do not sign it, ask the publisher")]
+    ThroughSymlink {
+        /// The entry (normalised path).
+        entry: String,
+        /// The symlink it passes through (normalised path).
+        link: String,
+    },
     /// An entry type that a release artifact has no business holding (device, fifo).
     #[error("unsupported entry type in archive: {entry:?} ({kind})")]
     SpecialEntry {
@@ -52,10 +69,22 @@ pub enum Error {
         kind: String,
     },
     /// Two entries with the same path: which one would an installer use?
-    #[error("duplicate entry in archive: {entry:?}")]
+    #[error("duplicate entry in archive: {entry:?} is the same path as the earlier entry {first:?}; an installer keeps one of them, so do not sign, ask the publisher")]
     DuplicateEntry {
-        /// The repeated path.
+        /// The later entry, as written in the archive.
         entry: String,
+        /// The earlier entry it collides with, as written in the archive.
+        first: String,
+    },
+    /// The archive is built so that other readers (npm's node-tar, Python's tarfile and
+    /// zipfile, pip) would see other files than this crate does: what we compare would not be
+    /// what gets installed.
+    #[error("archive entry {entry:?} would be read differently by npm or pip: {reason}; the archive is malformed or crafted: do not sign it, ask the publisher")]
+    Ambiguous {
+        /// The entry being read (empty when the container itself is at fault).
+        entry: String,
+        /// What is ambiguous, and which readers disagree.
+        reason: String,
     },
     /// A hard limit was exceeded (zip bomb, absurd entry count).
     #[error("archive exceeds a safety limit at entry {entry:?}: {what} (limit {limit})")]

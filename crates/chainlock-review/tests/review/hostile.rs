@@ -116,7 +116,17 @@ fn device_files_and_duplicates_are_refused() {
         ("a.js", tar::EntryType::Regular, "", b"good"),
         ("./a.js", tar::EntryType::Regular, "", b"evil"),
     ]);
-    assert!(matches!(read(&tar, "evil.tar"), Error::DuplicateEntry { entry } if entry == "./a.js"));
+    let err = read(&tar, "evil.tar");
+    assert!(
+        matches!(&err, Error::DuplicateEntry { entry, first } if entry == "./a.js" && first == "a.js"),
+        "{err}"
+    );
+    // The message names both, since after normalisation they are one path.
+    let message = err.to_string();
+    assert!(
+        message.contains("\"./a.js\"") && message.contains("\"a.js\""),
+        "{message}"
+    );
 }
 
 fn zip_with(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
