@@ -238,7 +238,13 @@ fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow
     let next = match &err {
         E::ReadArtifact { .. } => "check the --artifact path and its permissions".to_owned(),
         E::UnknownFormat(_) => "give an npm .tgz, a wheel, an sdist, a .crate, a tar or a zip (or pass --format)".to_owned(),
-        E::UnsafePath { .. } | E::LinkOutOfTree { .. } | E::SpecialEntry { .. } | E::DuplicateEntry { .. } => format!(
+        E::UnsafePath { .. }
+        | E::LinkOutOfTree { .. }
+        | E::SpecialEntry { .. }
+        | E::DuplicateEntry { .. }
+        | E::Ambiguous { .. }
+        | E::HardLinkToSymlink { .. }
+        | E::ThroughSymlink { .. } => format!(
             "do not install or sign {}: a release artifact never needs this; report it to the publisher",
             artifact.display()
         ),
