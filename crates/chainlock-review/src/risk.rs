@@ -172,7 +172,7 @@ pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Fl
     if old == Some(new) {
         return Vec::new();
     }
-    let file = FileInfo::new(path);
+    let file = FileInfo::new(path, new);
     let mut flags = Vec::new();
     let new_text = text_of(new);
     let old_text = old.and_then(text_of);
@@ -200,18 +200,89 @@ fn finish(mut flags: Vec<Flag>) -> Vec<Flag> {
     flags
 }
 
-/// What the path says about a file.
+/// The language a file is written in, as far as its comments are concerned: a line is only
+/// skipped as a comment when the whole line is one in that language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    /// JavaScript and TypeScript: `//` and `/* */`; `#` starts a private field, not a comment.
+    JavaScript,
+    /// Python: `#`.
+    Python,
+    /// A `.pth` file: Python runs its `import` lines, nothing in it is skipped.
+    PythonPth,
+    /// Shells, Ruby, Perl, PowerShell, Makefiles, Dockerfiles, gyp: `#`.
+    Hash,
+    /// PHP: `//`, `/* */` and `#`, except `#[` which is an attribute before code.
+    Php,
+    /// Rust, Go, Java, Kotlin, C and friends, Swift: `//` and `/* */` (`#` is an attribute or
+    /// a preprocessor line, both code).
+    CFamily,
+    /// No comment syntax known (JSON, batch files, VBScript, Lua, unknown interpreters):
+    /// every line is scanned.
+    Opaque,
+}
+
+impl Lang {
+    fn from_ext(ext: &str) -> Option<Lang> {
+        Some(match ext {
+            "js" | "mjs" | "cjs" | "jsx" | "ts" | "mts" | "cts" | "tsx" => Lang::JavaScript,
+            "py" | "pyw" => Lang::Python,
+            "pth" => Lang::PythonPth,
+            "sh" | "bash" | "zsh" | "ps1" | "rb" | "pl" | "pm" | "gyp" | "gypi" => Lang::Hash,
+            "php" => Lang::Php,
+            "rs" | "go" | "java" | "kt" | "c" | "cc" | "cpp" | "h" | "hpp" | "cs" | "swift" => {
+                Lang::CFamily
+            }
+            "bat" | "cmd" | "lua" | "vbs" => Lang::Opaque,
+            _ => return None,
+        })
+    }
+
+    /// The language of a `#!` line's interpreter; any interpreter makes the file code.
+    fn from_shebang(content: &[u8]) -> Option<Lang> {
+        let first = content.strip_prefix(b"#!")?;
+        let first = &first[..first
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(first.len())];
+        let first = String::from_utf8_lossy(first);
+        let mut words = first.split_whitespace();
+        let mut program = words.next().unwrap_or("").rsplit('/').next().unwrap_or("");
+        if program == "env" {
+            // `env [-S] [-i] [NAME=value]... program`
+            program = words
+                .find(|w| !w.starts_with('-') && !w.contains('='))
+                .unwrap_or("");
+        }
+        let program = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        Some(match program {
+            "node" | "nodejs" | "deno" | "bun" | "ts-node" | "tsx" => Lang::JavaScript,
+            "python" | "pypy" => Lang::Python,
+            "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "ruby" | "perl" | "pwsh" => Lang::Hash,
+            "php" => Lang::Php,
+            _ => Lang::Opaque,
+        })
+    }
+
+    fn is_python(self) -> bool {
+        matches!(self, Lang::Python | Lang::PythonPth)
+    }
+}
+
+/// What the path (and, for a script without an extension, its `#!` line) says about a file.
 struct FileInfo<'a> {
     path: &'a str,
     name: String,
     ext: String,
+    /// The language, when the file is code.
+    lang: Option<Lang>,
     is_code: bool,
     is_install_hook: bool,
     is_lock_or_data: bool,
 }
 
 impl<'a> FileInfo<'a> {
-    fn new(path: &'a str) -> Self {
+    fn new(path: &'a str, content: &[u8]) -> Self {
         let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
         let ext = match name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => ext.to_owned(),
@@ -221,16 +292,16 @@ impl<'a> FileInfo<'a> {
             name.as_str(),
             "setup.py" | "build.rs" | "binding.gyp" | "sitecustomize.py" | "usercustomize.py"
         ) || ext == "pth";
-        const CODE: &[&str] = &[
-            "js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx", "py", "pyw", "pth", "rs", "sh",
-            "bash", "zsh", "ps1", "bat", "cmd", "rb", "pl", "pm", "php", "go", "java", "kt", "c",
-            "cc", "cpp", "h", "hpp", "cs", "lua", "swift", "gyp", "gypi", "vbs",
-        ];
-        let is_code = CODE.contains(&ext.as_str())
-            || matches!(
-                name.as_str(),
-                "package.json" | "makefile" | "dockerfile" | "justfile" | "rakefile"
-            );
+        let by_name = match name.as_str() {
+            "package.json" => Some(Lang::Opaque),
+            "makefile" | "dockerfile" | "justfile" | "rakefile" => Some(Lang::Hash),
+            _ => None,
+        };
+        // A `#!` line makes any file a script (npm `bin/cli`), whatever its name says.
+        let lang = Lang::from_ext(&ext)
+            .or(by_name)
+            .or_else(|| Lang::from_shebang(content));
+        let is_code = lang.is_some();
         let is_lock_or_data = ext == "lock"
             || matches!(
                 name.as_str(),
@@ -241,6 +312,7 @@ impl<'a> FileInfo<'a> {
             path,
             name,
             ext,
+            lang,
             is_code,
             is_install_hook,
             is_lock_or_data,
@@ -735,16 +807,26 @@ fn contains_token(line: &str, pattern: &str) -> bool {
     false
 }
 
-fn is_comment(file: &FileInfo<'_>, line: &str) -> bool {
-    if file.ext == "pth" {
-        // Python runs `.pth` lines starting with `import`; everything else is inert.
+/// Whether the whole of `line` is a comment in `lang`, so no pattern in it can run. When in
+/// doubt the line is scanned: a false positive costs a glance, a false negative a compromise.
+fn is_comment(lang: Lang, line: &str) -> bool {
+    let t = line.trim_start();
+    // JavaScript ends a line (and so a `//` comment) at U+2028 and U+2029 too.
+    if t.contains(['\u{2028}', '\u{2029}']) {
         return false;
     }
-    let t = line.trim_start();
-    t.starts_with("//")
-        || t.starts_with("/*")
-        || t.starts_with("* ")
-        || (t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#include"))
+    let slashes = matches!(lang, Lang::JavaScript | Lang::CFamily | Lang::Php);
+    let hash = matches!(lang, Lang::Python | Lang::Hash | Lang::Php);
+    if slashes && t.starts_with("//") {
+        return true;
+    }
+    if let Some(rest) = t.strip_prefix("/*").filter(|_| slashes) {
+        // `/* note */` is a comment; `/**/ code` and an unclosed `/* note` line are scanned.
+        return rest
+            .find("*/")
+            .is_some_and(|end| rest[end + 2..].trim().is_empty());
+    }
+    hash && t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#[")
 }
 
 fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
@@ -755,11 +837,12 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     };
     let python_only_eval =
         |p: &str| matches!(p, "compile(" | "exec(" | "__import__(" | "marshal.loads(");
-    let is_python = matches!(file.ext.as_str(), "py" | "pyw" | "pth");
+    let lang = file.lang.unwrap_or(Lang::Opaque);
+    let is_python = lang.is_python();
     for patterns in [&NETWORK, &PROCESS, &EVAL] {
         let mut count = 0;
         for &(line, text) in added {
-            if count >= MAX_LINE_FLAGS || is_comment(file, text) {
+            if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
                 continue;
             }
             let hit = patterns
@@ -780,7 +863,7 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     }
     let mut count = 0;
     for &(line, text) in added {
-        if count >= MAX_LINE_FLAGS || is_comment(file, text) {
+        if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
             continue;
         }
         let lower = text.to_ascii_lowercase();

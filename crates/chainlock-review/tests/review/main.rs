@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod artifacts;
+mod evasion;
 mod hostile;
 mod risk;
 mod util;
