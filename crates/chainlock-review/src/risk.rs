@@ -4,6 +4,7 @@
 //! git or archives, so the range scan and the artifact comparison share it. The rules are
 //! heuristics that point a human at lines; they never decide anything on their own.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -174,18 +175,17 @@ pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Fl
     }
     let file = FileInfo::new(path, new);
     let mut flags = Vec::new();
-    let new_text = text_of(new);
-    let old_text = old.and_then(text_of);
-
-    install_hooks(&file, old, new, old_text, new_text, &mut flags);
-
-    let Some(new_text) = new_text else {
+    if text_of(new).is_none() {
         binary_file(&file, old, new, &mut flags);
+    }
+    let Some(new_text) = decode(&file, new) else {
         return finish(flags);
     };
-    dependencies(&file, old_text.unwrap_or(""), new_text, &mut flags);
+    let old_text = old.and_then(|o| decode(&file, o));
+    let added = added_lines(old_text.as_deref(), &new_text);
 
-    let added = added_lines(old_text, new_text);
+    install_hooks(&file, old, old_text.as_deref(), &new_text, &added, &mut flags);
+    dependencies(&file, old_text.as_deref().unwrap_or(""), &new_text, &mut flags);
     if !file.is_lock_or_data {
         opaque_content(&file, &added, &mut flags);
     }
@@ -338,11 +338,37 @@ fn text_of(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
+/// The content to scan: text as it is, and a code file even when it does not look like text
+/// (one NUL in a comment, a Latin-1 byte under a `coding:` line), decoded lossily, because
+/// its interpreter runs it anyway. `None` for a binary file that is not code.
+fn decode<'d>(file: &FileInfo<'_>, data: &'d [u8]) -> Option<Cow<'d, str>> {
+    match text_of(data) {
+        Some(text) => Some(Cow::Borrowed(text)),
+        None if file.is_code => Some(String::from_utf8_lossy(data)),
+        None => None,
+    }
+}
+
+/// The lines of `text` without their terminators, split where `similar` splits them (`\n`,
+/// `\r\n` and a lone `\r`), so indices agree with the line diff and with `chainlock diff show`.
+fn split_lines(text: &str) -> Vec<&str> {
+    similar::DiffableStr::tokenize_lines(text)
+        .into_iter()
+        .map(strip_terminator)
+        .collect()
+}
+
+fn strip_terminator(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
 /// Lines of `new` that are not in `old`, with their 1-based line numbers in `new`.
 fn added_lines<'t>(old: Option<&str>, new: &'t str) -> Vec<(u32, &'t str)> {
+    let lines = split_lines(new);
     let Some(old) = old else {
-        return new
-            .lines()
+        return lines
+            .into_iter()
             .enumerate()
             .map(|(i, l)| (line_no(i), l))
             .collect();
@@ -351,16 +377,18 @@ fn added_lines<'t>(old: Option<&str>, new: &'t str) -> Vec<(u32, &'t str)> {
     let diff = similar::TextDiff::configure()
         .timeout(std::time::Duration::from_secs(2))
         .diff_lines(old, new);
-    let lines: Vec<&'t str> = new.lines().collect();
     let mut added = Vec::new();
     for change in diff.iter_all_changes() {
-        if change.tag() == similar::ChangeTag::Insert {
-            if let Some((i, text)) = change
-                .new_index()
-                .and_then(|i| lines.get(i).map(|t| (i, *t)))
-            {
-                added.push((line_no(i), text));
-            }
+        if change.tag() != similar::ChangeTag::Insert {
+            continue;
+        }
+        // `lines` is split exactly as the diff split `new`, so the index finds the change's text.
+        if let Some((i, text)) = change
+            .new_index()
+            .and_then(|i| lines.get(i).map(|t| (i, *t)))
+        {
+            debug_assert_eq!(text, strip_terminator(change.value()));
+            added.push((line_no(i), text));
         }
     }
     added
@@ -374,7 +402,10 @@ fn line_no(index: usize) -> u32 {
 
 /// The first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> Option<u32> {
-    text.lines().position(|l| l.contains(needle)).map(line_no)
+    split_lines(text)
+        .into_iter()
+        .position(|l| l.contains(needle))
+        .map(line_no)
 }
 
 /// npm's lifecycle scripts that run when a package is installed (or packed from git).
@@ -390,13 +421,12 @@ const NPM_HOOKS: &[&str] = &[
 fn install_hooks(
     file: &FileInfo<'_>,
     old: Option<&[u8]>,
-    new: &[u8],
     old_text: Option<&str>,
-    new_text: Option<&str>,
+    new_text: &str,
+    added: &[(u32, &str)],
     flags: &mut Vec<Flag>,
 ) {
     if file.name == "package.json" {
-        let Some(new_text) = new_text else { return };
         let scripts = |text: Option<&str>| -> serde_json::Map<String, serde_json::Value> {
             text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
                 .and_then(|v| v.get("scripts").and_then(|s| s.as_object()).cloned())
@@ -429,7 +459,7 @@ fn install_hooks(
     if !file.is_install_hook {
         return;
     }
-    let first_added = new_text.and_then(|n| added_lines(old_text, n).first().map(|(l, _)| *l));
+    let first_added = added.first().map(|(l, _)| *l);
     let (what, severity_new, severity_changed) = match (file.name.as_str(), file.ext.as_str()) {
         (_, "pth") => (
             "`.pth` file: its `import` lines run at every Python start-up",
@@ -458,12 +488,10 @@ fn install_hooks(
         ),
     };
     let line = if file.ext == "pth" {
-        new_text
-            .and_then(|t| {
-                t.lines()
-                    .position(|l| l.starts_with("import ") || l.starts_with("import\t"))
-                    .map(line_no)
-            })
+        split_lines(new_text)
+            .into_iter()
+            .position(|l| l.starts_with("import ") || l.starts_with("import\t"))
+            .map(line_no)
             .or(first_added)
     } else {
         first_added
@@ -473,7 +501,6 @@ fn install_hooks(
     } else {
         ("changed", severity_changed)
     };
-    let _ = new;
     flags.push(file.flag(Rule::InstallHook, severity, line, format!("{verb}: {what}")));
 }
 
@@ -517,6 +544,18 @@ fn binary_file(file: &FileInfo<'_>, old: Option<&[u8]>, new: &[u8], flags: &mut 
             Severity::High,
             None,
             format!("{verb} executable binary ({size} bytes): cannot be reviewed as source"),
+        ));
+        return;
+    }
+    if file.is_code {
+        // Its interpreter runs it all the same; the lines are scanned as decoded text.
+        flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::High,
+            None,
+            format!(
+                "{verb} code file that is not valid text ({size} bytes; NUL bytes or invalid UTF-8): its interpreter may read it differently than a viewer shows it"
+            ),
         ));
         return;
     }
