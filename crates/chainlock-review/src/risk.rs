@@ -5,6 +5,7 @@
 //! heuristics that point a human at lines; they never decide anything on their own.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -48,6 +49,8 @@ pub enum Rule {
     InstallHook,
     /// A dependency was added or its requirement changed in a manifest.
     DependencyChange,
+    /// A manifest that cannot be parsed, so its hooks and dependencies went unchecked.
+    UnparsedManifest,
     /// A new or changed binary file.
     BinaryFile,
     /// A very long line: minified or generated code that nobody can review.
@@ -72,9 +75,10 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in report order.
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::InstallHook,
         Rule::DependencyChange,
+        Rule::UnparsedManifest,
         Rule::BinaryFile,
         Rule::MinifiedCode,
         Rule::HighEntropy,
@@ -92,6 +96,7 @@ impl Rule {
         match self {
             Rule::InstallHook => "install-hook",
             Rule::DependencyChange => "dependency-change",
+            Rule::UnparsedManifest => "unparsed-manifest",
             Rule::BinaryFile => "binary-file",
             Rule::MinifiedCode => "minified-code",
             Rule::HighEntropy => "high-entropy",
@@ -400,14 +405,6 @@ fn line_no(index: usize) -> u32 {
         .saturating_add(1)
 }
 
-/// The first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> Option<u32> {
-    split_lines(text)
-        .into_iter()
-        .position(|l| l.contains(needle))
-        .map(line_no)
-}
-
 /// npm's lifecycle scripts that run when a package is installed (or packed from git).
 const NPM_HOOKS: &[&str] = &[
     "preinstall",
@@ -427,23 +424,27 @@ fn install_hooks(
     flags: &mut Vec<Flag>,
 ) {
     if file.name == "package.json" {
-        let scripts = |text: Option<&str>| -> serde_json::Map<String, serde_json::Value> {
-            text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-                .and_then(|v| v.get("scripts").and_then(|s| s.as_object()).cloned())
-                .unwrap_or_default()
+        // An unparsable package.json is flagged by `dependencies`.
+        let new_text = strip_bom(new_text);
+        let Ok(after) = serde_json::from_str::<serde_json::Value>(new_text) else {
+            return;
         };
-        let (before, after) = (scripts(old_text), scripts(Some(new_text)));
+        let before = old_text
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(strip_bom(t)).ok())
+            .unwrap_or_default();
+        let keys = JsonKeyLines::new(new_text);
         for hook in NPM_HOOKS {
-            let Some(command) = after.get(*hook) else {
+            let Some(command) = after.get("scripts").and_then(|s| s.get(*hook)) else {
                 continue;
             };
             let command_text = command.as_str().unwrap_or_default();
-            let verb = match before.get(*hook) {
+            let verb = match before.get("scripts").and_then(|s| s.get(*hook)) {
                 None => "added",
                 Some(old_cmd) if old_cmd != command => "changed",
                 Some(_) => continue,
             };
-            let line = line_of(new_text, &format!("\"{hook}\""));
+            // The key inside "scripts", not the first `"install"` anywhere (keywords).
+            let line = keys.nested("scripts", hook);
             flags.push(file.flag(
                 Rule::InstallHook,
                 Severity::High,
@@ -946,22 +947,68 @@ struct Dep {
     line: u32,
 }
 
+/// Why a manifest could not be read, and where.
+#[derive(Debug)]
+struct Unreadable {
+    line: Option<u32>,
+    why: String,
+}
+
+impl Unreadable {
+    fn at(line: u32, why: &str) -> Self {
+        Unreadable {
+            line: Some(line),
+            why: why.to_owned(),
+        }
+    }
+}
+
+/// Drops a leading byte order mark, as npm, Cargo and Python's `utf-8-sig` readers do.
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>) {
-    let extract: fn(&str) -> Vec<Dep> = match file.name.as_str() {
+    let extract: fn(&str) -> Result<Vec<Dep>, Unreadable> = match file.name.as_str() {
         "package.json" => npm_deps,
         "cargo.toml" | "pyproject.toml" => toml_deps,
         "setup.cfg" => setup_cfg_deps,
         n if (n.starts_with("requirements") && n.ends_with(".txt"))
             || (file.path.contains("requirements/") && file.ext == "txt") =>
         {
-            requirements_deps
+            |text| Ok(requirements_deps(text))
         }
         _ => return,
     };
-    let before = extract(old);
-    for dep in extract(new) {
-        let previous = before.iter().find(|d| d.key == dep.key);
-        let message = match previous {
+    let after = match extract(strip_bom(new)) {
+        Ok(deps) => deps,
+        Err(e) => {
+            // Silence here would hide exactly what the manifest exists to declare.
+            let unchecked = if file.name == "package.json" {
+                "install scripts and dependencies"
+            } else {
+                "dependencies"
+            };
+            flags.push(file.flag(
+                Rule::UnparsedManifest,
+                Severity::High,
+                e.line,
+                format!(
+                    "manifest cannot be parsed ({}): its {unchecked} were not checked, and the tool that reads it may still accept it",
+                    clip(&e.why, 100)
+                ),
+            ));
+            return;
+        }
+    };
+    // An unreadable old manifest counts as empty: every dependency of the new one is news.
+    let before: HashMap<String, Dep> = extract(strip_bom(old))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.key.clone(), d))
+        .collect();
+    for dep in after {
+        let message = match before.get(&dep.key) {
             None => format!("dependency added: {} = {}", dep.key, clip(&dep.spec, 100)),
             Some(p) if p.spec != dep.spec => format!(
                 "dependency changed: {} from {} to {}",
@@ -978,6 +1025,11 @@ fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>
             || spec.starts_with("git")
             || spec.contains("file:")
             || dep.key.contains("index-url")
+            || dep.key.contains("find-links")
+            || dep.key.contains("registry")
+            || dep.key.ends_with(".git")
+            || dep.key.starts_with("patch.")
+            || dep.key.starts_with("replace.")
         {
             Severity::High
         } else if dep.key.contains("dev") || dep.key.contains("test") {
@@ -989,10 +1041,99 @@ fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>
     }
 }
 
-fn npm_deps(text: &str) -> Vec<Dep> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Vec::new();
-    };
+fn parse_json(text: &str) -> Result<serde_json::Value, Unreadable> {
+    serde_json::from_str(text).map_err(|e| Unreadable {
+        line: u32::try_from(e.line()).ok().filter(|&l| l > 0),
+        why: e.to_string(),
+    })
+}
+
+/// Where the keys of a JSON document's first two levels are written, found in one pass. A key
+/// written twice maps to its last line: the occurrence `JSON.parse` (and serde_json) keeps.
+struct JsonKeyLines {
+    top: HashMap<String, u32>,
+    nested: HashMap<String, HashMap<String, u32>>,
+}
+
+impl JsonKeyLines {
+    /// Reads a document serde_json has accepted; lines are counted as [`split_lines`] does.
+    fn new(text: &str) -> Self {
+        struct Frame {
+            object: bool,
+            expect_key: bool,
+            key: Option<String>,
+        }
+        let mut found = JsonKeyLines {
+            top: HashMap::new(),
+            nested: HashMap::new(),
+        };
+        let bytes = text.as_bytes();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut line = 1u32;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line = line.saturating_add(1),
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => line = line.saturating_add(1),
+                open @ (b'{' | b'[') => stack.push(Frame {
+                    object: open == b'{',
+                    expect_key: true,
+                    key: None,
+                }),
+                b'}' | b']' => {
+                    stack.pop();
+                }
+                b',' => {
+                    if let Some(frame) = stack.last_mut() {
+                        frame.expect_key = true;
+                    }
+                }
+                b'"' => {
+                    let start = i;
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    let is_key = stack.last().is_some_and(|f| f.object && f.expect_key);
+                    let raw = text.get(start..(i + 1).min(bytes.len())).unwrap_or("");
+                    if is_key {
+                        let key: String = serde_json::from_str(raw).unwrap_or_default();
+                        match stack.len() {
+                            1 => {
+                                found.top.insert(key.clone(), line);
+                            }
+                            2 => {
+                                if let Some(parent) = stack[0].key.as_deref() {
+                                    found
+                                        .nested
+                                        .entry(parent.to_owned())
+                                        .or_default()
+                                        .insert(key.clone(), line);
+                                }
+                            }
+                            _ => {}
+                        }
+                        if let Some(frame) = stack.last_mut() {
+                            frame.expect_key = false;
+                            frame.key = Some(key);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        found
+    }
+
+    fn nested(&self, parent: &str, key: &str) -> Option<u32> {
+        self.nested.get(parent).and_then(|m| m.get(key)).copied()
+    }
+}
+
+fn npm_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
+    let value = parse_json(text)?;
+    let keys = JsonKeyLines::new(text);
     let mut deps = Vec::new();
     for section in [
         "dependencies",
@@ -1003,28 +1144,21 @@ fn npm_deps(text: &str) -> Vec<Dep> {
         let Some(map) = value.get(section).and_then(|v| v.as_object()) else {
             continue;
         };
-        let section_line = line_of(text, &format!("\"{section}\"")).unwrap_or(1);
+        let section_line = keys.top.get(section).copied().unwrap_or(1);
         for (name, spec) in map {
-            let needle = format!("\"{name}\"");
-            let line = text
-                .lines()
-                .enumerate()
-                .skip(usize::try_from(section_line).unwrap_or(0))
-                .find(|(_, l)| l.contains(&needle))
-                .map_or(section_line, |(i, _)| line_no(i));
             let spec = spec
                 .as_str()
                 .map_or_else(|| spec.to_string(), str::to_owned);
             deps.push(Dep {
                 key: format!("{section}.{name}"),
                 spec,
-                line,
+                line: keys.nested(section, name).unwrap_or(section_line),
             });
         }
     }
     for section in ["bundleDependencies", "bundledDependencies"] {
         if let Some(list) = value.get(section).and_then(|v| v.as_array()) {
-            let line = line_of(text, &format!("\"{section}\"")).unwrap_or(1);
+            let line = keys.top.get(section).copied().unwrap_or(1);
             for name in list.iter().filter_map(|v| v.as_str()) {
                 deps.push(Dep {
                     key: format!("{section}.{name}"),
@@ -1034,7 +1168,7 @@ fn npm_deps(text: &str) -> Vec<Dep> {
             }
         }
     }
-    deps
+    Ok(deps)
 }
 
 /// The distribution name at the start of a PEP 508 requirement.
@@ -1047,120 +1181,444 @@ fn requirement_name(req: &str) -> String {
         .replace('_', "-")
 }
 
-/// Line-based reading of the dependency tables of `Cargo.toml` and `pyproject.toml`: enough
-/// for manifests as people write them, and it keeps line numbers.
-fn toml_deps(text: &str) -> Vec<Dep> {
-    let mut deps = Vec::new();
-    let mut table = String::new();
-    let mut lines = text.lines().enumerate().peekable();
-    while let Some((i, raw)) = lines.next() {
-        let line = strip_toml_comment(raw).trim();
-        if line.starts_with('[') {
-            table = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .replace(['"', '\'', ' '], "");
+/// What identifies a requirement in a list: its name, or the whole of it when it is a bare
+/// URL (an index list), so two URLs never share a key.
+fn requirement_key(req: &str) -> String {
+    let name = requirement_name(req);
+    let rest = &req.trim()[name.len()..];
+    if name.is_empty() || rest.starts_with("://") || rest.starts_with('+') {
+        req.trim().to_owned()
+    } else {
+        name
+    }
+}
+
+/// A statement of a TOML document as the line-based reader sees it.
+enum TomlItem {
+    /// `[a.b]`, or `[[a.b]]` when `array` is set.
+    Table { path: Vec<String>, array: bool },
+    /// `key = value`: the key's dotted path and the value's text line by line, comments
+    /// dropped, so each element of a multi-line array or inline table keeps its line.
+    Pair {
+        key: Vec<String>,
+        line: u32,
+        value: Vec<(u32, String)>,
+    },
+}
+
+/// Reads a TOML document statement by statement. No TOML parser is available, so this knows
+/// enough of the syntax (quoted and dotted keys, multi-line strings, arrays, inline tables)
+/// to place every table and key, and refuses a line it cannot place instead of skipping it.
+fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
+    let lines = split_lines(text);
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let n = line_no(i);
+        let t = lines[i].trim();
+        i += 1;
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let Some((key, value)) = line.split_once('=') else {
+        if let Some(header) = t.strip_prefix('[') {
+            let (array, header) = match header.strip_prefix('[') {
+                Some(h) => (true, h),
+                None => (false, header),
+            };
+            let bad = || Unreadable::at(n, "a table header that cannot be read");
+            let (path, rest) = toml_key(header).ok_or_else(bad)?;
+            let rest = rest
+                .strip_prefix(if array { "]]" } else { "]" })
+                .ok_or_else(bad)?
+                .trim_start();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                return Err(bad());
+            }
+            items.push(TomlItem::Table { path, array });
             continue;
-        };
-        let (key, value) = (key.trim().trim_matches('"'), value.trim());
-        let is_dep_table = table.ends_with("dependencies");
-        let array_key = (table == "project" && key == "dependencies")
-            || (table == "build-system" && key == "requires");
-        let in_dep_subtable = ["dependencies.", "-dependencies."]
-            .iter()
-            .any(|p| table.starts_with(p) || table.contains(&format!(".{p}")));
-        if value.starts_with('[') && (array_key || is_dep_table) {
-            // A requirement array, possibly over several lines.
-            let mut collected = vec![(line_no(i), value.to_owned())];
-            let mut depth = bracket_depth(value);
-            while depth > 0 {
-                let Some((j, next)) = lines.next() else { break };
-                let next = strip_toml_comment(next);
-                depth += bracket_depth(next);
-                collected.push((line_no(j), next.to_owned()));
-            }
-            for (n, chunk) in collected {
-                for req in quoted_strings(&chunk) {
-                    deps.push(Dep {
-                        key: format!("{table}.{key}:{}", requirement_name(&req)),
-                        spec: req,
-                        line: n,
-                    });
-                }
-            }
-        } else if is_dep_table || in_dep_subtable {
-            deps.push(Dep {
-                key: format!("{table}.{key}"),
-                spec: value.to_owned(),
-                line: line_no(i),
-            });
         }
+        let bad = || Unreadable::at(n, "a line that is neither a table header nor `key = value`");
+        let (key, rest) = toml_key(t).ok_or_else(bad)?;
+        let first = rest.strip_prefix('=').ok_or_else(bad)?.trim_start();
+        let mut scan = ValueScan::default();
+        let unterminated = |m| Unreadable::at(m, "an unterminated string");
+        let piece = scan.piece(first).ok_or_else(|| unterminated(n))?;
+        if piece.trim().is_empty() {
+            return Err(Unreadable::at(n, "a key without a value"));
+        }
+        let mut value = vec![(n, piece)];
+        while scan.is_open() {
+            let Some(next) = lines.get(i) else {
+                return Err(Unreadable::at(n, "a value that never ends"));
+            };
+            let m = line_no(i);
+            i += 1;
+            value.push((m, scan.piece(next).ok_or_else(|| unterminated(m))?));
+        }
+        if scan.depth < 0 {
+            return Err(Unreadable::at(n, "a `]` or `}` that closes nothing"));
+        }
+        items.push(TomlItem::Pair {
+            key,
+            line: n,
+            value,
+        });
     }
-    deps
+    Ok(items)
 }
 
-fn strip_toml_comment(line: &str) -> &str {
-    // Good enough: a `#` inside a quoted requirement is rare in dependency tables.
-    let mut in_str: Option<char> = None;
-    for (i, c) in line.char_indices() {
-        match (in_str, c) {
-            (None, '"' | '\'') => in_str = Some(c),
-            (Some(q), c) if c == q => in_str = None,
-            (None, '#') => return &line[..i],
-            _ => {}
-        }
-    }
-    line
+/// Follows a TOML value over its lines: open brackets and an open multi-line string.
+#[derive(Default)]
+struct ValueScan {
+    /// `[` and `{` opened and not yet closed, outside strings.
+    depth: i32,
+    /// The delimiter of an open multi-line string.
+    multiline: Option<&'static [u8]>,
 }
 
-fn bracket_depth(s: &str) -> i32 {
-    let mut depth = 0;
-    let mut in_str: Option<char> = None;
-    for c in s.chars() {
-        match (in_str, c) {
-            (None, '"' | '\'') => in_str = Some(c),
-            (Some(q), c) if c == q => in_str = None,
-            (None, '[') => depth += 1,
-            (None, ']') => depth -= 1,
-            _ => {}
-        }
+impl ValueScan {
+    fn is_open(&self) -> bool {
+        self.depth > 0 || self.multiline.is_some()
     }
-    depth
-}
 
-fn quoted_strings(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current: Option<(char, String)> = None;
-    for c in s.chars() {
-        match &mut current {
-            None if c == '"' || c == '\'' => current = Some((c, String::new())),
-            None => {}
-            Some((q, buf)) => {
-                if c == *q {
-                    out.push(std::mem::take(buf));
-                    current = None;
+    /// Follows one line; returns it without its comment, or `None` when a single-line string
+    /// is not closed on it.
+    fn piece(&mut self, line: &str) -> Option<String> {
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if let Some(delim) = self.multiline {
+                if delim == b"\"\"\"" && b[i] == b'\\' {
+                    i += 2;
+                } else if b[i..].starts_with(delim) {
+                    self.multiline = None;
+                    i += 3;
                 } else {
-                    buf.push(c);
+                    i += 1;
                 }
+                continue;
             }
+            match b[i] {
+                // `#` is ASCII, so `i` is a character boundary.
+                b'#' => return Some(line[..i].to_owned()),
+                b'"' if b[i..].starts_with(b"\"\"\"") => {
+                    self.multiline = Some(b"\"\"\"");
+                    i += 3;
+                }
+                b'\'' if b[i..].starts_with(b"'''") => {
+                    self.multiline = Some(b"'''");
+                    i += 3;
+                }
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match b.get(i) {
+                            None => return None,
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => break,
+                            Some(_) => i += 1,
+                        }
+                    }
+                    i += 1;
+                }
+                b'\'' => {
+                    let close = b[i + 1..].iter().position(|&c| c == b'\'')?;
+                    i += close + 2;
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    i += 1;
+                }
+                b']' | b'}' => {
+                    self.depth -= 1;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        Some(line.to_owned())
+    }
+}
+
+/// A dotted key at the start of `s` (bare, "basic" and 'literal' parts, escapes resolved) and
+/// the text after it.
+fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
+    let mut path = Vec::new();
+    let mut rest = s.trim_start();
+    loop {
+        let (part, after) = if let Some(r) = rest.strip_prefix('"') {
+            let end = basic_string_end(r)?;
+            (unescape_basic(&r[..end])?, &r[end + 1..])
+        } else if let Some(r) = rest.strip_prefix('\'') {
+            let end = r.find('\'')?;
+            (r[..end].to_owned(), &r[end + 1..])
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            (rest[..end].to_owned(), &rest[end..])
+        };
+        path.push(part);
+        rest = after.trim_start();
+        match rest.strip_prefix('.') {
+            Some(r) => rest = r.trim_start(),
+            None => return Some((path, rest)),
+        }
+    }
+}
+
+/// The index of the `"` that closes a basic string whose content starts `s`.
+fn basic_string_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A basic string's content with its escapes resolved (`"depend\u0065ncies"` is
+/// `dependencies`); `None` for an invalid escape.
+fn unescape_basic(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let escape = chars.next()?;
+        out.push(match escape {
+            'b' => '\u{8}',
+            't' => '\t',
+            'n' => '\n',
+            'f' => '\u{c}',
+            'r' => '\r',
+            'e' => '\u{1b}',
+            '"' => '"',
+            '\\' => '\\',
+            'x' | 'u' | 'U' => {
+                let len = match escape {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = chars.by_ref().take(len).collect();
+                if hex.len() != len || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return None;
+                }
+                char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// The value of a quoted TOML string element, `None` when `element` is not one.
+fn unquote(element: &str) -> Option<String> {
+    if element.len() >= 2 && element.starts_with('"') && element.ends_with('"') {
+        unescape_basic(&element[1..element.len() - 1])
+    } else if element.len() >= 2 && element.starts_with('\'') && element.ends_with('\'') {
+        Some(element[1..element.len() - 1].to_owned())
+    } else {
+        None
+    }
+}
+
+/// The elements of an array or inline table value, split at its top-level commas, each with
+/// the line it starts on.
+fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut current = String::new();
+    let mut start = 0;
+    let mut push = |current: &mut String, start: u32| {
+        let element = current.trim();
+        if !element.is_empty() {
+            out.push((start, element.to_owned()));
+        }
+        current.clear();
+    };
+    for (line, piece) in value {
+        for c in piece.chars() {
+            if let Some(q) = quote {
+                current.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                continue;
+            }
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth == 1 {
+                        continue;
+                    }
+                }
+                ']' | '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        push(&mut current, start);
+                        continue;
+                    }
+                }
+                ',' if depth == 1 => {
+                    push(&mut current, start);
+                    continue;
+                }
+                _ => {}
+            }
+            if depth >= 1 && !(current.is_empty() && c.is_whitespace()) {
+                if current.is_empty() {
+                    start = *line;
+                }
+                current.push(c);
+            }
+        }
+        if !current.is_empty() {
+            current.push(' ');
         }
     }
     out
 }
 
+/// A path segment that names a collection of dependencies: `[dependencies]`,
+/// `[target.'cfg(unix)'.build-dependencies]`, `[project.optional-dependencies]`,
+/// `[dependency-groups]`, `[tool.uv.sources]`, uv's `dev-dependencies = [...]`.
+fn is_dep_collection(segment: &str) -> bool {
+    segment == "dependencies"
+        || segment.ends_with("-dependencies")
+        || segment == "dependency-groups"
+        || segment == "sources"
+}
+
+/// Where a key's full path (its table's path, then its own) names its collection of
+/// dependencies, if it is in one.
+fn dep_collection(full: &[&str]) -> Option<usize> {
+    match full {
+        // `[patch.crates-io]` and `[replace]` swap other code in for a dependency.
+        ["patch", _, ..] => Some(1),
+        ["replace", ..] => Some(0),
+        ["build-system", "requires", ..] => Some(1),
+        // Package indexes: `[[tool.uv.index]]`, `[[tool.poetry.source]]`.
+        ["tool", _, "index" | "source", ..] => Some(2),
+        _ => full.iter().position(|s| is_dep_collection(s)).or_else(|| {
+            full.last()
+                .filter(|k| k.ends_with("index-url") || **k == "find-links")
+                .map(|_| full.len() - 1)
+        }),
+    }
+}
+
+/// Line-based reading of the dependency tables of `Cargo.toml` and `pyproject.toml`: every
+/// way to write one (`[dependencies]`, `[dependencies.x]`, `[target.x.dependencies]`,
+/// dotted keys, inline tables, requirement arrays), and it keeps line numbers.
+fn toml_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
+    let mut deps = Vec::new();
+    let mut table: Vec<String> = Vec::new();
+    // The table's name in dependency keys: `[[x]]` tables are numbered, `x[0]`, `x[1]`.
+    let mut table_name = String::new();
+    let mut array_tables: HashMap<String, usize> = HashMap::new();
+    for item in toml_items(text)? {
+        let (key, line, value) = match item {
+            TomlItem::Table { path, array } => {
+                table_name = path.join(".");
+                if array {
+                    let n = array_tables.entry(table_name.clone()).or_insert(0);
+                    table_name = format!("{table_name}[{n}]");
+                    *n += 1;
+                }
+                table = path;
+                continue;
+            }
+            TomlItem::Pair { key, line, value } => (key, line, value),
+        };
+        let full: Vec<&str> = table.iter().chain(&key).map(String::as_str).collect();
+        let Some(at) = dep_collection(&full) else {
+            continue;
+        };
+        let name = if table_name.is_empty() {
+            key.join(".")
+        } else {
+            format!("{table_name}.{}", key.join("."))
+        };
+        let first = value[0].1.trim_start();
+        // `dependencies = [...]`, `[project.optional-dependencies] test = [...]`.
+        let is_requirement_list = first.starts_with('[') && at + 2 >= full.len();
+        // `dependencies = { serde = "1" }`: entries keyed as in a `[dependencies]` table.
+        let is_inline_collection = first.starts_with('{') && at + 1 == full.len();
+        if is_requirement_list {
+            for (n, element) in toml_elements(&value) {
+                let (id, spec) = match unquote(&element) {
+                    Some(req) => (requirement_key(&req), req),
+                    None => (element.clone(), element),
+                };
+                deps.push(Dep {
+                    key: format!("{name}:{id}"),
+                    spec,
+                    line: n,
+                });
+            }
+        } else if is_inline_collection {
+            for (n, element) in toml_elements(&value) {
+                let (entry, spec) = match toml_key(&element) {
+                    Some((k, rest)) => (
+                        k.join("."),
+                        rest.strip_prefix('=').unwrap_or(rest).trim().to_owned(),
+                    ),
+                    None => (element.clone(), element),
+                };
+                deps.push(Dep {
+                    key: format!("{name}.{entry}"),
+                    spec,
+                    line: n,
+                });
+            }
+        } else {
+            let spec: Vec<&str> = value
+                .iter()
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+                .collect();
+            deps.push(Dep {
+                key: name,
+                spec: spec.join(" "),
+                line,
+            });
+        }
+    }
+    Ok(deps)
+}
+
 /// `[options] install_requires/setup_requires/tests_require` and `[options.extras_require]`.
-fn setup_cfg_deps(text: &str) -> Vec<Dep> {
+fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
     let mut deps = Vec::new();
     let mut section = String::new();
     let mut key: Option<String> = None;
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in split_lines(text).into_iter().enumerate() {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
         if trimmed.starts_with('[') {
+            if !trimmed.ends_with(']') {
+                return Err(Unreadable::at(line_no(i), "a section header that cannot be read"));
+            }
             section = trimmed
                 .trim_matches(|c| c == '[' || c == ']')
                 .trim()
@@ -1172,31 +1630,40 @@ fn setup_cfg_deps(text: &str) -> Vec<Dep> {
         let value = if continuation {
             trimmed
         } else if let Some((k, v)) = trimmed.split_once('=').or_else(|| trimmed.split_once(':')) {
+            if section.is_empty() {
+                return Err(Unreadable::at(line_no(i), "an option before any section"));
+            }
             let k = k.trim();
             let wanted = (section == "options"
-                && matches!(k, "install_requires" | "setup_requires" | "tests_require"))
+                && matches!(
+                    k,
+                    "install_requires" | "setup_requires" | "tests_require" | "dependency_links"
+                ))
                 || section == "options.extras_require";
             key = wanted.then(|| format!("{section}.{k}"));
             v.trim()
         } else {
-            continue;
+            return Err(Unreadable::at(
+                line_no(i),
+                "a line that is neither a section, an option nor a continuation",
+            ));
         };
         let Some(k) = &key else { continue };
         // One requirement per line; a `;` starts its environment marker, which stays with it.
         if !value.is_empty() {
             deps.push(Dep {
-                key: format!("{k}:{}", requirement_name(value)),
+                key: format!("{k}:{}", requirement_key(value)),
                 spec: value.to_owned(),
                 line: line_no(i),
             });
         }
     }
-    deps
+    Ok(deps)
 }
 
 fn requirements_deps(text: &str) -> Vec<Dep> {
     let mut deps = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in split_lines(text).into_iter().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -1249,7 +1716,7 @@ mod tests {
     #[test]
     fn toml_arrays_and_tables() {
         let text = "[project]\nname = \"x\"\ndependencies = [\n  \"requests>=2\",\n  \"idna\" # comment\n]\n\n[dependencies]\nserde = \"1\"\n\n[dependencies.tokio]\nversion = \"1\"\n";
-        let deps = toml_deps(text);
+        let deps = toml_deps(text).unwrap();
         let keys: Vec<_> = deps.iter().map(|d| (d.key.as_str(), d.line)).collect();
         assert_eq!(
             keys,
@@ -1265,7 +1732,7 @@ mod tests {
     #[test]
     fn setup_cfg_requirements() {
         let text = "[metadata]\nname = x\n\n[options]\ninstall_requires =\n    requests>=2\n    idna; python_version<\"3.8\"\n";
-        let deps = setup_cfg_deps(text);
+        let deps = setup_cfg_deps(text).unwrap();
         let keys: Vec<_> = deps.iter().map(|d| (d.key.as_str(), d.line)).collect();
         assert_eq!(
             keys,

@@ -120,3 +120,249 @@ fn lone_carriage_return_does_not_drop_an_added_line() {
     let flags = scan("cr.py", None, new);
     assert!(has(&flags, Rule::ProcessSpawn, 4), "{flags:?}");
 }
+
+fn flag_of(flags: &[Flag], rule: Rule) -> &Flag {
+    flags
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} flag in {flags:?}"))
+}
+
+#[test]
+fn package_json_with_bom_is_still_read() {
+    let old = "{\n  \"name\": \"demo\",\n  \"version\": \"1.0.0\"\n}\n";
+    let new = "\u{feff}{\n  \"name\": \"demo\",\n  \"version\": \"1.0.0\",\n  \"scripts\": {\"postinstall\": \"node setup-hook.js\"},\n  \"dependencies\": {\"evil-pkg\": \"git+https://evil.example/e.git\"}\n}\n";
+    let flags = scan("package.json", Some(old), new);
+    let hook = flag_of(&flags, Rule::InstallHook);
+    assert_eq!((hook.severity, hook.line), (Severity::High, Some(4)));
+    let dep = flag_of(&flags, Rule::DependencyChange);
+    assert_eq!((dep.severity, dep.line), (Severity::High, Some(5)));
+    // The same for TOML and INI manifests.
+    let flags = scan(
+        "Cargo.toml",
+        Some("[package]\nname = \"x\"\n"),
+        "\u{feff}[package]\nname = \"x\"\n[dependencies]\nevil = \"1\"\n",
+    );
+    assert!(has(&flags, Rule::DependencyChange, 4), "{flags:?}");
+    let flags = scan(
+        "setup.cfg",
+        Some("[options]\n"),
+        "\u{feff}[options]\ninstall_requires =\n    evil\n",
+    );
+    assert!(has(&flags, Rule::DependencyChange, 3), "{flags:?}");
+}
+
+#[test]
+fn unparsable_manifest_is_flagged_not_skipped() {
+    let cases: [(&str, &str, Option<u32>); 6] = [
+        // serde_json refuses a lone surrogate that JSON.parse (and so npm) accepts.
+        (
+            "package.json",
+            "{\n  \"description\": \"\\ud800\",\n  \"scripts\": {\"install\": \"node x.js\"}\n}\n",
+            Some(2),
+        ),
+        ("package.json", "{\"scripts\": {\"install\": \"x\"},}\n", Some(1)),
+        ("Cargo.toml", "[package]\nname = \"x\"\n[dependencies\nevil = \"1\"\n", Some(3)),
+        ("pyproject.toml", "[project]\ndependencies = [\n  \"evil\n]\n", Some(3)),
+        ("pyproject.toml", "[project]\ndependencies = [\n  \"evil\",\n", Some(2)),
+        ("setup.cfg", "[options]\ninstall_requires\n    evil\n", Some(2)),
+    ];
+    for (path, new, line) in cases {
+        let flags = scan(path, Some(""), new);
+        let flag = flags
+            .iter()
+            .find(|f| f.rule == Rule::UnparsedManifest)
+            .unwrap_or_else(|| panic!("{path} {new:?}: {flags:?}"));
+        assert_eq!((flag.severity, flag.line), (Severity::High, line), "{new:?}");
+        assert!(flag.message.contains("not checked"), "{}", flag.message);
+    }
+    // Benign: TOML the line reader must not mistake for broken (a multi-line string holding
+    // a header and a key, a quoted dotted key, an array of tables).
+    let fine = "[project]\nname = \"x\"\ndescription = \"\"\"\n[dependencies]\nevil = 1\n\"\"\"\n\"a.b\" = 'c' # note\n\n[[tool.x.y]]\nz = [\n  1, # one\n  2,\n]\n";
+    assert!(scan("pyproject.toml", Some(""), fine).is_empty());
+}
+
+/// (manifest, old, new, line of the dependency, severity): every form a dependency table
+/// takes in Cargo.toml and pyproject.toml.
+const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
+    (
+        "Cargo.toml",
+        CARGO,
+        "[build-dependencies.evil-build]\ngit = \"https://evil.example/evil-build\"\n",
+        9,
+        Severity::High,
+    ),
+    ("Cargo.toml", CARGO, "[dev-dependencies.evil-dev]\nversion = \"1\"\n", 9, Severity::Low),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[target.'cfg(target_os = \"linux\")'.build-dependencies.evil]\nversion = \"1\"\n",
+        9,
+        Severity::Medium,
+    ),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[target.x86_64-unknown-linux-gnu.dependencies]\nevil = \"1\"\n",
+        9,
+        Severity::Medium,
+    ),
+    ("Cargo.toml", CARGO, "[workspace.dependencies]\nevil = \"1\"\n", 9, Severity::Medium),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[patch.crates-io]\nserde = { git = \"https://evil.example/serde\" }\n",
+        9,
+        Severity::High,
+    ),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[dependencies.serde]\nregistry = \"evil\"\n",
+        9,
+        Severity::High,
+    ),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.uv]\ndev-dependencies = [\"evil-dev\"]\n",
+        9,
+        Severity::Low,
+    ),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.uv.sources]\nrequests = { git = \"https://evil.example/requests\" }\n",
+        9,
+        Severity::High,
+    ),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.uv]\nindex-url = \"https://evil.example/simple\"\n",
+        9,
+        Severity::High,
+    ),
+    ("pyproject.toml", PYPROJECT, "[dependency-groups]\nlint = [\"evil\"]\n", 9, Severity::Medium),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[project.optional-dependencies]\nextra = [\n  \"evil>=1\",\n]\n",
+        10,
+        Severity::Medium,
+    ),
+    ("pyproject.toml", PYPROJECT, "[tool.poetry.dependencies]\nevil = \"^1\"\n", 9, Severity::Medium),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.poetry.group.docs.dependencies]\nevil = \"^1\"\n",
+        9,
+        Severity::Medium,
+    ),
+    // An escape in a quoted key spells `dependencies` all the same.
+    ("pyproject.toml", PYPROJECT, "[tool.poetry.\"depend\\u0065ncies\"]\nevil = \"1\"\n", 9, Severity::Medium),
+];
+
+const CARGO: &str = "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[dependencies]\nserde = \"1\"\n";
+const PYPROJECT: &str = "[project]\nname = \"x\"\nversion = \"1.0.0\"\n\n[tool.x]\na = 1\n";
+
+#[test]
+fn every_toml_dependency_table_form_is_read() {
+    for &(path, old, added, line, severity) in TOML_FORMS {
+        let new = format!("{old}\n{added}");
+        let flags = scan(path, Some(old), &new);
+        let flag = flags
+            .iter()
+            .find(|f| f.rule == Rule::DependencyChange)
+            .unwrap_or_else(|| panic!("{added:?} not flagged: {flags:?}"));
+        assert_eq!((flag.line, flag.severity), (Some(line), severity), "{added:?}: {flags:?}");
+    }
+    // Top-level dotted keys and inline tables, in front of the first table.
+    for added in [
+        "dependencies.evil = { git = \"https://evil.example/e\" }\n",
+        "dependencies = { evil = { git = \"https://evil.example/e\" } }\n",
+        "dependencies.evil.git = \"https://evil.example/e\"\n",
+    ] {
+        let old = "[package]\nname = \"x\"\n";
+        let flags = scan("Cargo.toml", Some(old), &format!("{added}{old}"));
+        assert!(
+            flags.iter().any(|f| f.rule == Rule::DependencyChange
+                && f.line == Some(1)
+                && f.severity == Severity::High),
+            "{added:?}: {flags:?}"
+        );
+    }
+    // A dotted key inside the table, and a multi-line inline table keep each entry's line.
+    let flags = scan(
+        "Cargo.toml",
+        Some(CARGO),
+        &format!("{CARGO}evil.git = \"https://evil.example/e\"\n"),
+    );
+    assert!(has(&flags, Rule::DependencyChange, 7), "{flags:?}");
+    let flags = scan(
+        "Cargo.toml",
+        Some("[package]\nname = \"x\"\n"),
+        "dependencies = {\n  serde = \"1\",\n  evil = \"2\"\n}\n[package]\nname = \"x\"\n",
+    );
+    assert!(
+        has(&flags, Rule::DependencyChange, 2) && has(&flags, Rule::DependencyChange, 3),
+        "{flags:?}"
+    );
+    // Benign: tables that are not about dependencies, and moving a dependency from a table
+    // to an inline table.
+    let benign = format!("{CARGO}\n[package.metadata.docs.rs]\nall-features = true\n\n[features]\ndefault = [\"serde\"]\n");
+    assert!(scan("Cargo.toml", Some(CARGO), &benign).is_empty());
+    let moved = "dependencies = { serde = \"1\" }\n[package]\nname = \"x\"\nversion = \"1.0.0\"\n";
+    assert!(scan("Cargo.toml", Some(CARGO), moved).is_empty());
+}
+
+#[test]
+fn npm_hook_line_is_the_key_inside_scripts() {
+    let old = "{\n  \"name\": \"x\",\n  \"keywords\": [\"install\"],\n  \"scripts\": {}\n}\n";
+    let new = "{\n  \"name\": \"x\",\n  \"keywords\": [\"install\"],\n  \"scripts\": {\n    \"install\": \"node evil.js\"\n  }\n}\n";
+    let flags = scan("package.json", Some(old), new);
+    assert_eq!(flag_of(&flags, Rule::InstallHook).line, Some(5), "{flags:?}");
+    // The last of two `install` keys is the one npm runs, and the one pointed at.
+    let twice = "{\n  \"scripts\": {\n    \"install\": \"true\",\n    \"install\": \"node evil.js\"\n  }\n}\n";
+    let flags = scan("package.json", Some("{}"), twice);
+    let hook = flag_of(&flags, Rule::InstallHook);
+    assert!(
+        hook.line == Some(4) && hook.message.contains("evil.js"),
+        "{flags:?}"
+    );
+}
+
+#[test]
+fn twenty_thousand_npm_dependencies_are_read_in_one_pass() {
+    const N: usize = 20_000;
+    let deps = |skip: Option<usize>| -> String {
+        let mut body: Vec<String> = (0..N)
+            .filter(|&i| Some(i) != skip)
+            .map(|i| format!("    \"dep-{i}\": \"^1.0.{i}\""))
+            .collect();
+        // A dist-tag value naming a later dependency must not be taken for its key.
+        body.insert(0, "    \"alias\": \"next\"".to_owned());
+        body.push("    \"next\": \"14.0.0\"".to_owned());
+        format!(
+            "{{\n  \"name\": \"big\",\n  \"dependencies\": {{\n{}\n  }}\n}}\n",
+            body.join(",\n")
+        )
+    };
+    let old = deps(Some(12_345));
+    let new = deps(None);
+    // `dep-12345` is on line 4 (header) + 1 (alias) + 12345.
+    let flags = scan("package.json", Some(&old), &new);
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert!(
+        flags[0].line == Some(4 + 1 + 12_345) && flags[0].message.contains("dep-12345"),
+        "{flags:?}"
+    );
+    // A new file: every dependency flagged at its own line.
+    let flags = scan("package.json", None, &new);
+    assert_eq!(flags.len(), N + 2);
+    let next = flags
+        .iter()
+        .find(|f| f.message.contains("dependencies.next "))
+        .expect("next");
+    assert_eq!(next.line, Some(4 + 1 + N as u32), "{next:?}");
+}
