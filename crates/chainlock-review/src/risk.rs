@@ -67,6 +67,9 @@ pub enum Rule {
     DynamicEval,
     /// An added line reads credentials from the environment or from credential files.
     EnvCredentials,
+    /// An added line holds a bidi control or an invisible character: code that reads
+    /// differently than it runs ("Trojan Source").
+    HiddenUnicode,
     /// A file in the published artifact that is not in the source at the commit.
     ArtifactOnlyFile,
     /// A file whose content in the artifact differs from the source at the commit.
@@ -75,7 +78,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in report order.
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
         Rule::InstallHook,
         Rule::DependencyChange,
         Rule::UnparsedManifest,
@@ -87,6 +90,7 @@ impl Rule {
         Rule::ProcessSpawn,
         Rule::DynamicEval,
         Rule::EnvCredentials,
+        Rule::HiddenUnicode,
         Rule::ArtifactOnlyFile,
         Rule::ArtifactModified,
     ];
@@ -105,6 +109,7 @@ impl Rule {
             Rule::ProcessSpawn => "process-spawn",
             Rule::DynamicEval => "dynamic-eval",
             Rule::EnvCredentials => "env-credentials",
+            Rule::HiddenUnicode => "hidden-unicode",
             Rule::ArtifactOnlyFile => "artifact-only-file",
             Rule::ArtifactModified => "artifact-modified",
         }
@@ -195,6 +200,7 @@ pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Fl
         opaque_content(&file, &added, &mut flags);
     }
     if file.is_code {
+        hidden_unicode(&file, &added, &mut flags);
         code_patterns(&file, &added, &mut flags);
     }
     finish(flags)
@@ -926,14 +932,100 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     }
 }
 
-/// Shortens `text` to at most `max` characters for a one-line message.
+/// Shortens `text` to at most `max` characters for a one-line message, with control and
+/// invisible characters written as `\u{..}` so the report shows what the line holds.
 fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
+    let mut s = String::new();
+    let mut previous = None;
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            s.push('…');
+            break;
+        }
+        if (c.is_control() && c != '\t') || invisible(c, previous).is_some() {
+            s.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            s.push(c);
+        }
+        previous = Some(c);
     }
-    let mut s: String = text.chars().take(max).collect();
-    s.push('…');
     s
+}
+
+/// What an invisible character can do, or `None` for a character that shows. `previous` is
+/// the character before it: a variation selector after an emoji is ordinary text.
+fn invisible(c: char, previous: Option<char>) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
+        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
+        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
+            "a Hangul filler: a name that shows as nothing"
+        }
+        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
+        '\u{FE00}'..='\u{FE0F}'
+            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
+        {
+            "a variation selector: can carry a hidden payload"
+        }
+        // The rest of Unicode's format characters (category Cf).
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
+        _ => return None,
+    })
+}
+
+/// Bidi controls and invisible characters in added lines of code ("Trojan Source").
+fn hidden_unicode(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+    let mut count = 0;
+    for &(line, text) in added {
+        if count >= MAX_LINE_FLAGS {
+            break;
+        }
+        let mut previous = None;
+        let mut found = None;
+        for (at, c) in text.char_indices() {
+            // A byte order mark opening the file is the encoding's, not the code's.
+            let file_bom = line == 1 && at == 0 && c == '\u{feff}';
+            if let Some(what) = invisible(c, previous).filter(|_| !file_bom) {
+                found = Some((c, what));
+                break;
+            }
+            previous = Some(c);
+        }
+        if let Some((c, what)) = found {
+            count += 1;
+            flags.push(file.flag(
+                Rule::HiddenUnicode,
+                Severity::High,
+                Some(line),
+                format!(
+                    "added line holds U+{:04X}, {what}: {}",
+                    u32::from(c),
+                    clip(text.trim(), 100)
+                ),
+            ));
+        }
+    }
 }
 
 /// One dependency requirement as written in a manifest.

@@ -366,3 +366,34 @@ fn twenty_thousand_npm_dependencies_are_read_in_one_pass() {
         .expect("next");
     assert_eq!(next.line, Some(4 + 1 + N as u32), "{next:?}");
 }
+
+#[test]
+fn bidi_and_invisible_characters_are_flagged() {
+    // The Trojan Source "early return": a RLO/LRI pair makes the check read as a comment.
+    let trojan = "function isAdmin(user) {\n  /*\u{202E} } \u{2066}if (user.role != 'admin')\u{2069} \u{2066} begin admins only */\n  return true;\n}\n";
+    let flags = scan("auth.js", Some("function isAdmin(user) {\n}\n"), trojan);
+    let flag = flags
+        .iter()
+        .find(|f| f.rule == Rule::HiddenUnicode)
+        .unwrap_or_else(|| panic!("{flags:?}"));
+    assert_eq!((flag.severity, flag.line), (Severity::High, Some(2)));
+    assert!(flag.message.contains("U+202E"), "{}", flag.message);
+    // The report itself must not carry the control characters it warns about.
+    assert!(!flag.message.contains('\u{202E}'), "{}", flag.message);
+    assert!(!flag.to_string().contains('\u{2066}'), "{flag}");
+    // Zero-width characters, a BOM inside the file, tag characters, a Hangul filler name.
+    for (i, line) in [
+        "const admin\u{200B} = false;",
+        "x = 1\u{FEFF}",
+        "s = 'hi\u{E0041}\u{E0042}'",
+        "const \u{3164} = require('fs');",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let flags = scan("a.py", None, &format!("{line}\n"));
+        assert!(has(&flags, Rule::HiddenUnicode, 1), "case {i}: {flags:?}");
+    }
+    // Benign: a BOM that opens the file, accents, and an emoji with its variation selector.
+    assert!(scan("a.js", None, "\u{FEFF}const s = 'café ❤\u{FE0F}';\n").is_empty());
+}
