@@ -4,6 +4,8 @@
 //! git or archives, so the range scan and the artifact comparison share it. The rules are
 //! heuristics that point a human at lines; they never decide anything on their own.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -47,6 +49,8 @@ pub enum Rule {
     InstallHook,
     /// A dependency was added or its requirement changed in a manifest.
     DependencyChange,
+    /// A manifest that cannot be parsed, so its hooks and dependencies went unchecked.
+    UnparsedManifest,
     /// A new or changed binary file.
     BinaryFile,
     /// A very long line: minified or generated code that nobody can review.
@@ -63,6 +67,9 @@ pub enum Rule {
     DynamicEval,
     /// An added line reads credentials from the environment or from credential files.
     EnvCredentials,
+    /// An added line holds a bidi control or an invisible character: code that reads
+    /// differently than it runs ("Trojan Source").
+    HiddenUnicode,
     /// A file in the published artifact that is not in the source at the commit.
     ArtifactOnlyFile,
     /// A file whose content in the artifact differs from the source at the commit.
@@ -71,9 +78,10 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in report order.
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 14] = [
         Rule::InstallHook,
         Rule::DependencyChange,
+        Rule::UnparsedManifest,
         Rule::BinaryFile,
         Rule::MinifiedCode,
         Rule::HighEntropy,
@@ -82,6 +90,7 @@ impl Rule {
         Rule::ProcessSpawn,
         Rule::DynamicEval,
         Rule::EnvCredentials,
+        Rule::HiddenUnicode,
         Rule::ArtifactOnlyFile,
         Rule::ArtifactModified,
     ];
@@ -91,6 +100,7 @@ impl Rule {
         match self {
             Rule::InstallHook => "install-hook",
             Rule::DependencyChange => "dependency-change",
+            Rule::UnparsedManifest => "unparsed-manifest",
             Rule::BinaryFile => "binary-file",
             Rule::MinifiedCode => "minified-code",
             Rule::HighEntropy => "high-entropy",
@@ -99,6 +109,7 @@ impl Rule {
             Rule::ProcessSpawn => "process-spawn",
             Rule::DynamicEval => "dynamic-eval",
             Rule::EnvCredentials => "env-credentials",
+            Rule::HiddenUnicode => "hidden-unicode",
             Rule::ArtifactOnlyFile => "artifact-only-file",
             Rule::ArtifactModified => "artifact-modified",
         }
@@ -172,24 +183,36 @@ pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Fl
     if old == Some(new) {
         return Vec::new();
     }
-    let file = FileInfo::new(path);
+    let file = FileInfo::new(path, new);
     let mut flags = Vec::new();
-    let new_text = text_of(new);
-    let old_text = old.and_then(text_of);
-
-    install_hooks(&file, old, new, old_text, new_text, &mut flags);
-
-    let Some(new_text) = new_text else {
+    if text_of(new).is_none() {
         binary_file(&file, old, new, &mut flags);
+    }
+    let Some(new_text) = decode(&file, new) else {
         return finish(flags);
     };
-    dependencies(&file, old_text.unwrap_or(""), new_text, &mut flags);
+    let old_text = old.and_then(|o| decode(&file, o));
+    let added = added_lines(old_text.as_deref(), &new_text);
 
-    let added = added_lines(old_text, new_text);
+    install_hooks(
+        &file,
+        old,
+        old_text.as_deref(),
+        &new_text,
+        &added,
+        &mut flags,
+    );
+    dependencies(
+        &file,
+        old_text.as_deref().unwrap_or(""),
+        &new_text,
+        &mut flags,
+    );
     if !file.is_lock_or_data {
         opaque_content(&file, &added, &mut flags);
     }
     if file.is_code {
+        hidden_unicode(&file, &added, &mut flags);
         code_patterns(&file, &added, &mut flags);
     }
     finish(flags)
@@ -200,18 +223,89 @@ fn finish(mut flags: Vec<Flag>) -> Vec<Flag> {
     flags
 }
 
-/// What the path says about a file.
+/// The language a file is written in, as far as its comments are concerned: a line is only
+/// skipped as a comment when the whole line is one in that language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    /// JavaScript and TypeScript: `//` and `/* */`; `#` starts a private field, not a comment.
+    JavaScript,
+    /// Python: `#`.
+    Python,
+    /// A `.pth` file: Python runs its `import` lines, nothing in it is skipped.
+    PythonPth,
+    /// Shells, Ruby, Perl, PowerShell, Makefiles, Dockerfiles, gyp: `#`.
+    Hash,
+    /// PHP: `//`, `/* */` and `#`, except `#[` which is an attribute before code.
+    Php,
+    /// Rust, Go, Java, Kotlin, C and friends, Swift: `//` and `/* */` (`#` is an attribute or
+    /// a preprocessor line, both code).
+    CFamily,
+    /// No comment syntax known (JSON, batch files, VBScript, Lua, unknown interpreters):
+    /// every line is scanned.
+    Opaque,
+}
+
+impl Lang {
+    fn from_ext(ext: &str) -> Option<Lang> {
+        Some(match ext {
+            "js" | "mjs" | "cjs" | "jsx" | "ts" | "mts" | "cts" | "tsx" => Lang::JavaScript,
+            "py" | "pyw" => Lang::Python,
+            "pth" => Lang::PythonPth,
+            "sh" | "bash" | "zsh" | "ps1" | "rb" | "pl" | "pm" | "gyp" | "gypi" => Lang::Hash,
+            "php" => Lang::Php,
+            "rs" | "go" | "java" | "kt" | "c" | "cc" | "cpp" | "h" | "hpp" | "cs" | "swift" => {
+                Lang::CFamily
+            }
+            "bat" | "cmd" | "lua" | "vbs" => Lang::Opaque,
+            _ => return None,
+        })
+    }
+
+    /// The language of a `#!` line's interpreter; any interpreter makes the file code.
+    fn from_shebang(content: &[u8]) -> Option<Lang> {
+        let first = content.strip_prefix(b"#!")?;
+        let first = &first[..first
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(first.len())];
+        let first = String::from_utf8_lossy(first);
+        let mut words = first.split_whitespace();
+        let mut program = words.next().unwrap_or("").rsplit('/').next().unwrap_or("");
+        if program == "env" {
+            // `env [-S] [-i] [NAME=value]... program`
+            program = words
+                .find(|w| !w.starts_with('-') && !w.contains('='))
+                .unwrap_or("");
+        }
+        let program = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        Some(match program {
+            "node" | "nodejs" | "deno" | "bun" | "ts-node" | "tsx" => Lang::JavaScript,
+            "python" | "pypy" => Lang::Python,
+            "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "ruby" | "perl" | "pwsh" => Lang::Hash,
+            "php" => Lang::Php,
+            _ => Lang::Opaque,
+        })
+    }
+
+    fn is_python(self) -> bool {
+        matches!(self, Lang::Python | Lang::PythonPth)
+    }
+}
+
+/// What the path (and, for a script without an extension, its `#!` line) says about a file.
 struct FileInfo<'a> {
     path: &'a str,
     name: String,
     ext: String,
+    /// The language, when the file is code.
+    lang: Option<Lang>,
     is_code: bool,
     is_install_hook: bool,
     is_lock_or_data: bool,
 }
 
 impl<'a> FileInfo<'a> {
-    fn new(path: &'a str) -> Self {
+    fn new(path: &'a str, content: &[u8]) -> Self {
         let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
         let ext = match name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => ext.to_owned(),
@@ -221,16 +315,16 @@ impl<'a> FileInfo<'a> {
             name.as_str(),
             "setup.py" | "build.rs" | "binding.gyp" | "sitecustomize.py" | "usercustomize.py"
         ) || ext == "pth";
-        const CODE: &[&str] = &[
-            "js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx", "py", "pyw", "pth", "rs", "sh",
-            "bash", "zsh", "ps1", "bat", "cmd", "rb", "pl", "pm", "php", "go", "java", "kt", "c",
-            "cc", "cpp", "h", "hpp", "cs", "lua", "swift", "gyp", "gypi", "vbs",
-        ];
-        let is_code = CODE.contains(&ext.as_str())
-            || matches!(
-                name.as_str(),
-                "package.json" | "makefile" | "dockerfile" | "justfile" | "rakefile"
-            );
+        let by_name = match name.as_str() {
+            "package.json" => Some(Lang::Opaque),
+            "makefile" | "dockerfile" | "justfile" | "rakefile" => Some(Lang::Hash),
+            _ => None,
+        };
+        // A `#!` line makes any file a script (npm `bin/cli`), whatever its name says.
+        let lang = Lang::from_ext(&ext)
+            .or(by_name)
+            .or_else(|| Lang::from_shebang(content));
+        let is_code = lang.is_some();
         let is_lock_or_data = ext == "lock"
             || matches!(
                 name.as_str(),
@@ -241,6 +335,7 @@ impl<'a> FileInfo<'a> {
             path,
             name,
             ext,
+            lang,
             is_code,
             is_install_hook,
             is_lock_or_data,
@@ -266,11 +361,37 @@ fn text_of(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
+/// The content to scan: text as it is, and a code file even when it does not look like text
+/// (one NUL in a comment, a Latin-1 byte under a `coding:` line), decoded lossily, because
+/// its interpreter runs it anyway. `None` for a binary file that is not code.
+fn decode<'d>(file: &FileInfo<'_>, data: &'d [u8]) -> Option<Cow<'d, str>> {
+    match text_of(data) {
+        Some(text) => Some(Cow::Borrowed(text)),
+        None if file.is_code => Some(String::from_utf8_lossy(data)),
+        None => None,
+    }
+}
+
+/// The lines of `text` without their terminators, split where `similar` splits them (`\n`,
+/// `\r\n` and a lone `\r`), so indices agree with the line diff and with `chainlock diff show`.
+fn split_lines(text: &str) -> Vec<&str> {
+    similar::DiffableStr::tokenize_lines(text)
+        .into_iter()
+        .map(strip_terminator)
+        .collect()
+}
+
+fn strip_terminator(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
 /// Lines of `new` that are not in `old`, with their 1-based line numbers in `new`.
 fn added_lines<'t>(old: Option<&str>, new: &'t str) -> Vec<(u32, &'t str)> {
+    let lines = split_lines(new);
     let Some(old) = old else {
-        return new
-            .lines()
+        return lines
+            .into_iter()
             .enumerate()
             .map(|(i, l)| (line_no(i), l))
             .collect();
@@ -279,16 +400,18 @@ fn added_lines<'t>(old: Option<&str>, new: &'t str) -> Vec<(u32, &'t str)> {
     let diff = similar::TextDiff::configure()
         .timeout(std::time::Duration::from_secs(2))
         .diff_lines(old, new);
-    let lines: Vec<&'t str> = new.lines().collect();
     let mut added = Vec::new();
     for change in diff.iter_all_changes() {
-        if change.tag() == similar::ChangeTag::Insert {
-            if let Some((i, text)) = change
-                .new_index()
-                .and_then(|i| lines.get(i).map(|t| (i, *t)))
-            {
-                added.push((line_no(i), text));
-            }
+        if change.tag() != similar::ChangeTag::Insert {
+            continue;
+        }
+        // `lines` is split exactly as the diff split `new`, so the index finds the change's text.
+        if let Some((i, text)) = change
+            .new_index()
+            .and_then(|i| lines.get(i).map(|t| (i, *t)))
+        {
+            debug_assert_eq!(text, strip_terminator(change.value()));
+            added.push((line_no(i), text));
         }
     }
     added
@@ -298,11 +421,6 @@ fn line_no(index: usize) -> u32 {
     u32::try_from(index)
         .unwrap_or(u32::MAX - 1)
         .saturating_add(1)
-}
-
-/// The first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> Option<u32> {
-    text.lines().position(|l| l.contains(needle)).map(line_no)
 }
 
 /// npm's lifecycle scripts that run when a package is installed (or packed from git).
@@ -318,30 +436,33 @@ const NPM_HOOKS: &[&str] = &[
 fn install_hooks(
     file: &FileInfo<'_>,
     old: Option<&[u8]>,
-    new: &[u8],
     old_text: Option<&str>,
-    new_text: Option<&str>,
+    new_text: &str,
+    added: &[(u32, &str)],
     flags: &mut Vec<Flag>,
 ) {
     if file.name == "package.json" {
-        let Some(new_text) = new_text else { return };
-        let scripts = |text: Option<&str>| -> serde_json::Map<String, serde_json::Value> {
-            text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-                .and_then(|v| v.get("scripts").and_then(|s| s.as_object()).cloned())
-                .unwrap_or_default()
+        // An unparsable package.json is flagged by `dependencies`.
+        let new_text = strip_bom(new_text);
+        let Ok(after) = serde_json::from_str::<serde_json::Value>(new_text) else {
+            return;
         };
-        let (before, after) = (scripts(old_text), scripts(Some(new_text)));
+        let before = old_text
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(strip_bom(t)).ok())
+            .unwrap_or_default();
+        let keys = JsonKeyLines::new(new_text);
         for hook in NPM_HOOKS {
-            let Some(command) = after.get(*hook) else {
+            let Some(command) = after.get("scripts").and_then(|s| s.get(*hook)) else {
                 continue;
             };
             let command_text = command.as_str().unwrap_or_default();
-            let verb = match before.get(*hook) {
+            let verb = match before.get("scripts").and_then(|s| s.get(*hook)) {
                 None => "added",
                 Some(old_cmd) if old_cmd != command => "changed",
                 Some(_) => continue,
             };
-            let line = line_of(new_text, &format!("\"{hook}\""));
+            // The key inside "scripts", not the first `"install"` anywhere (keywords).
+            let line = keys.nested("scripts", hook);
             flags.push(file.flag(
                 Rule::InstallHook,
                 Severity::High,
@@ -357,7 +478,7 @@ fn install_hooks(
     if !file.is_install_hook {
         return;
     }
-    let first_added = new_text.and_then(|n| added_lines(old_text, n).first().map(|(l, _)| *l));
+    let first_added = added.first().map(|(l, _)| *l);
     let (what, severity_new, severity_changed) = match (file.name.as_str(), file.ext.as_str()) {
         (_, "pth") => (
             "`.pth` file: its `import` lines run at every Python start-up",
@@ -386,12 +507,10 @@ fn install_hooks(
         ),
     };
     let line = if file.ext == "pth" {
-        new_text
-            .and_then(|t| {
-                t.lines()
-                    .position(|l| l.starts_with("import ") || l.starts_with("import\t"))
-                    .map(line_no)
-            })
+        split_lines(new_text)
+            .into_iter()
+            .position(|l| l.starts_with("import ") || l.starts_with("import\t"))
+            .map(line_no)
             .or(first_added)
     } else {
         first_added
@@ -401,7 +520,6 @@ fn install_hooks(
     } else {
         ("changed", severity_changed)
     };
-    let _ = new;
     flags.push(file.flag(Rule::InstallHook, severity, line, format!("{verb}: {what}")));
 }
 
@@ -445,6 +563,18 @@ fn binary_file(file: &FileInfo<'_>, old: Option<&[u8]>, new: &[u8], flags: &mut 
             Severity::High,
             None,
             format!("{verb} executable binary ({size} bytes): cannot be reviewed as source"),
+        ));
+        return;
+    }
+    if file.is_code {
+        // Its interpreter runs it all the same; the lines are scanned as decoded text.
+        flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::High,
+            None,
+            format!(
+                "{verb} code file that is not valid text ({size} bytes; NUL bytes or invalid UTF-8): its interpreter may read it differently than a viewer shows it"
+            ),
         ));
         return;
     }
@@ -735,16 +865,26 @@ fn contains_token(line: &str, pattern: &str) -> bool {
     false
 }
 
-fn is_comment(file: &FileInfo<'_>, line: &str) -> bool {
-    if file.ext == "pth" {
-        // Python runs `.pth` lines starting with `import`; everything else is inert.
+/// Whether the whole of `line` is a comment in `lang`, so no pattern in it can run. When in
+/// doubt the line is scanned: a false positive costs a glance, a false negative a compromise.
+fn is_comment(lang: Lang, line: &str) -> bool {
+    let t = line.trim_start();
+    // JavaScript ends a line (and so a `//` comment) at U+2028 and U+2029 too.
+    if t.contains(['\u{2028}', '\u{2029}']) {
         return false;
     }
-    let t = line.trim_start();
-    t.starts_with("//")
-        || t.starts_with("/*")
-        || t.starts_with("* ")
-        || (t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#include"))
+    let slashes = matches!(lang, Lang::JavaScript | Lang::CFamily | Lang::Php);
+    let hash = matches!(lang, Lang::Python | Lang::Hash | Lang::Php);
+    if slashes && t.starts_with("//") {
+        return true;
+    }
+    if let Some(rest) = t.strip_prefix("/*").filter(|_| slashes) {
+        // `/* note */` is a comment; `/**/ code` and an unclosed `/* note` line are scanned.
+        return rest
+            .find("*/")
+            .is_some_and(|end| rest[end + 2..].trim().is_empty());
+    }
+    hash && t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#[")
 }
 
 fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
@@ -755,11 +895,12 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     };
     let python_only_eval =
         |p: &str| matches!(p, "compile(" | "exec(" | "__import__(" | "marshal.loads(");
-    let is_python = matches!(file.ext.as_str(), "py" | "pyw" | "pth");
+    let lang = file.lang.unwrap_or(Lang::Opaque);
+    let is_python = lang.is_python();
     for patterns in [&NETWORK, &PROCESS, &EVAL] {
         let mut count = 0;
         for &(line, text) in added {
-            if count >= MAX_LINE_FLAGS || is_comment(file, text) {
+            if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
                 continue;
             }
             let hit = patterns
@@ -780,7 +921,7 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     }
     let mut count = 0;
     for &(line, text) in added {
-        if count >= MAX_LINE_FLAGS || is_comment(file, text) {
+        if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
             continue;
         }
         let lower = text.to_ascii_lowercase();
@@ -803,14 +944,100 @@ fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Fla
     }
 }
 
-/// Shortens `text` to at most `max` characters for a one-line message.
+/// Shortens `text` to at most `max` characters for a one-line message, with control and
+/// invisible characters written as `\u{..}` so the report shows what the line holds.
 fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
+    let mut s = String::new();
+    let mut previous = None;
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            s.push('…');
+            break;
+        }
+        if (c.is_control() && c != '\t') || invisible(c, previous).is_some() {
+            s.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            s.push(c);
+        }
+        previous = Some(c);
     }
-    let mut s: String = text.chars().take(max).collect();
-    s.push('…');
     s
+}
+
+/// What an invisible character can do, or `None` for a character that shows. `previous` is
+/// the character before it: a variation selector after an emoji is ordinary text.
+fn invisible(c: char, previous: Option<char>) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
+        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
+        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
+            "a Hangul filler: a name that shows as nothing"
+        }
+        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
+        '\u{FE00}'..='\u{FE0F}'
+            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
+        {
+            "a variation selector: can carry a hidden payload"
+        }
+        // The rest of Unicode's format characters (category Cf).
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
+        _ => return None,
+    })
+}
+
+/// Bidi controls and invisible characters in added lines of code ("Trojan Source").
+fn hidden_unicode(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+    let mut count = 0;
+    for &(line, text) in added {
+        if count >= MAX_LINE_FLAGS {
+            break;
+        }
+        let mut previous = None;
+        let mut found = None;
+        for (at, c) in text.char_indices() {
+            // A byte order mark opening the file is the encoding's, not the code's.
+            let file_bom = line == 1 && at == 0 && c == '\u{feff}';
+            if let Some(what) = invisible(c, previous).filter(|_| !file_bom) {
+                found = Some((c, what));
+                break;
+            }
+            previous = Some(c);
+        }
+        if let Some((c, what)) = found {
+            count += 1;
+            flags.push(file.flag(
+                Rule::HiddenUnicode,
+                Severity::High,
+                Some(line),
+                format!(
+                    "added line holds U+{:04X}, {what}: {}",
+                    u32::from(c),
+                    clip(text.trim(), 100)
+                ),
+            ));
+        }
+    }
 }
 
 /// One dependency requirement as written in a manifest.
@@ -824,22 +1051,68 @@ struct Dep {
     line: u32,
 }
 
+/// Why a manifest could not be read, and where.
+#[derive(Debug)]
+struct Unreadable {
+    line: Option<u32>,
+    why: String,
+}
+
+impl Unreadable {
+    fn at(line: u32, why: &str) -> Self {
+        Unreadable {
+            line: Some(line),
+            why: why.to_owned(),
+        }
+    }
+}
+
+/// Drops a leading byte order mark, as npm, Cargo and Python's `utf-8-sig` readers do.
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>) {
-    let extract: fn(&str) -> Vec<Dep> = match file.name.as_str() {
+    let extract: fn(&str) -> Result<Vec<Dep>, Unreadable> = match file.name.as_str() {
         "package.json" => npm_deps,
         "cargo.toml" | "pyproject.toml" => toml_deps,
         "setup.cfg" => setup_cfg_deps,
         n if (n.starts_with("requirements") && n.ends_with(".txt"))
             || (file.path.contains("requirements/") && file.ext == "txt") =>
         {
-            requirements_deps
+            |text| Ok(requirements_deps(text))
         }
         _ => return,
     };
-    let before = extract(old);
-    for dep in extract(new) {
-        let previous = before.iter().find(|d| d.key == dep.key);
-        let message = match previous {
+    let after = match extract(strip_bom(new)) {
+        Ok(deps) => deps,
+        Err(e) => {
+            // Silence here would hide exactly what the manifest exists to declare.
+            let unchecked = if file.name == "package.json" {
+                "install scripts and dependencies"
+            } else {
+                "dependencies"
+            };
+            flags.push(file.flag(
+                Rule::UnparsedManifest,
+                Severity::High,
+                e.line,
+                format!(
+                    "manifest cannot be parsed ({}): its {unchecked} were not checked, and the tool that reads it may still accept it",
+                    clip(&e.why, 100)
+                ),
+            ));
+            return;
+        }
+    };
+    // An unreadable old manifest counts as empty: every dependency of the new one is news.
+    let before: HashMap<String, Dep> = extract(strip_bom(old))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.key.clone(), d))
+        .collect();
+    for dep in after {
+        let message = match before.get(&dep.key) {
             None => format!("dependency added: {} = {}", dep.key, clip(&dep.spec, 100)),
             Some(p) if p.spec != dep.spec => format!(
                 "dependency changed: {} from {} to {}",
@@ -856,6 +1129,11 @@ fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>
             || spec.starts_with("git")
             || spec.contains("file:")
             || dep.key.contains("index-url")
+            || dep.key.contains("find-links")
+            || dep.key.contains("registry")
+            || dep.key.ends_with(".git")
+            || dep.key.starts_with("patch.")
+            || dep.key.starts_with("replace.")
         {
             Severity::High
         } else if dep.key.contains("dev") || dep.key.contains("test") {
@@ -867,10 +1145,99 @@ fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mut Vec<Flag>
     }
 }
 
-fn npm_deps(text: &str) -> Vec<Dep> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Vec::new();
-    };
+fn parse_json(text: &str) -> Result<serde_json::Value, Unreadable> {
+    serde_json::from_str(text).map_err(|e| Unreadable {
+        line: u32::try_from(e.line()).ok().filter(|&l| l > 0),
+        why: e.to_string(),
+    })
+}
+
+/// Where the keys of a JSON document's first two levels are written, found in one pass. A key
+/// written twice maps to its last line: the occurrence `JSON.parse` (and serde_json) keeps.
+struct JsonKeyLines {
+    top: HashMap<String, u32>,
+    nested: HashMap<String, HashMap<String, u32>>,
+}
+
+impl JsonKeyLines {
+    /// Reads a document serde_json has accepted; lines are counted as [`split_lines`] does.
+    fn new(text: &str) -> Self {
+        struct Frame {
+            object: bool,
+            expect_key: bool,
+            key: Option<String>,
+        }
+        let mut found = JsonKeyLines {
+            top: HashMap::new(),
+            nested: HashMap::new(),
+        };
+        let bytes = text.as_bytes();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut line = 1u32;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line = line.saturating_add(1),
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => line = line.saturating_add(1),
+                open @ (b'{' | b'[') => stack.push(Frame {
+                    object: open == b'{',
+                    expect_key: true,
+                    key: None,
+                }),
+                b'}' | b']' => {
+                    stack.pop();
+                }
+                b',' => {
+                    if let Some(frame) = stack.last_mut() {
+                        frame.expect_key = true;
+                    }
+                }
+                b'"' => {
+                    let start = i;
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    let is_key = stack.last().is_some_and(|f| f.object && f.expect_key);
+                    let raw = text.get(start..(i + 1).min(bytes.len())).unwrap_or("");
+                    if is_key {
+                        let key: String = serde_json::from_str(raw).unwrap_or_default();
+                        match stack.len() {
+                            1 => {
+                                found.top.insert(key.clone(), line);
+                            }
+                            2 => {
+                                if let Some(parent) = stack[0].key.as_deref() {
+                                    found
+                                        .nested
+                                        .entry(parent.to_owned())
+                                        .or_default()
+                                        .insert(key.clone(), line);
+                                }
+                            }
+                            _ => {}
+                        }
+                        if let Some(frame) = stack.last_mut() {
+                            frame.expect_key = false;
+                            frame.key = Some(key);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        found
+    }
+
+    fn nested(&self, parent: &str, key: &str) -> Option<u32> {
+        self.nested.get(parent).and_then(|m| m.get(key)).copied()
+    }
+}
+
+fn npm_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
+    let value = parse_json(text)?;
+    let keys = JsonKeyLines::new(text);
     let mut deps = Vec::new();
     for section in [
         "dependencies",
@@ -881,28 +1248,21 @@ fn npm_deps(text: &str) -> Vec<Dep> {
         let Some(map) = value.get(section).and_then(|v| v.as_object()) else {
             continue;
         };
-        let section_line = line_of(text, &format!("\"{section}\"")).unwrap_or(1);
+        let section_line = keys.top.get(section).copied().unwrap_or(1);
         for (name, spec) in map {
-            let needle = format!("\"{name}\"");
-            let line = text
-                .lines()
-                .enumerate()
-                .skip(usize::try_from(section_line).unwrap_or(0))
-                .find(|(_, l)| l.contains(&needle))
-                .map_or(section_line, |(i, _)| line_no(i));
             let spec = spec
                 .as_str()
                 .map_or_else(|| spec.to_string(), str::to_owned);
             deps.push(Dep {
                 key: format!("{section}.{name}"),
                 spec,
-                line,
+                line: keys.nested(section, name).unwrap_or(section_line),
             });
         }
     }
     for section in ["bundleDependencies", "bundledDependencies"] {
         if let Some(list) = value.get(section).and_then(|v| v.as_array()) {
-            let line = line_of(text, &format!("\"{section}\"")).unwrap_or(1);
+            let line = keys.top.get(section).copied().unwrap_or(1);
             for name in list.iter().filter_map(|v| v.as_str()) {
                 deps.push(Dep {
                     key: format!("{section}.{name}"),
@@ -912,7 +1272,7 @@ fn npm_deps(text: &str) -> Vec<Dep> {
             }
         }
     }
-    deps
+    Ok(deps)
 }
 
 /// The distribution name at the start of a PEP 508 requirement.
@@ -925,120 +1285,447 @@ fn requirement_name(req: &str) -> String {
         .replace('_', "-")
 }
 
-/// Line-based reading of the dependency tables of `Cargo.toml` and `pyproject.toml`: enough
-/// for manifests as people write them, and it keeps line numbers.
-fn toml_deps(text: &str) -> Vec<Dep> {
-    let mut deps = Vec::new();
-    let mut table = String::new();
-    let mut lines = text.lines().enumerate().peekable();
-    while let Some((i, raw)) = lines.next() {
-        let line = strip_toml_comment(raw).trim();
-        if line.starts_with('[') {
-            table = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .replace(['"', '\'', ' '], "");
+/// What identifies a requirement in a list: its name, or the whole of it when it is a bare
+/// URL (an index list), so two URLs never share a key.
+fn requirement_key(req: &str) -> String {
+    let name = requirement_name(req);
+    let rest = &req.trim()[name.len()..];
+    if name.is_empty() || rest.starts_with("://") || rest.starts_with('+') {
+        req.trim().to_owned()
+    } else {
+        name
+    }
+}
+
+/// A statement of a TOML document as the line-based reader sees it.
+enum TomlItem {
+    /// `[a.b]`, or `[[a.b]]` when `array` is set.
+    Table { path: Vec<String>, array: bool },
+    /// `key = value`: the key's dotted path and the value's text line by line, comments
+    /// dropped, so each element of a multi-line array or inline table keeps its line.
+    Pair {
+        key: Vec<String>,
+        line: u32,
+        value: Vec<(u32, String)>,
+    },
+}
+
+/// Reads a TOML document statement by statement. No TOML parser is available, so this knows
+/// enough of the syntax (quoted and dotted keys, multi-line strings, arrays, inline tables)
+/// to place every table and key, and refuses a line it cannot place instead of skipping it.
+fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
+    let lines = split_lines(text);
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let n = line_no(i);
+        let t = lines[i].trim();
+        i += 1;
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let Some((key, value)) = line.split_once('=') else {
+        if let Some(header) = t.strip_prefix('[') {
+            let (array, header) = match header.strip_prefix('[') {
+                Some(h) => (true, h),
+                None => (false, header),
+            };
+            let bad = || Unreadable::at(n, "a table header that cannot be read");
+            let (path, rest) = toml_key(header).ok_or_else(bad)?;
+            let rest = rest
+                .strip_prefix(if array { "]]" } else { "]" })
+                .ok_or_else(bad)?
+                .trim_start();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                return Err(bad());
+            }
+            items.push(TomlItem::Table { path, array });
             continue;
-        };
-        let (key, value) = (key.trim().trim_matches('"'), value.trim());
-        let is_dep_table = table.ends_with("dependencies");
-        let array_key = (table == "project" && key == "dependencies")
-            || (table == "build-system" && key == "requires");
-        let in_dep_subtable = ["dependencies.", "-dependencies."]
-            .iter()
-            .any(|p| table.starts_with(p) || table.contains(&format!(".{p}")));
-        if value.starts_with('[') && (array_key || is_dep_table) {
-            // A requirement array, possibly over several lines.
-            let mut collected = vec![(line_no(i), value.to_owned())];
-            let mut depth = bracket_depth(value);
-            while depth > 0 {
-                let Some((j, next)) = lines.next() else { break };
-                let next = strip_toml_comment(next);
-                depth += bracket_depth(next);
-                collected.push((line_no(j), next.to_owned()));
-            }
-            for (n, chunk) in collected {
-                for req in quoted_strings(&chunk) {
-                    deps.push(Dep {
-                        key: format!("{table}.{key}:{}", requirement_name(&req)),
-                        spec: req,
-                        line: n,
-                    });
-                }
-            }
-        } else if is_dep_table || in_dep_subtable {
-            deps.push(Dep {
-                key: format!("{table}.{key}"),
-                spec: value.to_owned(),
-                line: line_no(i),
-            });
         }
+        let bad = || Unreadable::at(n, "a line that is neither a table header nor `key = value`");
+        let (key, rest) = toml_key(t).ok_or_else(bad)?;
+        let first = rest.strip_prefix('=').ok_or_else(bad)?.trim_start();
+        let mut scan = ValueScan::default();
+        let unterminated = |m| Unreadable::at(m, "an unterminated string");
+        let piece = scan.piece(first).ok_or_else(|| unterminated(n))?;
+        if piece.trim().is_empty() {
+            return Err(Unreadable::at(n, "a key without a value"));
+        }
+        let mut value = vec![(n, piece)];
+        while scan.is_open() {
+            let Some(next) = lines.get(i) else {
+                return Err(Unreadable::at(n, "a value that never ends"));
+            };
+            let m = line_no(i);
+            i += 1;
+            value.push((m, scan.piece(next).ok_or_else(|| unterminated(m))?));
+        }
+        if scan.depth < 0 {
+            return Err(Unreadable::at(n, "a `]` or `}` that closes nothing"));
+        }
+        items.push(TomlItem::Pair {
+            key,
+            line: n,
+            value,
+        });
     }
-    deps
+    Ok(items)
 }
 
-fn strip_toml_comment(line: &str) -> &str {
-    // Good enough: a `#` inside a quoted requirement is rare in dependency tables.
-    let mut in_str: Option<char> = None;
-    for (i, c) in line.char_indices() {
-        match (in_str, c) {
-            (None, '"' | '\'') => in_str = Some(c),
-            (Some(q), c) if c == q => in_str = None,
-            (None, '#') => return &line[..i],
-            _ => {}
-        }
-    }
-    line
+/// Follows a TOML value over its lines: open brackets and an open multi-line string.
+#[derive(Default)]
+struct ValueScan {
+    /// `[` and `{` opened and not yet closed, outside strings.
+    depth: i32,
+    /// The delimiter of an open multi-line string.
+    multiline: Option<&'static [u8]>,
 }
 
-fn bracket_depth(s: &str) -> i32 {
-    let mut depth = 0;
-    let mut in_str: Option<char> = None;
-    for c in s.chars() {
-        match (in_str, c) {
-            (None, '"' | '\'') => in_str = Some(c),
-            (Some(q), c) if c == q => in_str = None,
-            (None, '[') => depth += 1,
-            (None, ']') => depth -= 1,
-            _ => {}
-        }
+impl ValueScan {
+    fn is_open(&self) -> bool {
+        self.depth > 0 || self.multiline.is_some()
     }
-    depth
-}
 
-fn quoted_strings(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current: Option<(char, String)> = None;
-    for c in s.chars() {
-        match &mut current {
-            None if c == '"' || c == '\'' => current = Some((c, String::new())),
-            None => {}
-            Some((q, buf)) => {
-                if c == *q {
-                    out.push(std::mem::take(buf));
-                    current = None;
+    /// Follows one line; returns it without its comment, or `None` when a single-line string
+    /// is not closed on it.
+    fn piece(&mut self, line: &str) -> Option<String> {
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if let Some(delim) = self.multiline {
+                if delim == b"\"\"\"" && b[i] == b'\\' {
+                    i += 2;
+                } else if b[i..].starts_with(delim) {
+                    self.multiline = None;
+                    i += 3;
                 } else {
-                    buf.push(c);
+                    i += 1;
                 }
+                continue;
             }
+            match b[i] {
+                // `#` is ASCII, so `i` is a character boundary.
+                b'#' => return Some(line[..i].to_owned()),
+                b'"' if b[i..].starts_with(b"\"\"\"") => {
+                    self.multiline = Some(b"\"\"\"");
+                    i += 3;
+                }
+                b'\'' if b[i..].starts_with(b"'''") => {
+                    self.multiline = Some(b"'''");
+                    i += 3;
+                }
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match b.get(i) {
+                            None => return None,
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => break,
+                            Some(_) => i += 1,
+                        }
+                    }
+                    i += 1;
+                }
+                b'\'' => {
+                    let close = b[i + 1..].iter().position(|&c| c == b'\'')?;
+                    i += close + 2;
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    i += 1;
+                }
+                b']' | b'}' => {
+                    self.depth -= 1;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        Some(line.to_owned())
+    }
+}
+
+/// A dotted key at the start of `s` (bare, "basic" and 'literal' parts, escapes resolved) and
+/// the text after it.
+fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
+    let mut path = Vec::new();
+    let mut rest = s.trim_start();
+    loop {
+        let (part, after) = if let Some(r) = rest.strip_prefix('"') {
+            let end = basic_string_end(r)?;
+            (unescape_basic(&r[..end])?, &r[end + 1..])
+        } else if let Some(r) = rest.strip_prefix('\'') {
+            let end = r.find('\'')?;
+            (r[..end].to_owned(), &r[end + 1..])
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            (rest[..end].to_owned(), &rest[end..])
+        };
+        path.push(part);
+        rest = after.trim_start();
+        match rest.strip_prefix('.') {
+            Some(r) => rest = r.trim_start(),
+            None => return Some((path, rest)),
+        }
+    }
+}
+
+/// The index of the `"` that closes a basic string whose content starts `s`.
+fn basic_string_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A basic string's content with its escapes resolved (`"depend\u0065ncies"` is
+/// `dependencies`); `None` for an invalid escape.
+fn unescape_basic(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let escape = chars.next()?;
+        out.push(match escape {
+            'b' => '\u{8}',
+            't' => '\t',
+            'n' => '\n',
+            'f' => '\u{c}',
+            'r' => '\r',
+            'e' => '\u{1b}',
+            '"' => '"',
+            '\\' => '\\',
+            'x' | 'u' | 'U' => {
+                let len = match escape {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = chars.by_ref().take(len).collect();
+                if hex.len() != len || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return None;
+                }
+                char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// The value of a quoted TOML string element, `None` when `element` is not one.
+fn unquote(element: &str) -> Option<String> {
+    if element.len() >= 2 && element.starts_with('"') && element.ends_with('"') {
+        unescape_basic(&element[1..element.len() - 1])
+    } else if element.len() >= 2 && element.starts_with('\'') && element.ends_with('\'') {
+        Some(element[1..element.len() - 1].to_owned())
+    } else {
+        None
+    }
+}
+
+/// The elements of an array or inline table value, split at its top-level commas, each with
+/// the line it starts on.
+fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut current = String::new();
+    let mut start = 0;
+    let mut push = |current: &mut String, start: u32| {
+        let element = current.trim();
+        if !element.is_empty() {
+            out.push((start, element.to_owned()));
+        }
+        current.clear();
+    };
+    for (line, piece) in value {
+        for c in piece.chars() {
+            if let Some(q) = quote {
+                current.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                continue;
+            }
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth == 1 {
+                        continue;
+                    }
+                }
+                ']' | '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        push(&mut current, start);
+                        continue;
+                    }
+                }
+                ',' if depth == 1 => {
+                    push(&mut current, start);
+                    continue;
+                }
+                _ => {}
+            }
+            if depth >= 1 && !(current.is_empty() && c.is_whitespace()) {
+                if current.is_empty() {
+                    start = *line;
+                }
+                current.push(c);
+            }
+        }
+        if !current.is_empty() {
+            current.push(' ');
         }
     }
     out
 }
 
+/// A path segment that names a collection of dependencies: `[dependencies]`,
+/// `[target.'cfg(unix)'.build-dependencies]`, `[project.optional-dependencies]`,
+/// `[dependency-groups]`, `[tool.uv.sources]`, uv's `dev-dependencies = [...]`.
+fn is_dep_collection(segment: &str) -> bool {
+    segment == "dependencies"
+        || segment.ends_with("-dependencies")
+        || segment == "dependency-groups"
+        || segment == "sources"
+}
+
+/// Where a key's full path (its table's path, then its own) names its collection of
+/// dependencies, if it is in one.
+fn dep_collection(full: &[&str]) -> Option<usize> {
+    match full {
+        // `[patch.crates-io]` and `[replace]` swap other code in for a dependency.
+        ["patch", _, ..] => Some(1),
+        ["replace", ..] => Some(0),
+        ["build-system", "requires", ..] => Some(1),
+        // Package indexes: `[[tool.uv.index]]`, `[[tool.poetry.source]]`.
+        ["tool", _, "index" | "source", ..] => Some(2),
+        _ => full.iter().position(|s| is_dep_collection(s)).or_else(|| {
+            full.last()
+                .filter(|k| k.ends_with("index-url") || **k == "find-links")
+                .map(|_| full.len() - 1)
+        }),
+    }
+}
+
+/// Line-based reading of the dependency tables of `Cargo.toml` and `pyproject.toml`: every
+/// way to write one (`[dependencies]`, `[dependencies.x]`, `[target.x.dependencies]`,
+/// dotted keys, inline tables, requirement arrays), and it keeps line numbers.
+fn toml_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
+    let mut deps = Vec::new();
+    let mut table: Vec<String> = Vec::new();
+    // The table's name in dependency keys: `[[x]]` tables are numbered, `x[0]`, `x[1]`.
+    let mut table_name = String::new();
+    let mut array_tables: HashMap<String, usize> = HashMap::new();
+    for item in toml_items(text)? {
+        let (key, line, value) = match item {
+            TomlItem::Table { path, array } => {
+                table_name = path.join(".");
+                if array {
+                    let n = array_tables.entry(table_name.clone()).or_insert(0);
+                    table_name = format!("{table_name}[{n}]");
+                    *n += 1;
+                }
+                table = path;
+                continue;
+            }
+            TomlItem::Pair { key, line, value } => (key, line, value),
+        };
+        let full: Vec<&str> = table.iter().chain(&key).map(String::as_str).collect();
+        let Some(at) = dep_collection(&full) else {
+            continue;
+        };
+        let name = if table_name.is_empty() {
+            key.join(".")
+        } else {
+            format!("{table_name}.{}", key.join("."))
+        };
+        let first = value[0].1.trim_start();
+        // `dependencies = [...]`, `[project.optional-dependencies] test = [...]`.
+        let is_requirement_list = first.starts_with('[') && at + 2 >= full.len();
+        // `dependencies = { serde = "1" }`: entries keyed as in a `[dependencies]` table.
+        let is_inline_collection = first.starts_with('{') && at + 1 == full.len();
+        if is_requirement_list {
+            for (n, element) in toml_elements(&value) {
+                let (id, spec) = match unquote(&element) {
+                    Some(req) => (requirement_key(&req), req),
+                    None => (element.clone(), element),
+                };
+                deps.push(Dep {
+                    key: format!("{name}:{id}"),
+                    spec,
+                    line: n,
+                });
+            }
+        } else if is_inline_collection {
+            for (n, element) in toml_elements(&value) {
+                let (entry, spec) = match toml_key(&element) {
+                    Some((k, rest)) => (
+                        k.join("."),
+                        rest.strip_prefix('=').unwrap_or(rest).trim().to_owned(),
+                    ),
+                    None => (element.clone(), element),
+                };
+                deps.push(Dep {
+                    key: format!("{name}.{entry}"),
+                    spec,
+                    line: n,
+                });
+            }
+        } else {
+            let spec: Vec<&str> = value
+                .iter()
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+                .collect();
+            deps.push(Dep {
+                key: name,
+                spec: spec.join(" "),
+                line,
+            });
+        }
+    }
+    Ok(deps)
+}
+
 /// `[options] install_requires/setup_requires/tests_require` and `[options.extras_require]`.
-fn setup_cfg_deps(text: &str) -> Vec<Dep> {
+fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
     let mut deps = Vec::new();
     let mut section = String::new();
     let mut key: Option<String> = None;
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in split_lines(text).into_iter().enumerate() {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
         if trimmed.starts_with('[') {
+            if !trimmed.ends_with(']') {
+                return Err(Unreadable::at(
+                    line_no(i),
+                    "a section header that cannot be read",
+                ));
+            }
             section = trimmed
                 .trim_matches(|c| c == '[' || c == ']')
                 .trim()
@@ -1050,31 +1737,40 @@ fn setup_cfg_deps(text: &str) -> Vec<Dep> {
         let value = if continuation {
             trimmed
         } else if let Some((k, v)) = trimmed.split_once('=').or_else(|| trimmed.split_once(':')) {
+            if section.is_empty() {
+                return Err(Unreadable::at(line_no(i), "an option before any section"));
+            }
             let k = k.trim();
             let wanted = (section == "options"
-                && matches!(k, "install_requires" | "setup_requires" | "tests_require"))
+                && matches!(
+                    k,
+                    "install_requires" | "setup_requires" | "tests_require" | "dependency_links"
+                ))
                 || section == "options.extras_require";
             key = wanted.then(|| format!("{section}.{k}"));
             v.trim()
         } else {
-            continue;
+            return Err(Unreadable::at(
+                line_no(i),
+                "a line that is neither a section, an option nor a continuation",
+            ));
         };
         let Some(k) = &key else { continue };
         // One requirement per line; a `;` starts its environment marker, which stays with it.
         if !value.is_empty() {
             deps.push(Dep {
-                key: format!("{k}:{}", requirement_name(value)),
+                key: format!("{k}:{}", requirement_key(value)),
                 spec: value.to_owned(),
                 line: line_no(i),
             });
         }
     }
-    deps
+    Ok(deps)
 }
 
 fn requirements_deps(text: &str) -> Vec<Dep> {
     let mut deps = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in split_lines(text).into_iter().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -1127,7 +1823,7 @@ mod tests {
     #[test]
     fn toml_arrays_and_tables() {
         let text = "[project]\nname = \"x\"\ndependencies = [\n  \"requests>=2\",\n  \"idna\" # comment\n]\n\n[dependencies]\nserde = \"1\"\n\n[dependencies.tokio]\nversion = \"1\"\n";
-        let deps = toml_deps(text);
+        let deps = toml_deps(text).unwrap();
         let keys: Vec<_> = deps.iter().map(|d| (d.key.as_str(), d.line)).collect();
         assert_eq!(
             keys,
@@ -1143,7 +1839,7 @@ mod tests {
     #[test]
     fn setup_cfg_requirements() {
         let text = "[metadata]\nname = x\n\n[options]\ninstall_requires =\n    requests>=2\n    idna; python_version<\"3.8\"\n";
-        let deps = setup_cfg_deps(text);
+        let deps = setup_cfg_deps(text).unwrap();
         let keys: Vec<_> = deps.iter().map(|d| (d.key.as_str(), d.line)).collect();
         assert_eq!(
             keys,

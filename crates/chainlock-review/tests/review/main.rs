@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod differentials;
+mod evasion;
 mod hostile;
 mod risk;
 mod util;
