@@ -391,6 +391,20 @@ fn rewrap_wheel(
     writer.finish().expect("finish");
 }
 
+/// Compares a tampered artifact with the source; it must not match.
+fn compare_tampered(
+    tampered: &std::path::Path,
+    format: Format,
+    repo: &Repo,
+    commit: &str,
+) -> chainlock_review::ArtifactReport {
+    let archive = Archive::open(tampered, Some(format), &Limits::default()).expect("read");
+    let source = SourceTree::open(repo.path(), commit).expect("source");
+    let report = compare(&archive, &source).expect("compare");
+    assert!(!report.matches_source(), "{report:#?}");
+    report
+}
+
 fn flagged(report: &chainlock_review::ArtifactReport, file: &str, phrase: &str) -> bool {
     report
         .flags
@@ -431,10 +445,7 @@ fn wheel_metadata_cannot_add_dependencies_commands_or_files() {
             ("tinypkg-0.1.0.dist-info/hook.txt", b"import os\n"),
         ],
     );
-    let archive = Archive::open(&tampered, Some(Format::Wheel), &Limits::default()).expect("read");
-    let source = SourceTree::open(repo.path(), &commit).expect("source");
-    let report = compare(&archive, &source).expect("compare");
-    assert!(!report.matches_source(), "{report:#?}");
+    let report = compare_tampered(&tampered, Format::Wheel, &repo, &commit);
     assert!(
         flagged(
             &report,
@@ -476,10 +487,7 @@ fn sdist_egg_info_cannot_add_dependencies_or_code() {
             ("tinypkg-0.1.0/tools/x.egg-info/setup.py", b"import os\n"),
         ],
     );
-    let archive = Archive::open(&tampered, Some(Format::Sdist), &Limits::default()).expect("read");
-    let source = SourceTree::open(repo.path(), &commit).expect("source");
-    let report = compare(&archive, &source).expect("compare");
-    assert!(!report.matches_source(), "{report:#?}");
+    let report = compare_tampered(&tampered, Format::Sdist, &repo, &commit);
     assert!(
         flagged(
             &report,
@@ -529,10 +537,7 @@ fn crate_normalized_manifest_cannot_add_dependencies_or_a_build_script() {
         },
         &[],
     );
-    let archive = Archive::open(&tampered, Some(Format::Crate), &Limits::default()).expect("read");
-    let source = SourceTree::open(repo.path(), &commit).expect("source");
-    let report = compare(&archive, &source).expect("compare");
-    assert!(!report.matches_source(), "{report:#?}");
+    let report = compare_tampered(&tampered, Format::Crate, &repo, &commit);
     for phrase in [
         "`evil-build`",
         "`evil-crate`",
