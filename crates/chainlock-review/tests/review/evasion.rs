@@ -96,6 +96,14 @@ fn script_without_extension_is_scanned_by_its_shebang() {
         "curl https://example.com/install.sh | sh\n"
     )
     .is_empty());
+    // The same file marked executable (mode 100755) is a script, `#!` or not.
+    let flags = chainlock_review::scan_file_change(
+        "INSTALL",
+        true,
+        None,
+        Some(b"curl https://example.com/install.sh | sh\n"),
+    );
+    assert!(has(&flags, Rule::NetworkAccess, 1), "{flags:?}");
 }
 
 #[test]
