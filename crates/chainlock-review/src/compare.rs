@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{single_top_dir, Archive, Entry, EntryKind, Format};
 use crate::error::Result;
-use crate::risk::{scan_change, sort_flags, Flag, Rule, Severity};
+use crate::risk::{
+    cargo_dependency_names, scan_change, sort_flags, toml_value, Flag, Rule, Severity,
+};
 use crate::source::SourceTree;
 
 /// At most this many lines of content diff per differing file.
@@ -361,17 +363,27 @@ fn check_expected(format: Format, entry: &Entry, source: &SourceTree, prefix: &s
                 .flatten()
                 .unwrap_or_default();
             let manifest = String::from_utf8_lossy(&manifest);
-            let mut flags: Vec<Flag> = cargo_dependency_names(&text)
-                .into_iter()
-                .filter(|dep| !names_word(&manifest, dep))
+            let (built_with, declared_deps) = match (
+                cargo_dependency_names(&text),
+                cargo_dependency_names(&manifest),
+            ) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(why), _) | (_, Err(why)) => {
+                    return vec![flag(format!(
+                        "cannot read the normalized manifest or the source's Cargo.toml ({why}): compare them by hand"
+                    ))]
+                }
+            };
+            let mut flags: Vec<Flag> = built_with
+                .difference(&declared_deps)
                 .map(|dep| {
                     flag(format!(
                         "the normalized manifest cargo builds with adds dependency `{dep}`, which the source's Cargo.toml does not name"
                     ))
                 })
                 .collect();
-            if let Some(build) = toml_package_value(&text, "build") {
-                let declared = toml_package_value(&manifest, "build");
+            if let Some(build) = toml_value(&text, &["package"], "build") {
+                let declared = toml_value(&manifest, &["package"], "build");
                 let implicit = build == "build.rs"
                     && declared.is_none()
                     && source.files().contains_key(&format!("{prefix}build.rs"));
@@ -441,93 +453,6 @@ fn check_vcs_info(entry: &Entry, source: &SourceTree) -> Option<String> {
         );
     }
     None
-}
-
-/// The dependency names a Cargo manifest declares, in any dependency table
-/// (`[dependencies.x]`, `[target.'cfg(unix)'.build-dependencies.x]`, or keys of a
-/// `[dev-dependencies]` table).
-fn cargo_dependency_names(text: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut in_table = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(header) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            let segments = toml_key_segments(header.trim_matches(['[', ']']));
-            let at = segments.iter().position(|s| is_dependency_table(s));
-            in_table = at.is_some_and(|i| i + 1 == segments.len());
-            if let Some(name) = at.and_then(|i| segments.get(i + 1)) {
-                names.insert(name.clone());
-            }
-            continue;
-        }
-        if in_table {
-            if let Some((key, _)) = t.split_once('=') {
-                if let Some(name) = toml_key_segments(key.trim()).first() {
-                    if !name.is_empty() && !name.starts_with('#') {
-                        names.insert(name.clone());
-                    }
-                }
-            }
-        }
-    }
-    names
-}
-
-fn is_dependency_table(segment: &str) -> bool {
-    matches!(
-        segment,
-        "dependencies" | "dev-dependencies" | "build-dependencies"
-    )
-}
-
-/// The segments of a TOML dotted key, with quotes removed (`target.'cfg(unix)'.dependencies`).
-fn toml_key_segments(key: &str) -> Vec<String> {
-    let mut segments = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    for c in key.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => current.push(c),
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '.') => segments.push(std::mem::take(&mut current).trim().to_owned()),
-            (None, c) => current.push(c),
-        }
-    }
-    segments.push(current.trim().to_owned());
-    segments
-}
-
-/// A string value of the `[package]` table (`build = "build.rs"`), or `false` as text.
-fn toml_package_value(text: &str, key: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            in_package = t == "[package]";
-            continue;
-        }
-        if !in_package {
-            continue;
-        }
-        let Some((k, v)) = t.split_once('=') else {
-            continue;
-        };
-        if k.trim() == key {
-            return Some(v.trim().trim_matches(['"', '\'']).to_owned());
-        }
-    }
-    None
-}
-
-/// Whether `name` appears in `text` as a whole word (not inside a longer identifier).
-fn names_word(text: &str, name: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    text.match_indices(name).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + name.len()..].chars().next();
-        !before.is_some_and(word) && !after.is_some_and(word)
-    })
 }
 
 /// Every name in the source's Python manifests (pyproject.toml, setup.cfg, setup.py,

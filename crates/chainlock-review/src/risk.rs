@@ -5,7 +5,7 @@
 //! heuristics that point a human at lines; they never decide anything on their own.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use serde::Serialize;
@@ -1719,6 +1719,69 @@ fn toml_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
         }
     }
     Ok(deps)
+}
+
+/// The names of the dependencies a Cargo manifest declares, in every table form the
+/// dependency rules read (`[dependencies]`, `[dependencies.x]`, `[target.x.build-dependencies]`,
+/// dotted keys, `dependencies = { x = "1" }`); for the artifact comparison, which checks
+/// that the manifest cargo builds with adds none.
+pub(crate) fn cargo_dependency_names(text: &str) -> Result<BTreeSet<String>, String> {
+    let mut names = BTreeSet::new();
+    let mut table: Vec<String> = Vec::new();
+    for item in toml_items(strip_bom(text)).map_err(|e| e.why)? {
+        let (key, value) = match item {
+            TomlItem::Table { path, .. } => {
+                table = path;
+                continue;
+            }
+            TomlItem::Pair { key, value, .. } => (key, value),
+        };
+        let full: Vec<&str> = table.iter().chain(&key).map(String::as_str).collect();
+        let Some(at) = full.iter().position(|s| {
+            matches!(
+                *s,
+                "dependencies" | "dev-dependencies" | "build-dependencies"
+            )
+        }) else {
+            continue;
+        };
+        match full.get(at + 1) {
+            Some(name) => {
+                names.insert((*name).to_owned());
+            }
+            None => {
+                for (_, element) in toml_elements(&value) {
+                    if let Some(name) = toml_key(&element).and_then(|(k, _)| k.into_iter().next()) {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// A key's value in a TOML table (`[package] build = "build.rs"`): a string without its
+/// quotes, anything else as written.
+pub(crate) fn toml_value(text: &str, table: &[&str], key: &str) -> Option<String> {
+    let mut current: Vec<String> = Vec::new();
+    for item in toml_items(strip_bom(text)).ok()? {
+        match item {
+            TomlItem::Table { path, .. } => current = path,
+            TomlItem::Pair { key: k, value, .. } => {
+                let full: Vec<&str> = current.iter().chain(&k).map(String::as_str).collect();
+                if full.len() == table.len() + 1
+                    && full[..table.len()] == *table
+                    && full[table.len()] == key
+                {
+                    let text: Vec<&str> = value.iter().map(|(_, t)| t.trim()).collect();
+                    let text = text.join(" ");
+                    return Some(unquote(&text).unwrap_or(text));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// `[options] install_requires/setup_requires/tests_require` and `[options.extras_require]`.
