@@ -1,0 +1,526 @@
+//! The content rules: binary, minified or high-entropy content, code that reaches the
+//! network, spawns processes, evaluates strings or reads credentials, and hidden Unicode.
+
+use super::*;
+/// Well-known binary formats whose magic matches their extension raise no flag.
+fn media_magic_ok(ext: &str, data: &[u8]) -> Option<bool> {
+    let ok = match ext {
+        "png" => data.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "jpg" | "jpeg" => data.starts_with(&[0xff, 0xd8, 0xff]),
+        "gif" => data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a"),
+        "ico" => data.starts_with(&[0, 0, 1, 0]),
+        "webp" => data.len() >= 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP",
+        "woff" => data.starts_with(b"wOFF"),
+        "woff2" => data.starts_with(b"wOF2"),
+        "ttf" => data.starts_with(&[0, 1, 0, 0]) || data.starts_with(b"true"),
+        "otf" => data.starts_with(b"OTTO"),
+        "pdf" => data.starts_with(b"%PDF"),
+        _ => return None,
+    };
+    Some(ok)
+}
+
+fn is_executable_binary(ext: &str, data: &[u8]) -> bool {
+    data.starts_with(b"\x7fELF")
+        || data.starts_with(b"MZ")
+        || data.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
+        || data.starts_with(&[0xce, 0xfa, 0xed, 0xfe])
+        || data.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+        || data.starts_with(b"\0asm")
+        || matches!(
+            ext,
+            "so" | "dll" | "dylib" | "node" | "exe" | "pyd" | "wasm"
+        )
+}
+
+pub(super) fn binary_file(
+    file: &FileInfo<'_>,
+    old: Option<&[u8]>,
+    new: &[u8],
+    flags: &mut Vec<Flag>,
+) {
+    let verb = if old.is_none() { "new" } else { "changed" };
+    let size = new.len();
+    if is_executable_binary(&file.ext, new) {
+        flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::High,
+            None,
+            format!("{verb} executable binary ({size} bytes): cannot be reviewed as source"),
+        ));
+        return;
+    }
+    if file.is_code {
+        // Its interpreter runs it all the same; the lines are scanned as decoded text.
+        flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::High,
+            None,
+            format!(
+                "{verb} code file that is not valid text ({size} bytes; NUL bytes or invalid UTF-8): its interpreter may read it differently than a viewer shows it"
+            ),
+        ));
+        return;
+    }
+    match media_magic_ok(&file.ext, new) {
+        Some(true) => {}
+        Some(false) => flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::High,
+            None,
+            format!(
+                "{verb} binary whose content is not the .{} its name claims ({size} bytes)",
+                file.ext
+            ),
+        )),
+        None => flags.push(file.flag(
+            Rule::BinaryFile,
+            Severity::Medium,
+            None,
+            format!("{verb} binary file ({size} bytes): check what reads it"),
+        )),
+    }
+}
+
+/// Very long lines, large base64 blobs and high-entropy strings: content a reviewer cannot read.
+pub(super) fn opaque_content(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+    let (mut long, mut blob, mut entropy) = (false, false, false);
+    for &(line, text) in added {
+        if !long && text.len() > LONG_LINE {
+            long = true;
+            flags.push(file.flag(
+                Rule::MinifiedCode,
+                Severity::Medium,
+                Some(line),
+                format!(
+                    "line of {} characters: minified or generated, not reviewable",
+                    text.len()
+                ),
+            ));
+        }
+        if !blob {
+            let run = longest_base64_run(text);
+            if run >= BASE64_RUN {
+                blob = true;
+                flags.push(file.flag(
+                    Rule::Base64Blob,
+                    Severity::Medium,
+                    Some(line),
+                    format!("embedded base64/hex blob of {run} characters"),
+                ));
+            }
+        }
+        if !entropy {
+            if let Some((len, bits)) = high_entropy_token(text) {
+                entropy = true;
+                flags.push(file.flag(
+                    Rule::HighEntropy,
+                    Severity::Medium,
+                    Some(line),
+                    format!("string of {len} characters at {bits:.1} bits/char: obfuscated payload or embedded secret?"),
+                ));
+            }
+        }
+        if long && blob && entropy {
+            break;
+        }
+    }
+}
+
+fn longest_base64_run(text: &str) -> usize {
+    let (mut best, mut current) = (0, 0);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_') {
+            current += 1;
+            best = best.max(current);
+        } else {
+            current = 0;
+        }
+    }
+    best
+}
+
+fn high_entropy_token(text: &str) -> Option<(usize, f64)> {
+    text.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '`' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>'
+            )
+    })
+    .filter(|t| t.len() >= ENTROPY_TOKEN)
+    .map(|t| (t.len(), shannon_bits(t.as_bytes())))
+    .find(|&(_, bits)| bits >= ENTROPY_BITS)
+}
+
+/// Shannon entropy of the byte distribution, in bits per byte.
+pub(super) fn shannon_bits(data: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    let n = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| f64::from(c) / n)
+        .map(|p| -p * p.log2())
+        .sum()
+}
+
+/// Patterns of one rule; a pattern starting with an identifier character must not be
+/// preceded by one (`eval(` matches `x = eval(` but not `medieval(`).
+struct Patterns {
+    rule: Rule,
+    what: &'static str,
+    patterns: &'static [&'static str],
+}
+
+const NETWORK: Patterns = Patterns {
+    rule: Rule::NetworkAccess,
+    what: "reaches the network",
+    patterns: &[
+        "fetch(",
+        "XMLHttpRequest",
+        "require('http')",
+        "require(\"http\")",
+        "require('https')",
+        "require(\"https\")",
+        "require('net')",
+        "require(\"net\")",
+        "require('dgram')",
+        "require(\"dgram\")",
+        "from 'http'",
+        "from \"http\"",
+        "from 'https'",
+        "from \"https\"",
+        "node:http",
+        "node:https",
+        "node:net",
+        "node:dgram",
+        "net.connect(",
+        "net.createConnection(",
+        "WebSocket(",
+        "axios",
+        "http.request(",
+        "https.request(",
+        "http.get(",
+        "https.get(",
+        "urllib.request",
+        "urllib3",
+        "urlopen(",
+        "requests.get(",
+        "requests.post(",
+        "requests.put(",
+        "requests.request(",
+        "httpx.",
+        "http.client",
+        "aiohttp",
+        "socket.socket(",
+        "socket.create_connection(",
+        "TcpStream::connect",
+        "UdpSocket::bind",
+        "reqwest::",
+        "ureq::",
+        "curl ",
+        "wget ",
+        "Invoke-WebRequest",
+        "/dev/tcp/",
+        "Net::HTTP",
+    ],
+};
+
+const PROCESS: Patterns = Patterns {
+    rule: Rule::ProcessSpawn,
+    what: "spawns a process",
+    patterns: &[
+        "child_process",
+        "execSync(",
+        "spawnSync(",
+        "execFileSync(",
+        "execa(",
+        "subprocess.",
+        "os.system(",
+        "os.popen(",
+        "os.exec",
+        "os.spawn",
+        "pty.spawn(",
+        "Command::new(",
+        "std::process::Command",
+        "Runtime.getRuntime().exec",
+        "ProcessBuilder(",
+        "shell_exec(",
+        "proc_open(",
+        "passthru(",
+        "Start-Process",
+        "| sh",
+        "| bash",
+        "bash -c",
+        "sh -c",
+    ],
+};
+
+const EVAL: Patterns = Patterns {
+    rule: Rule::DynamicEval,
+    what: "evaluates code built at run time",
+    patterns: &[
+        "eval(",
+        "new Function(",
+        "vm.runInNewContext",
+        "vm.runInThisContext",
+        "vm.runInContext",
+        "vm.Script(",
+        "__import__(",
+        "marshal.loads(",
+        "compile(",
+        "exec(",
+    ],
+};
+
+/// Reads of the environment...
+const ENV_ACCESS: &[&str] = &[
+    "process.env",
+    "os.environ",
+    "os.getenv(",
+    "env::var",
+    "env!(",
+    "getenv(",
+    "ENV[",
+    "$ENV{",
+    "System.getenv",
+];
+/// ...whose variable names suggest a secret.
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "credential",
+    "auth",
+];
+/// The whole environment, or well-known credential files.
+const CREDENTIAL_SOURCES: &[&str] = &[
+    "JSON.stringify(process.env",
+    "Object.keys(process.env",
+    "Object.entries(process.env",
+    "dict(os.environ",
+    "os.environ.copy(",
+    "os.environ.items(",
+    "env::vars()",
+    "printenv",
+    ".npmrc",
+    ".pypirc",
+    ".ssh/",
+    "id_rsa",
+    "id_ed25519",
+    ".aws/credentials",
+    ".git-credentials",
+    ".docker/config.json",
+    ".netrc",
+    ".kube/config",
+];
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `line` contains `pattern` at an identifier boundary.
+pub(super) fn contains_token(line: &str, pattern: &str) -> bool {
+    let starts_ident = pattern.bytes().next().is_some_and(is_ident);
+    let bytes = line.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = line[from..].find(pattern) {
+        let at = from + pos;
+        if !starts_ident || at == 0 || !is_ident(bytes[at - 1]) {
+            // Python's `exec(`/`compile(` are builtins; `x.exec(` (RegExp, cursor) is not eval.
+            if !(matches!(pattern, "exec(" | "compile(") && at > 0 && bytes[at - 1] == b'.') {
+                return true;
+            }
+        }
+        from = at + pattern.len().max(1);
+        if from >= line.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// Whether the whole of `line` is a comment in `lang`, so no pattern in it can run. When in
+/// doubt the line is scanned: a false positive costs a glance, a false negative a compromise.
+fn is_comment(lang: Lang, line: &str) -> bool {
+    let t = line.trim_start();
+    // JavaScript ends a line (and so a `//` comment) at U+2028 and U+2029 too.
+    if t.contains(['\u{2028}', '\u{2029}']) {
+        return false;
+    }
+    let slashes = matches!(lang, Lang::JavaScript | Lang::CFamily | Lang::Php);
+    let hash = matches!(lang, Lang::Python | Lang::Hash | Lang::Php);
+    if slashes && t.starts_with("//") {
+        return true;
+    }
+    if let Some(rest) = t.strip_prefix("/*").filter(|_| slashes) {
+        // `/* note */` is a comment; `/**/ code` and an unclosed `/* note` line are scanned.
+        return rest
+            .find("*/")
+            .is_some_and(|end| rest[end + 2..].trim().is_empty());
+    }
+    hash && t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#[")
+}
+
+pub(super) fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+    let escalate = if file.is_install_hook {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let python_only_eval =
+        |p: &str| matches!(p, "compile(" | "exec(" | "__import__(" | "marshal.loads(");
+    let lang = file.lang.unwrap_or(Lang::Opaque);
+    let is_python = lang.is_python();
+    for patterns in [&NETWORK, &PROCESS, &EVAL] {
+        let mut count = 0;
+        for &(line, text) in added {
+            if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
+                continue;
+            }
+            let hit = patterns
+                .patterns
+                .iter()
+                .find(|p| (is_python || !python_only_eval(p)) && contains_token(text, p));
+            if let Some(p) = hit {
+                count += 1;
+                let message = format!(
+                    "added line {} (`{}`): {}",
+                    patterns.what,
+                    p.trim(),
+                    clip(text.trim(), 100)
+                );
+                flags.push(file.flag(patterns.rule, escalate, Some(line), message));
+            }
+        }
+    }
+    let mut count = 0;
+    for &(line, text) in added {
+        if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
+            continue;
+        }
+        let lower = text.to_ascii_lowercase();
+        let env_secret = ENV_ACCESS.iter().any(|p| text.contains(p))
+            && SECRET_WORDS.iter().any(|w| lower.contains(w));
+        let source = CREDENTIAL_SOURCES.iter().find(|p| text.contains(*p));
+        if env_secret || source.is_some() {
+            count += 1;
+            let why = match source {
+                Some(s) => format!("reads credentials (`{s}`)"),
+                None => "reads a secret from the environment".to_owned(),
+            };
+            flags.push(file.flag(
+                Rule::EnvCredentials,
+                Severity::High,
+                Some(line),
+                format!("added line {why}: {}", clip(text.trim(), 100)),
+            ));
+        }
+    }
+}
+
+/// What an invisible character can do, or `None` for a character that shows. `previous` is
+/// the character before it: a variation selector after an emoji is ordinary text.
+pub(super) fn invisible(c: char, previous: Option<char>) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
+        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
+        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
+            "a Hangul filler: a name that shows as nothing"
+        }
+        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
+        '\u{FE00}'..='\u{FE0F}'
+            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
+        {
+            "a variation selector: can carry a hidden payload"
+        }
+        // The rest of Unicode's format characters (category Cf).
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
+        _ => return None,
+    })
+}
+
+/// Bidi controls and invisible characters in added lines of code ("Trojan Source").
+pub(super) fn hidden_unicode(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+    let mut count = 0;
+    for &(line, text) in added {
+        if count >= MAX_LINE_FLAGS {
+            break;
+        }
+        let mut previous = None;
+        let mut found = None;
+        for (at, c) in text.char_indices() {
+            // A byte order mark opening the file is the encoding's, not the code's.
+            let file_bom = line == 1 && at == 0 && c == '\u{feff}';
+            if let Some(what) = invisible(c, previous).filter(|_| !file_bom) {
+                found = Some((c, what));
+                break;
+            }
+            previous = Some(c);
+        }
+        if let Some((c, what)) = found {
+            count += 1;
+            flags.push(file.flag(
+                Rule::HiddenUnicode,
+                Severity::High,
+                Some(line),
+                format!(
+                    "added line holds U+{:04X}, {what}: {}",
+                    u32::from(c),
+                    clip(text.trim(), 100)
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shannon_of_uniform_and_constant() {
+        assert!(shannon_bits(b"aaaaaaaa") < 0.001);
+        let all: Vec<u8> = (0..=255).collect();
+        assert!((shannon_bits(&all) - 8.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn token_boundaries() {
+        assert!(contains_token("x = eval(y)", "eval("));
+        assert!(!contains_token("medieval(x)", "eval("));
+        assert!(!contains_token("re.exec(x)", "exec("));
+        assert!(contains_token("exec(code)", "exec("));
+    }
+}
