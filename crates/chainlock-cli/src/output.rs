@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use chainlock_review::is_hidden_char;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
@@ -49,40 +50,34 @@ pub fn read_tx_arg(arg: &str) -> Result<Vec<u8>> {
 /// Makes text safe for a terminal: a hostile file or artifact must not move the cursor, clear
 /// lines, recolour the screen, or reorder what is shown (bidi overrides, "Trojan Source") to
 /// hide what it contains. Tabs stay; line breaks become `\r` and `\n`; other controls and
-/// invisible format characters become `\u{..}` escapes.
+/// invisible characters (as the risk rules define them) become `\u{..}` escapes.
 pub fn printable(text: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(text.len());
+    let mut previous = None;
     for c in text.chars() {
         match c {
             '\t' => out.push('\t'),
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
-            c if needs_escape(c) => {
+            c if is_hidden_char(c, previous) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
         }
+        previous = Some(c);
     }
     out
 }
 
-/// Control characters, and the Unicode format and separator characters (categories Cf, Zl,
-/// Zp) that change how text is displayed without being visible themselves.
-pub fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{ad}'
-                | '\u{61c}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-        )
+/// Whether [`printable`] would change anything but tabs in `text`.
+pub fn has_hidden_chars(text: &str) -> bool {
+    let mut previous = None;
+    text.chars().any(|c| {
+        let hidden = is_hidden_char(c, previous);
+        previous = Some(c);
+        hidden
+    })
 }
 
 #[cfg(test)]

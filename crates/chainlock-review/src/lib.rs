@@ -25,5 +25,5 @@ mod source;
 pub use archive::{Archive, Entry, EntryKind, Format, Limits};
 pub use compare::{compare, ArtifactReport, DifferingFile, ExpectedFile};
 pub use error::{Error, Result};
-pub use risk::{scan_change, scan_file_change, sort_flags, Flag, Rule, Severity};
+pub use risk::{is_hidden_char, scan_change, scan_file_change, sort_flags, Flag, Rule, Severity};
 pub use source::{SourceFile, SourceTree};

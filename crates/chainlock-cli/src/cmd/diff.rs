@@ -10,7 +10,7 @@ use chainlock_diff::{
     Content, DiffDigest, FileDiff, LineKind, Range, ReviewOptions, ReviewSummary,
 };
 
-use crate::output::{needs_escape, printable};
+use crate::output::{has_hidden_chars, printable};
 
 /// Arguments of `chainlock diff`.
 #[derive(Debug, clap::Args)]
@@ -307,7 +307,7 @@ impl Style {
 /// bytes that are not UTF-8), so two different paths never look the same.
 fn display_path(path: &[u8]) -> String {
     match std::str::from_utf8(path) {
-        Ok(text) if !text.chars().any(needs_escape) && !text.starts_with('"') => text.to_owned(),
+        Ok(text) if !has_hidden_chars(text) && !text.starts_with('"') => text.to_owned(),
         _ => {
             let mut out = String::from("\"");
             for chunk in path.utf8_chunks() {

@@ -442,6 +442,13 @@ fn line_no(index: usize) -> u32 {
         .saturating_add(1)
 }
 
+/// Whether `c` (after `previous`) would not show as itself in a terminal or an editor: a
+/// control character other than tab, a bidi control or another invisible format character.
+/// Reports write such characters as escapes.
+pub fn is_hidden_char(c: char, previous: Option<char>) -> bool {
+    (c.is_control() && c != '\t') || invisible(c, previous).is_some()
+}
+
 /// Shortens `text` to at most `max` characters for a one-line message, with control and
 /// invisible characters written as `\u{..}` so the report shows what the line holds.
 fn clip(text: &str, max: usize) -> String {
@@ -452,7 +459,7 @@ fn clip(text: &str, max: usize) -> String {
             s.push('…');
             break;
         }
-        if (c.is_control() && c != '\t') || invisible(c, previous).is_some() {
+        if is_hidden_char(c, previous) {
             s.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
         } else {
             s.push(c);
