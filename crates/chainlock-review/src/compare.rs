@@ -5,6 +5,7 @@
 //! and `.cargo_vcs_info.json`) is listed as expected rather than reported as noise, while
 //! every other byte of the artifact must come from the source at the commit.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -125,12 +126,18 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
         flags: Vec::new(),
     };
     let mut matched: BTreeSet<String> = BTreeSet::new();
+    // The names in the source's Python manifests, read once for all the metadata files.
+    let python_names = OnceCell::new();
     for (entry, role) in &roles {
         let rel = match role {
             Role::Expected(reason) => {
-                report
-                    .flags
-                    .extend(check_expected(archive.format, entry, source, &prefix));
+                report.flags.extend(check_expected(
+                    archive.format,
+                    entry,
+                    source,
+                    &prefix,
+                    &python_names,
+                ));
                 report.expected.push(ExpectedFile {
                     path: entry.path.clone(),
                     reason: reason.clone(),
@@ -341,7 +348,13 @@ fn detect_prefix(roles: &[(&Entry, Role)], source: &SourceTree) -> (String, usiz
 ///   and a build script that the source's `Cargo.toml` names;
 /// - the dependencies (`Requires-Dist`, `requires.txt`) and entry points (console scripts,
 ///   plugins) of Python metadata must be named somewhere in the source's manifests.
-fn check_expected(format: Format, entry: &Entry, source: &SourceTree, prefix: &str) -> Vec<Flag> {
+fn check_expected(
+    format: Format,
+    entry: &Entry,
+    source: &SourceTree,
+    prefix: &str,
+    python_names: &OnceCell<BTreeSet<String>>,
+) -> Vec<Flag> {
     let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
     let text = String::from_utf8_lossy(&entry.data);
     let flag = |message: String| Flag {
@@ -397,7 +410,7 @@ fn check_expected(format: Format, entry: &Entry, source: &SourceTree, prefix: &s
             flags
         }
         (Format::Wheel | Format::Sdist, "METADATA" | "PKG-INFO" | "requires.txt") => {
-            let declared = python_manifests(source, prefix);
+            let declared = python_names.get_or_init(|| python_manifests(source, prefix));
             python_requirements(name, &text)
                 .into_iter()
                 .filter(|req| !declared.contains(&normalize_python_name(req)))
@@ -409,7 +422,7 @@ fn check_expected(format: Format, entry: &Entry, source: &SourceTree, prefix: &s
                 .collect()
         }
         (Format::Wheel | Format::Sdist, "entry_points.txt") => {
-            let declared = python_manifests(source, prefix);
+            let declared = python_names.get_or_init(|| python_manifests(source, prefix));
             entry_point_names(&text)
                 .into_iter()
                 .filter(|ep| !declared.contains(&normalize_python_name(ep)))
