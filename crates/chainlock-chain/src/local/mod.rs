@@ -24,7 +24,8 @@ use chainlock_protocol::tx::{OutPoint, Transaction, TxIn, TxOut, Txid};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Broadcast, Chain, Error, OutputState, PackageId, RecordChain, Result, TxStatus};
-use store::{Origin, Store};
+pub use store::Origin;
+use store::Store;
 
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
@@ -100,6 +101,12 @@ impl LocalLedger {
             store.insert(&tx, Origin::Faucet, None)?;
             Ok(tx)
         })
+    }
+
+    /// Every transaction the ledger holds, in the order it accepted them, each with where it
+    /// came from (the faucet, or a checked broadcast).
+    pub fn history(&self) -> Result<Vec<(Transaction, Origin)>> {
+        self.read(|store| store.history())
     }
 
     /// Runs `f` over the ledger's tables for reading, in one read transaction so that every

@@ -12,9 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{ecosystem_name, ChainRecord, Error, OutputState, PackageId, Result, TxStatus};
 
-/// Where a stored transaction came from.
+/// Where a transaction in the local ledger came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     /// Created out of nothing by the local faucet.
     Faucet,
     /// Broadcast and checked.
@@ -84,6 +84,32 @@ impl Store<'_> {
             })
         })
         .transpose()
+    }
+
+    /// Every transaction in acceptance order, with whether the faucet made it.
+    pub(crate) fn history(&self) -> Result<Vec<(Transaction, Origin)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT raw, origin FROM transactions ORDER BY seq")
+            .map_err(self.err("listing transactions"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err("listing transactions"))?;
+        rows.into_iter()
+            .map(|(raw, origin)| {
+                let tx = Transaction::decode(&raw).map_err(|e| {
+                    self.corrupt(format!("a stored transaction does not decode: {e}"))
+                })?;
+                let origin = match origin.as_str() {
+                    "faucet" => Origin::Faucet,
+                    _ => Origin::Broadcast,
+                };
+                Ok((tx, origin))
+            })
+            .collect()
     }
 
     /// Where a stored transaction stands: `Accepted` until blocks exist (a later schema step).
