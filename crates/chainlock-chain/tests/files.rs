@@ -28,6 +28,7 @@ fn a_new_ledger_is_marked_versioned_and_in_wal_mode_and_survives_reopening() {
     assert_eq!(pragma("user_version"), format!("Integer({SCHEMA_VERSION})"));
     assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
     drop(conn);
+    w.judge_everything();
     drop(w.ledger);
     let again = LocalLedger::open(&w.dir.path().join("ledger.sqlite")).unwrap();
     let chain = again.record_chain(&w.package).unwrap();
@@ -145,6 +146,7 @@ fn another_programs_database_is_refused_and_left_alone() {
 fn a_damaged_ledger_is_refused_with_a_clear_error() {
     let w = World::new();
     w.publish_genesis();
+    w.judge_everything();
     let path = w.path();
     drop(w.ledger);
     assert!(

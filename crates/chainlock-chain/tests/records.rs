@@ -137,6 +137,7 @@ fn a_commitment_outside_the_record_shape_is_refused() {
         w.ledger.broadcast(&hidden, None),
         Err(Error::NotRecordShape { .. })
     ));
+    w.judge_everything();
 }
 
 #[test]
@@ -162,6 +163,7 @@ fn a_record_signed_by_fewer_than_m_maintainers_is_refused() {
             ..
         })
     ));
+    w.judge_everything();
 }
 
 #[test]
@@ -177,6 +179,7 @@ fn a_record_signed_with_another_sighash_type_than_all_forkid_is_refused() {
         }) => {}
         other => panic!("{other:?}"),
     }
+    w.judge_everything();
 }
 
 #[test]
@@ -218,6 +221,7 @@ fn a_release_before_any_genesis_is_refused() {
             ..
         })
     ));
+    w.judge_everything();
 }
 
 #[test]
@@ -315,6 +319,7 @@ fn a_release_naming_another_policy_as_in_force_is_refused() {
         }
         other => panic!("{other:?}"),
     }
+    w.judge_everything();
 }
 
 #[test]
