@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chainlock_protocol::checker::check_input;
+use chainlock_protocol::checker::{check_input, InputVerdict};
 use chainlock_protocol::policy::Policy;
 use chainlock_protocol::record::Record;
 use chainlock_protocol::record_tx::RecordTx;
@@ -26,6 +26,7 @@ pub(crate) fn check<'r>(
         return Err(Error::NoInputs { txid });
     }
     let spent = spent_outputs(store, tx)?;
+    let mut verdicts = Vec::with_capacity(spent.len());
     for (i, s) in spent.iter().enumerate() {
         let verdict = check_input(tx, i, s);
         if let Some(reason) = verdict.reason() {
@@ -35,6 +36,7 @@ pub(crate) fn check<'r>(
                 reason: reason.clone(),
             });
         }
+        verdicts.push(verdict);
     }
     let inputs = spent
         .iter()
@@ -50,7 +52,7 @@ pub(crate) fn check<'r>(
             outputs,
         });
     }
-    check_record(store, tx, &spent, record)
+    check_record(store, tx, &spent, &verdicts, record)
 }
 
 /// The output each input spends, refusing unknown, spent and twice-spent outputs.
@@ -90,6 +92,7 @@ fn check_record<'r>(
     store: &Store<'_>,
     tx: &Transaction,
     spent: &[SpentOutput],
+    verdicts: &[InputVerdict],
     record: Option<&'r Record>,
 ) -> Result<Option<NewRecord<'r>>> {
     let txid = tx.txid();
@@ -137,8 +140,11 @@ fn check_record<'r>(
         });
     }
     // The node accepts any FORKID type; the protocol's consent is ALL|FORKID only.
-    let verdict = check_input(tx, RecordTx::INPUT_INDEX, committed.spent());
-    for (i, sig) in verdict.signatures().iter().enumerate() {
+    let signatures = verdicts
+        .get(RecordTx::INPUT_INDEX)
+        .map(InputVerdict::signatures)
+        .unwrap_or_default();
+    for (i, sig) in signatures.iter().enumerate() {
         if u32::from(sig.sighash_type) != SIGHASH_ALL_FORKID {
             return Err(Error::SighashType {
                 txid,
