@@ -83,7 +83,8 @@ impl Broadcast {
 /// An output's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputState {
-    /// No known transaction created it.
+    /// No known transaction created a spendable output there (OP_RETURN outputs, such as a
+    /// record's commitment, are never spendable and never in the output set, as on the node).
     Unknown,
     /// Created and not spent.
     Unspent {

@@ -7,9 +7,9 @@
 //! rewriting when blocks arrive.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::{Error, Result};
 
@@ -64,8 +64,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
         path: path.to_path_buf(),
         source,
@@ -76,19 +75,16 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
 
     // Recognise the file before changing anything in it: another program's database must not
     // be switched to WAL or given our tables.
-    let found = identify(&conn, path)?;
-    if found == Found::Ours {
-        check_integrity(&conn, path)?;
+    // One read transaction, so the header and the table list come from the same moment even
+    // while another process is creating the file.
+    let snapshot = conn
+        .transaction()
+        .map_err(db("starting to read the file"))?;
+    if identify(&snapshot, path)? == Found::Ours {
+        check_integrity(&snapshot, path)?;
     }
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db("switching to WAL"))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::NotALedger {
-            path: path.to_path_buf(),
-            reason: format!("SQLite refused WAL mode (journal mode stays {mode}); is it on a network file system?"),
-        });
-    }
+    drop(snapshot);
+    enable_wal(&conn, path)?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(db("enabling foreign keys"))?;
 
@@ -116,6 +112,33 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     }
     tx.commit().map_err(db("saving the schema"))?;
     Ok(conn)
+}
+
+/// Switches the file to WAL (a persistent setting: a no-op on an existing ledger). The switch
+/// needs an exclusive lock, and SQLite reports "busy" at once, without its busy handler, when
+/// another connection is creating the same file: so wait and retry, up to the busy timeout.
+fn enable_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(Error::NotALedger {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "SQLite refused WAL mode (the journal mode stays {mode}); is it on a network file system?"
+                    ),
+                })
+            }
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(Error::database(path, "switching to WAL", e)),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
