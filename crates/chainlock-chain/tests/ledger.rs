@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 #![allow(dead_code)] // each topic uses a part of the shared helpers
 
+mod bench;
 mod concurrency;
 mod files;
 mod records;

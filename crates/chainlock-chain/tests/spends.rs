@@ -30,8 +30,10 @@ fn the_faucet_says_it_is_local_and_its_coins_can_be_spent() {
         w.ledger.faucet(&p2pkh(&w.funder), 0),
         Err(Error::Amount(_))
     ));
-    assert!(w.ledger.describe().contains("not the BSV network"));
-    assert!(w.ledger.describe().contains("ledger.sqlite"));
+    // Through the trait, as the co-signing loop holds it.
+    let chain: Box<dyn Chain> = Box::new(w.reopen());
+    assert!(chain.describe().contains("not the BSV network"));
+    assert!(chain.describe().contains("ledger.sqlite"));
 }
 
 #[test]
