@@ -74,9 +74,8 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
         .map_err(db("setting the busy timeout"))?;
 
     // Recognise the file before changing anything in it: another program's database must not
-    // be switched to WAL or given our tables.
-    // One read transaction, so the header and the table list come from the same moment even
-    // while another process is creating the file.
+    // be switched to WAL or given our tables. One read transaction, so the header and the
+    // table list come from the same moment even while another process is creating the file.
     let snapshot = conn
         .transaction()
         .map_err(db("starting to read the file"))?;
