@@ -36,6 +36,20 @@ use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use serde_json::Value;
 
+/// The value to sign for a fixed record transaction. These tests exercise the signers
+/// themselves, so the request verification in front of them is left out (test support only).
+fn ready(tx: &RecordTx) -> chainlock_protocol::verify::ReadyToSign {
+    chainlock_protocol::testing::ready_to_sign_unverified(
+        tx.clone(),
+        Transaction {
+            version: 1,
+            inputs: vec![],
+            outputs: vec![],
+            lock_time: 0,
+        },
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // Recorded transcripts
 // ---------------------------------------------------------------------------------------
@@ -573,7 +587,7 @@ fn signs_a_record_transaction_with_all_forkid_end_to_end() {
     for n in 0..8u8 {
         let tx = record_tx([n; 32], n % 2 == 0);
         log.lock().unwrap().clear();
-        let sig = chainlock_signer::sign_input(&mut signer, &tx).unwrap();
+        let sig = chainlock_signer::sign_input(&mut signer, &ready(&tx)).unwrap();
         assert_eq!(sig.last(), Some(&0x41));
         keys::verify_input_signature(&signer.identity().public_key, &sig, tx.tx(), 0, tx.spent())
             .unwrap();
@@ -598,7 +612,7 @@ fn the_apdus_of_our_flow_are_the_ones_the_app_expects() {
     let (mut signer, log, _) = soft_signer(Behaviour::default());
     let tx = record_tx([3; 32], true);
     log.lock().unwrap().clear();
-    signer.sign_input(&tx).unwrap();
+    signer.sign_input(&ready(&tx)).unwrap();
     let sent: Vec<String> = log.lock().unwrap().iter().map(hex::encode).collect();
     let outpoint = format!("{}01000000", hex::encode(tx.tx().inputs[0].prevout.txid.0));
     let custody = tx.spent().script_pubkey.to_hex();
@@ -629,7 +643,7 @@ fn a_high_s_signature_from_the_device_is_made_low_before_use() {
         ..Default::default()
     });
     let tx = record_tx([5; 32], true);
-    let sig = chainlock_signer::sign_input(&mut signer, &tx).unwrap();
+    let sig = chainlock_signer::sign_input(&mut signer, &ready(&tx)).unwrap();
     let parsed = keys::parse_der_strict(&sig[..sig.len() - 1]).unwrap();
     assert!(keys::is_low_s(&parsed));
     keys::verify_input_signature(&signer.identity().public_key, &sig, tx.tx(), 0, tx.spent())
@@ -675,7 +689,8 @@ fn a_signature_over_another_digest_is_discarded() {
         wrong_digest: true,
         ..Default::default()
     });
-    let err = chainlock_signer::sign_input(&mut signer, &record_tx([6; 32], true)).unwrap_err();
+    let err =
+        chainlock_signer::sign_input(&mut signer, &ready(&record_tx([6; 32], true))).unwrap_err();
     assert_eq!(err.kind(), "bad_signature", "{err}");
     let err = chainlock_signer::sign_statement(&mut signer, StatementKind::Request, &[6; 32])
         .unwrap_err();
@@ -692,7 +707,9 @@ fn refuses_to_sign_for_a_key_outside_the_custody() {
     let log = device.log();
     let mut signer = LedgerSigner::open(device, path("m/45'/236'/1'/0/0"), false).unwrap();
     let before = log.lock().unwrap().len();
-    let err = signer.sign_input(&record_tx([1; 32], true)).unwrap_err();
+    let err = signer
+        .sign_input(&ready(&record_tx([1; 32], true)))
+        .unwrap_err();
     assert_eq!(err.kind(), "not_custody_key");
     assert_eq!(
         log.lock().unwrap().len(),
@@ -909,7 +926,7 @@ fn every_status_word_maps_to_its_error() {
         let err = match (*step, opened) {
             ("open", Err(e)) => e,
             ("open", Ok(_)) => panic!("{label}: opened"),
-            ("sign", Ok(mut s)) => s.sign_input(&record_tx([2; 32], true)).unwrap_err(),
+            ("sign", Ok(mut s)) => s.sign_input(&ready(&record_tx([2; 32], true))).unwrap_err(),
             ("statement", Ok(mut s)) => s
                 .sign_statement(StatementKind::Request, &[2; 32])
                 .unwrap_err(),
@@ -976,9 +993,10 @@ fn judge(script: &str, cases: serde_json::Value) -> Vec<serde_json::Value> {
 fn bsv_sdk_accepts_what_the_ledger_signed() {
     let (mut signer, _, _) = soft_signer(Behaviour::default());
     let tx = record_tx([8; 32], true);
-    let by_ledger = chainlock_signer::sign_input(&mut signer, &tx).unwrap();
+    let by_ledger = chainlock_signer::sign_input(&mut signer, &ready(&tx)).unwrap();
     let other = SecretKey::from_bytes(&[7; 32]).unwrap();
-    let by_key = other.sign_input(tx.tx(), 0, tx.spent()).unwrap();
+    let by_key =
+        chainlock_protocol::testing::sign_unverified_input(&other, tx.tx(), 0, tx.spent()).unwrap();
     let combined = chainlock_signer::combine(&tx, &[by_key, by_ledger.clone()]).unwrap();
     assert!(combined.signers.contains(&signer.identity().public_key));
     let ledger_only = chainlock_signer::combine(&tx, &[by_ledger]);
@@ -1031,7 +1049,7 @@ fn signs_over_speculos_tcp_through_open() {
     };
     let mut signer = ledger::open("m/45'/236'/0'/0/0", &options).unwrap();
     let tx = record_tx([9; 32], true);
-    let sig = chainlock_signer::sign_input(signer.as_mut(), &tx).unwrap();
+    let sig = chainlock_signer::sign_input(signer.as_mut(), &ready(&tx)).unwrap();
     keys::verify_input_signature(&signer.identity().public_key, &sig, tx.tx(), 0, tx.spent())
         .unwrap();
     let digest = [4; 32];
@@ -1070,7 +1088,9 @@ fn speculos_transport_failures_are_distinct_errors() {
         ..Default::default()
     };
     let mut signer = ledger::open("", &options).unwrap();
-    let err = signer.sign_input(&record_tx([1; 32], true)).unwrap_err();
+    let err = signer
+        .sign_input(&ready(&record_tx([1; 32], true)))
+        .unwrap_err();
     assert_eq!(err.kind(), "disconnected", "{err}");
 
     // The emulator accepts but never answers: timeout.

@@ -43,6 +43,7 @@ use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::sighash::SIGHASH_ALL_FORKID;
 use chainlock_protocol::tx::TxOut;
+use chainlock_protocol::verify::ReadyToSign;
 use k256::ecdsa::Signature;
 
 pub use apdu::AppInfo;
@@ -177,19 +178,18 @@ impl<T: Transport> LedgerSigner<T> {
     }
 }
 
+impl<T: Transport> crate::signer::Sealed for LedgerSigner<T> {}
+
 impl<T: Transport> Signer for LedgerSigner<T> {
     fn identity(&self) -> &SignerIdentity {
         &self.identity
     }
 
-    fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+    fn sign_input(&mut self, ready: &ReadyToSign) -> Result<Vec<u8>> {
+        let tx = ready.record_tx();
         // Asking the user to approve a signature that cannot count would only train them to
         // approve without reading.
-        if !tx
-            .custody()
-            .keys
-            .contains(&self.identity.public_key.to_bytes())
-        {
+        if !tx.custody().lists(&self.identity.public_key) {
             return Err(Error::NotCustodyKey {
                 key_id: self.identity.key_id.clone(),
             });
