@@ -59,6 +59,8 @@ enum Command {
     Pin(cmd::publish::PinArgs),
     /// Which chain backend answers for spends and record chains.
     Chain(cmd::cosign::ChainArgs),
+    /// Build a local demo world (a package, builders, keys, a request waiting for you).
+    Demo(cmd::cosign::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Fund(args) => cmd::publish::fund(args),
         Command::Pin(args) => cmd::publish::pin(args),
         Command::Chain(args) => cmd::cosign::chain(args),
+        Command::Demo(args) => cmd::cosign::demo(args),
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod coord;
+pub mod demo;
 pub mod error;
 pub mod fsio;
 pub mod history;
@@ -25,4 +26,4 @@ pub mod workspace;
 
 pub use config::{ChainConfig, Config, Paths, Watched};
 pub use error::{Error, Result};
-pub use workspace::{Event, Pending, Review, Workspace};
+pub use workspace::{Event, Pending, Review, Verdict, Workspace};

@@ -91,8 +91,26 @@ pub struct Pending {
     pub rejected_by: Vec<String>,
     /// Whether a final transaction exists.
     pub finalized: bool,
-    /// This machine's keys that are maintainers and have not signed.
+    /// This machine's keys that are maintainers and could still sign (none once the
+    /// request is final, expired, rejected or has its m signatures).
     pub my_keys_to_sign: Vec<String>,
+    /// The verdict of this machine's checks, for requests that need a signature: `ready`,
+    /// `failing` (a check failed) or `waiting` (a check could not run yet).
+    pub verdict: Option<Verdict>,
+    /// How many checks failed or did not run, and the first of them.
+    pub problems: Vec<String>,
+}
+
+/// A request's verdict in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every check ran and passed.
+    Ready,
+    /// A check failed: do not sign.
+    Failing,
+    /// No check failed, but some could not run (evidence missing).
+    Waiting,
 }
 
 /// Everything a co-signer is shown before deciding (PROTOCOL.md section 7, made visible).
@@ -392,7 +410,12 @@ impl Workspace {
                     .iter()
                     .map(|r| r.public_key.key_id())
                     .collect();
+                let open = state.final_tx.is_none()
+                    && state.rejections.is_empty()
+                    && state.signatures.len() < usize::from(req.policy.threshold);
                 out.push(Pending {
+                    verdict: None,
+                    problems: Vec::new(),
                     package: watched.package.clone(),
                     request: state.id.to_hex(),
                     what: describe(&req.record),
@@ -407,7 +430,9 @@ impl Workspace {
                         .iter()
                         .map(|k| k.key_id())
                         .filter(|k| {
-                            mine.contains(k) && !signed_by.contains(k) && !rejected_by.contains(k)
+                            open && mine.contains(k)
+                                && !signed_by.contains(k)
+                                && !rejected_by.contains(k)
                         })
                         .collect(),
                     signed_by,
@@ -423,9 +448,10 @@ impl Workspace {
         Ok(out)
     }
 
-    /// The requests that need a signature: not final, not expired, not rejected, below m.
+    /// The requests that need a signature (not final, not expired, not rejected, below m),
+    /// each with the verdict of this machine's checks.
     pub fn pending(&self, now: u64) -> Result<Vec<Pending>> {
-        Ok(self
+        let mut out: Vec<Pending> = self
             .requests()?
             .into_iter()
             .filter(|p| {
@@ -434,7 +460,30 @@ impl Workspace {
                     && p.rejected_by.is_empty()
                     && p.signed_by.len() < usize::from(p.threshold)
             })
-            .collect())
+            .collect();
+        for p in &mut out {
+            match self.review(&p.request, now) {
+                Ok(review) => {
+                    let report = &review.report;
+                    p.verdict = Some(if report.ready_to_sign() {
+                        Verdict::Ready
+                    } else if report.no_failures() {
+                        Verdict::Waiting
+                    } else {
+                        Verdict::Failing
+                    });
+                    p.problems = report
+                        .problems()
+                        .map(|c| format!("{}: {}", c.title(), c.detail()))
+                        .collect();
+                }
+                Err(e) => {
+                    p.verdict = Some(Verdict::Waiting);
+                    p.problems = vec![format!("could not review: {e}")];
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Finds a request by id or unique id prefix (at least 8 hex digits).

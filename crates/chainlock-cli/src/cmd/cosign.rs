@@ -220,8 +220,14 @@ pub fn pending(args: PendingArgs) -> Result<ExitCode> {
         } else {
             format!("expires in {}", duration(p.expires_at - now))
         };
+        let verdict = match p.verdict {
+            Some(chainlock_cosign::Verdict::Ready) => "ready to sign",
+            Some(chainlock_cosign::Verdict::Failing) => "FAILING CHECKS: do not sign",
+            Some(chainlock_cosign::Verdict::Waiting) => "waiting on evidence",
+            None => "",
+        };
         println!(
-            "{}  {} {}  {}/{} signed  {}{}",
+            "{}  {} {}  {}/{} signed  {}{}{}",
             &p.request[..16],
             p.package,
             p.what,
@@ -231,9 +237,19 @@ pub fn pending(args: PendingArgs) -> Result<ExitCode> {
             if p.my_keys_to_sign.is_empty() {
                 String::new()
             } else {
-                "  NEEDS YOUR SIGNATURE".to_string()
+                "  needs your signature".to_string()
+            },
+            if verdict.is_empty() {
+                String::new()
+            } else {
+                format!("  [{verdict}]")
             }
         );
+        if p.verdict == Some(chainlock_cosign::Verdict::Failing) {
+            for problem in p.problems.iter().take(3) {
+                println!("    {problem}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -472,4 +488,58 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     } else {
         many
     }
+}
+
+/// Arguments of `chainlock demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to build the demo (default: `demo` in the data directory).
+    dir: Option<PathBuf>,
+    /// Remove the demo: its keychain entries and its directory.
+    #[arg(long)]
+    clean: bool,
+}
+
+/// Runs `chainlock demo`.
+pub fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => Paths::from_env()?.data_dir.join("demo"),
+    };
+    if args.clean {
+        let removed = chainlock_cosign::demo::clean(&dir)?;
+        println!(
+            "removed {removed} demo {} from the keychain and {}",
+            plural(removed, "key", "keys"),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let world = chainlock_cosign::demo::create(&dir, now(), |step| println!("demo: {step}"))?;
+    let config = world.you.config_dir.display();
+    let data = world.you.data_dir.display();
+    println!();
+    println!("The demo is ready (local ledger and demo keys: nothing here is real). Try:");
+    println!("  export CHAINLOCK_CONFIG_DIR={config} CHAINLOCK_DATA_DIR={data}");
+    println!("  chainlock pending                  # 1.1.0 needs your signature");
+    println!(
+        "  chainlock review {}     # every check passes; one builder disagrees",
+        &world.pending.to_hex()[..16]
+    );
+    println!(
+        "  chainlock review {}     # the tampered request: failing checks",
+        &world.tampered.to_hex()[..16]
+    );
+    println!(
+        "  chainlock sign {} --key keychain://{}",
+        &world.pending.to_hex()[..16],
+        &world.your_key[..16]
+    );
+    println!("  chainlock finalize {}", &world.pending.to_hex()[..16]);
+    println!("  chainlock history");
+    println!(
+        "Remove it with: chainlock demo --clean {}",
+        world.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
