@@ -497,15 +497,37 @@ impl Workspace {
         let id = id.to_ascii_lowercase();
         let mut found = Vec::new();
         for watched in &self.config.packages {
-            let view = PackageView::read(&self.coord(watched)?)?;
-            let hits: Vec<Digest> = view
-                .requests
-                .keys()
-                .filter(|d| d.to_hex().starts_with(&id))
-                .copied()
+            let coord = self.coord(watched)?;
+            // Resolve the id from the ref names alone, then read only that request's refs
+            // (and the attestations, for the builders' view).
+            let hits: Vec<String> = coord
+                .refs()?
+                .into_iter()
+                .filter_map(|(name, _)| {
+                    let rest = name.strip_prefix("refs/chainlock/req/")?;
+                    let (rid, tail) = rest.split_once('/')?;
+                    (tail == "request" && rid.starts_with(&id)).then(|| rid.to_string())
+                })
                 .collect();
-            for d in hits {
-                found.push((watched.clone(), view.clone(), d));
+            for rid in hits {
+                let prefix = format!("req/{rid}/");
+                let view = PackageView::read_where(&coord, |p| {
+                    p.starts_with(&prefix) || p.starts_with("attest/")
+                })?;
+                if let Some(d) = view.requests.keys().next().copied() {
+                    found.push((watched.clone(), view, d));
+                } else {
+                    let why = view
+                        .invalid
+                        .iter()
+                        .find(|r| r.name.contains(&prefix))
+                        .map(|r| r.reason.clone())
+                        .unwrap_or_default();
+                    return Err(Error::UnknownRequest(format!(
+                        "request {rid} on {} failed verification and is not shown: {why}",
+                        watched.remote
+                    )));
+                }
             }
         }
         match found.len() {
