@@ -8,15 +8,66 @@
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use chainlock_attest::BuilderReport;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::archive::{single_top_dir, Archive, Entry, EntryKind, Format};
 use crate::error::Result;
+use crate::python::{check_metadata, check_record, is_version_file, Declared};
 use crate::risk::{
     cargo_dependency_names, scan_change, sort_flags, toml_value, Flag, Rule, Severity,
 };
 use crate::source::SourceTree;
+
+/// Independent rebuilds that reproduced this exact artifact from this commit: at least the
+/// policy's minimum of distinct trusted builders attest its SHA-256. They cover the build
+/// output (`tsc` to `dist/`, bundles), which no source file can be compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reproduction {
+    /// The commit the builders rebuilt (hex).
+    pub commit: String,
+    /// The artifact SHA-256 they agree on (lowercase hex).
+    pub artifact_sha256: String,
+    /// The agreeing trusted builders' key ids.
+    pub builders: Vec<String>,
+    /// The policy's minimum of agreeing builders.
+    pub min_builders: u32,
+}
+
+impl Reproduction {
+    /// The reproduction a builder report establishes, or `None` when it does not pass (fewer
+    /// than the minimum agree, or an envelope is invalid). The report comes from
+    /// `chainlock_attest::evaluate`, which verified every signature against the policy.
+    pub fn from_report(report: &BuilderReport) -> Option<Reproduction> {
+        report.passes().then(|| Reproduction {
+            commit: report.source_commit.clone(),
+            artifact_sha256: report.artifact_sha256.clone(),
+            builders: report.agreeing.iter().map(|b| b.key_id.clone()).collect(),
+            min_builders: report.min_builders,
+        })
+    }
+}
+
+/// What the comparison may take as given besides the artifact and the source.
+#[derive(Debug, Clone, Default)]
+pub struct CompareOptions {
+    /// Agreeing rebuilds of the artifact, if the caller evaluated attestations.
+    pub reproduction: Option<Reproduction>,
+}
+
+/// Files of the artifact under one directory that no source file matches: build output.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOutput {
+    /// The directory in the archive (`package/dist/`), or the archive root (`package/`).
+    pub dir: String,
+    /// Its files (archive paths).
+    pub files: Vec<String>,
+    /// The agreeing builders (key ids) whose rebuilds reproduced the whole artifact; empty
+    /// when no rebuild covers it (then it is a high flag).
+    pub reproduced_by: Vec<String>,
+}
 
 /// At most this many lines of content diff per differing file.
 const MAX_DIFF_LINES: usize = 400;
@@ -42,6 +93,12 @@ pub struct ArtifactReport {
     pub only_in_source: Vec<String>,
     /// Artifact files the packaging tool writes itself, and why they are not compared.
     pub expected: Vec<ExpectedFile>,
+    /// Artifact-only files grouped by top directory, covered by agreeing rebuilds or not.
+    pub build_output: Vec<BuildOutput>,
+    /// The agreeing rebuilds that cover the build output, when given and for this artifact.
+    pub reproduction: Option<Reproduction>,
+    /// SHA-256 of the artifact file (lowercase hex).
+    pub artifact_sha256: String,
     /// Risk flags raised by the comparison, most severe first.
     pub flags: Vec<Flag>,
 }
@@ -53,6 +110,12 @@ impl ArtifactReport {
         self.differing.is_empty()
             && self.only_in_artifact.is_empty()
             && !self.flags.iter().any(|f| f.severity == Severity::High)
+    }
+
+    /// True when the artifact is either the source or reproduced by agreeing rebuilds, and no
+    /// rule raised a high flag: what a co-signer may rely on.
+    pub fn passes(&self) -> bool {
+        self.differing.is_empty() && !self.flags.iter().any(|f| f.severity == Severity::High)
     }
 }
 
@@ -92,8 +155,18 @@ enum Role {
     Expected(String),
 }
 
-/// Compares `archive` with the tree in `source`.
+/// Compares `archive` with the tree in `source`, with no rebuild evidence.
 pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport> {
+    compare_with(archive, source, &CompareOptions::default())
+}
+
+/// Compares `archive` with the tree in `source`; agreeing rebuilds in `options` cover the
+/// files no source file matches (build output), when they attest this artifact and commit.
+pub fn compare_with(
+    archive: &Archive,
+    source: &SourceTree,
+    options: &CompareOptions,
+) -> Result<ArtifactReport> {
     let root = match archive.format {
         Format::Npm | Format::Sdist | Format::Crate => {
             single_top_dir(&archive.entries).map(str::to_owned)
@@ -123,11 +196,19 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
         only_in_artifact: Vec::new(),
         only_in_source: Vec::new(),
         expected: Vec::new(),
+        build_output: Vec::new(),
+        reproduction: None,
+        artifact_sha256: archive.sha256.clone(),
         flags: Vec::new(),
     };
+    report.reproduction = usable_reproduction(options, archive, source, &mut report.flags);
     let mut matched: BTreeSet<String> = BTreeSet::new();
-    // The names in the source's Python manifests, read once for all the metadata files.
-    let python_names = OnceCell::new();
+    let mut unmatched: Vec<&Entry> = Vec::new();
+    // What the source's Python manifests declare, read once for all the metadata files.
+    let python = OnceCell::new();
+    if archive.format == Format::Wheel {
+        report.flags.extend(check_record(&archive.entries));
+    }
     for (entry, role) in &roles {
         let rel = match role {
             Role::Expected(reason) => {
@@ -136,7 +217,7 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
                     entry,
                     source,
                     &prefix,
-                    &python_names,
+                    &python,
                 ));
                 report.expected.push(ExpectedFile {
                     path: entry.path.clone(),
@@ -148,38 +229,43 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
         };
         let source_path = format!("{prefix}{rel}");
         let Some(original) = source.read(&source_path)? else {
-            if archive.format == Format::Crate && rel == "Cargo.lock" {
+            if let Some(reason) = tool_written(
+                archive.format,
+                rel,
+                &source_path,
+                entry,
+                source,
+                &prefix,
+                &python,
+            ) {
                 report.expected.push(ExpectedFile {
                     path: entry.path.clone(),
-                    reason: "generated by `cargo package` (not tracked in the source)".to_owned(),
+                    reason,
                 });
                 continue;
             }
-            report.only_in_artifact.push(entry.path.clone());
-            report.flags.push(Flag {
-                rule: Rule::ArtifactOnlyFile,
-                severity: Severity::High,
-                file: entry.path.clone(),
-                line: None,
-                message: format!(
-                    "in the artifact but not in the source at {}: who put it there?",
-                    short(source.commit())
-                ),
-            });
-            report
-                .flags
-                .extend(scan_change(&entry.path, None, Some(&entry.data)));
+            unmatched.push(entry);
             continue;
         };
         matched.insert(source_path.clone());
-        let same_kind = matches!(entry.kind, EntryKind::Symlink { .. })
-            == source
-                .files()
-                .get(&source_path)
-                .is_some_and(|f| f.mode == 0o120_000);
+        let source_link = source
+            .files()
+            .get(&source_path)
+            .is_some_and(|f| f.mode == 0o120_000);
+        let same_kind = matches!(entry.kind, EntryKind::Symlink { .. }) == source_link;
         if original == entry.data && same_kind {
             report.identical += 1;
             continue;
+        }
+        // An sdist built from a checkout follows the repository's own symlinks: the file it
+        // holds is the link's target, which is compared instead.
+        if source_link && matches!(entry.kind, EntryKind::File { .. }) {
+            if let Some(target) = resolve_link(source, &source_path)? {
+                if target == entry.data {
+                    report.identical += 1;
+                    continue;
+                }
+            }
         }
         if let Some(reason) = equivalent(archive.format, rel, &original, &entry.data) {
             report.expected.push(ExpectedFile {
@@ -202,6 +288,7 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
             .differing
             .push(differing(entry, &source_path, &original));
     }
+    group_build_output(&mut report, &unmatched, source.commit());
     for path in source.files().keys() {
         if path.starts_with(prefix.as_str()) && !matched.contains(path) {
             report.only_in_source.push(path.clone());
@@ -209,6 +296,179 @@ pub fn compare(archive: &Archive, source: &SourceTree) -> Result<ArtifactReport>
     }
     sort_flags(&mut report.flags);
     Ok(report)
+}
+
+/// The reproduction in `options` when it is about this artifact and commit; a reproduction
+/// of something else is a high flag (the caller passed the wrong attestations, or the
+/// artifact is not the one the builders rebuilt), and covers nothing.
+fn usable_reproduction(
+    options: &CompareOptions,
+    archive: &Archive,
+    source: &SourceTree,
+    flags: &mut Vec<Flag>,
+) -> Option<Reproduction> {
+    let r = options.reproduction.as_ref()?;
+    let problem = if r.artifact_sha256 != archive.sha256 {
+        Some(format!(
+            "the agreeing rebuilds produced sha256 {}, this artifact is {}: it is not what the builders rebuilt",
+            r.artifact_sha256, archive.sha256
+        ))
+    } else if r.commit != source.commit() {
+        Some(format!(
+            "the agreeing rebuilds are of commit {}, not {}",
+            short(&r.commit),
+            short(source.commit())
+        ))
+    } else if r.builders.len() < r.min_builders as usize || r.builders.is_empty() {
+        Some(format!(
+            "{} agreeing builders, fewer than the policy's minimum of {}",
+            r.builders.len(),
+            r.min_builders
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            flags.push(Flag {
+                rule: Rule::ArtifactOnlyFile,
+                severity: Severity::High,
+                file: String::new(),
+                line: None,
+                message,
+            });
+            None
+        }
+        None => Some(r.clone()),
+    }
+}
+
+/// Files the packaging tool writes that have no source file: `cargo package`'s `Cargo.lock`,
+/// the version file a VCS plugin writes where `pyproject.toml` says, and the `setup.cfg` that
+/// setuptools writes holding only its `[egg_info]` block.
+fn tool_written(
+    format: Format,
+    rel: &str,
+    source_path: &str,
+    entry: &Entry,
+    source: &SourceTree,
+    prefix: &str,
+    python: &OnceCell<Declared>,
+) -> Option<String> {
+    match format {
+        Format::Crate if rel == "Cargo.lock" => {
+            Some("generated by `cargo package` (not tracked in the source)".to_owned())
+        }
+        Format::Sdist if rel == "setup.cfg" => {
+            let text = std::str::from_utf8(&entry.data).ok()?;
+            (text.contains("[egg_info]") && ini_items(text).is_empty())
+                .then(|| "written by setuptools: only its [egg_info] block".to_owned())
+        }
+        Format::Wheel | Format::Sdist if rel.ends_with(".py") && is_version_file(&entry.data) => {
+            let declared = python.get_or_init(|| Declared::read(source, prefix));
+            // A wheel drops the `src/` of the path the manifest names; the source prefix
+            // found for the wheel puts it back.
+            declared
+                .version_files
+                .contains(source_path)
+                .then(|| "version file written by the VCS plugin the pyproject.toml names; it assigns only the version".to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The content of the file a source symlink points at, when it stays inside the tree.
+fn resolve_link(source: &SourceTree, link: &str) -> Result<Option<Vec<u8>>> {
+    let mut path = link.to_owned();
+    // A chain of links inside the tree: a few hops, never a loop.
+    for _ in 0..8 {
+        let Some(file) = source.files().get(&path) else {
+            return Ok(None);
+        };
+        if file.mode != 0o120_000 {
+            return source.read(&path);
+        }
+        let Some(target) = source.read(&path)? else {
+            return Ok(None);
+        };
+        let target = String::from_utf8_lossy(&target).into_owned();
+        let mut parts: Vec<&str> = path.split('/').collect();
+        parts.pop();
+        for part in target.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Ok(None);
+                    }
+                }
+                p => parts.push(p),
+            }
+        }
+        if target.starts_with('/') {
+            return Ok(None);
+        }
+        path = parts.join("/");
+    }
+    Ok(None)
+}
+
+/// Groups the files no source file matches by their top directory under the package root:
+/// covered by agreeing rebuilds, they are listed with the builders; otherwise each directory
+/// is one high flag, not one per file. Either way the content rules that matter in build
+/// output (install hooks, `.pth`, hidden Unicode, eval of decoded data) scan every file.
+fn group_build_output(report: &mut ArtifactReport, unmatched: &[&Entry], commit: &str) {
+    let root = report
+        .archive_root
+        .as_ref()
+        .map_or_else(String::new, |r| format!("{r}/"));
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in unmatched {
+        let rel = entry.path.strip_prefix(&root).unwrap_or(&entry.path);
+        let dir = match rel.split_once('/') {
+            Some((top, _)) => format!("{root}{top}/"),
+            None => root.clone(),
+        };
+        groups.entry(dir).or_default().push(entry.path.clone());
+        report.flags.extend(
+            scan_change(&entry.path, None, Some(&entry.data))
+                .into_iter()
+                .filter(|f| f.severity == Severity::High),
+        );
+    }
+    let builders = report
+        .reproduction
+        .as_ref()
+        .map(|r| r.builders.clone())
+        .unwrap_or_default();
+    for (dir, files) in groups {
+        if builders.is_empty() {
+            let place = if dir == root {
+                "at the top of the package".to_owned()
+            } else {
+                format!("under `{dir}`")
+            };
+            report.flags.push(Flag {
+                rule: Rule::ArtifactOnlyFile,
+                severity: Severity::High,
+                file: dir.clone(),
+                line: None,
+                message: format!(
+                    "{} file{} {place} not in the source at {}: build output no rebuild reproduced (pass agreeing attestations, or ask who put {} there)",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" },
+                    short(commit),
+                    if files.len() == 1 { "it" } else { "them" },
+                ),
+            });
+            report.only_in_artifact.extend(files.iter().cloned());
+        }
+        report.build_output.push(BuildOutput {
+            dir,
+            files,
+            reproduced_by: builders.clone(),
+        });
+    }
 }
 
 fn short(commit: &str) -> &str {
@@ -353,7 +613,7 @@ fn check_expected(
     entry: &Entry,
     source: &SourceTree,
     prefix: &str,
-    python_names: &OnceCell<BTreeSet<String>>,
+    python: &OnceCell<Declared>,
 ) -> Vec<Flag> {
     let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
     let text = String::from_utf8_lossy(&entry.data);
@@ -409,30 +669,14 @@ fn check_expected(
             }
             flags
         }
-        (Format::Wheel | Format::Sdist, "METADATA" | "PKG-INFO" | "requires.txt") => {
-            let declared = python_names.get_or_init(|| python_manifests(source, prefix));
-            python_requirements(name, &text)
-                .into_iter()
-                .filter(|req| !declared.contains(&normalize_python_name(req)))
-                .map(|req| {
-                    flag(format!(
-                        "the metadata makes the installer fetch `{req}`, which no manifest in the source names"
-                    ))
-                })
-                .collect()
-        }
-        (Format::Wheel | Format::Sdist, "entry_points.txt") => {
-            let declared = python_names.get_or_init(|| python_manifests(source, prefix));
-            entry_point_names(&text)
-                .into_iter()
-                .filter(|ep| !declared.contains(&normalize_python_name(ep)))
-                .map(|ep| {
-                    flag(format!(
-                        "entry point `{ep}` (a command or plugin the installer sets up) is declared in no manifest of the source"
-                    ))
-                })
-                .collect()
-        }
+        (
+            Format::Wheel | Format::Sdist,
+            "METADATA" | "PKG-INFO" | "requires.txt" | "entry_points.txt",
+        ) => check_metadata(
+            name,
+            entry,
+            python.get_or_init(|| Declared::read(source, prefix)),
+        ),
         _ => Vec::new(),
     }
 }
@@ -466,85 +710,6 @@ fn check_vcs_info(entry: &Entry, source: &SourceTree) -> Option<String> {
         );
     }
     None
-}
-
-/// Every name in the source's Python manifests (pyproject.toml, setup.cfg, setup.py,
-/// requirements files), normalized as PEP 503 names, to look dependencies and entry points up.
-fn python_manifests(source: &SourceTree, prefix: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for path in source.files().keys() {
-        let Some(rel) = path.strip_prefix(prefix) else {
-            continue;
-        };
-        let file = rel.rsplit('/').next().unwrap_or(rel);
-        let manifest = matches!(rel, "pyproject.toml" | "setup.cfg" | "setup.py" | "Pipfile")
-            || (file.starts_with("requirements") && file.ends_with(".txt"));
-        if !manifest {
-            continue;
-        }
-        if let Ok(Some(bytes)) = source.read(path) {
-            let text = String::from_utf8_lossy(&bytes);
-            for token in text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))) {
-                if !token.is_empty() {
-                    names.insert(normalize_python_name(token));
-                }
-            }
-        }
-    }
-    names
-}
-
-/// The distribution names a metadata file makes the installer fetch: `Requires-Dist:` lines
-/// of METADATA / PKG-INFO, or the requirement lines of `requires.txt`.
-fn python_requirements(file: &str, text: &str) -> Vec<String> {
-    let lines: Vec<&str> = if file == "requires.txt" {
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('[') && !l.starts_with('#'))
-            .collect()
-    } else {
-        text.lines()
-            // The headers end at the first blank line; the description follows.
-            .take_while(|l| !l.trim().is_empty())
-            .filter_map(|l| l.strip_prefix("Requires-Dist:"))
-            .map(str::trim)
-            .collect()
-    };
-    lines
-        .into_iter()
-        .map(|l| {
-            l.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect::<String>()
-        })
-        .filter(|n| !n.is_empty())
-        .collect()
-}
-
-/// The names of the entry points an `entry_points.txt` declares (`name = module:attr`).
-fn entry_point_names(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('[') && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, _)| name.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .collect()
-}
-
-/// PEP 503 normalization: lowercase, runs of `-`, `_` and `.` as one `-`.
-fn normalize_python_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out.trim_matches('-').to_owned()
 }
 
 /// Differences the packaging tool is known to make, checked semantically: npm may rewrite

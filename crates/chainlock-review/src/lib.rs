@@ -19,11 +19,17 @@ mod archive;
 mod compare;
 mod error;
 pub mod evidence;
+mod python;
+mod range;
 mod risk;
 mod source;
 
 pub use archive::{Archive, Entry, EntryKind, Format, Limits};
-pub use compare::{compare, ArtifactReport, DifferingFile, ExpectedFile};
+pub use compare::{
+    compare, compare_with, ArtifactReport, BuildOutput, CompareOptions, DifferingFile,
+    ExpectedFile, Reproduction,
+};
 pub use error::{Error, Result};
+pub use range::{scan_range, RangeOptions, RangeScan};
 pub use risk::{is_hidden_char, scan_change, scan_file_change, sort_flags, Flag, Rule, Severity};
 pub use source::{SourceFile, SourceTree};

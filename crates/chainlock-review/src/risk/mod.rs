@@ -14,7 +14,10 @@ mod content;
 mod manifest;
 
 use content::{binary_file, code_patterns, hidden_unicode, invisible, opaque_content};
-pub(crate) use manifest::{cargo_dependency_names, toml_value};
+pub(crate) use manifest::{
+    cargo_dependency_names, pyproject_declared, requirements_names, setup_cfg_declared, toml_value,
+    PythonDeclared,
+};
 use manifest::{dependencies, install_hooks};
 
 /// How urgently a flag deserves a look.
