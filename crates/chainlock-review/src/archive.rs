@@ -231,11 +231,12 @@ impl Archive {
                 artifact: file_name.to_owned(),
             });
         }
+        let claimed = format.is_some();
         let format = match format {
             Some(f) => f,
             None => detect(container, file_name, &entries),
         };
-        check_format(format, container, file_name, &entries)?;
+        check_format(format, claimed, container, file_name, &entries)?;
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         Ok(Archive {
             format,
@@ -246,10 +247,11 @@ impl Archive {
 }
 
 /// Refuses an artifact whose content is not the format its name or the caller claims: a
-/// `.whl` that is a tar, `--format npm` for a zip. Read as another format, its files would be
+/// `.whl` that is a tar, `--format npm` for a zip, `--format sdist` without `PKG-INFO`. Read as another format, its files would be
 /// compared under the wrong rules, and the installer for the claimed format would refuse it.
 fn check_format(
     format: Format,
+    claimed: bool,
     container: Container,
     file_name: &str,
     entries: &[Entry],
@@ -291,6 +293,8 @@ fn check_format(
         Format::Npm | Format::Sdist | Format::Crate | Format::Tar if is_zip => {
             Some("the content is a zip".to_owned())
         }
+        // Detected from the layout itself: only a `--format` claim is checked against it.
+        _ if !claimed => None,
         Format::Wheel
             if !entries.iter().any(|e| {
                 let mut parts = e.path.split('/');

@@ -448,10 +448,15 @@ fn group_build_output(report: &mut ArtifactReport, unmatched: &[&Entry], commit:
             } else {
                 format!("under `{dir}`")
             };
+            // One file is named as itself; a directory by its path.
+            let file = match files.as_slice() {
+                [one] => one.clone(),
+                _ => dir.clone(),
+            };
             report.flags.push(Flag {
                 rule: Rule::ArtifactOnlyFile,
                 severity: Severity::High,
-                file: dir.clone(),
+                file,
                 line: None,
                 message: format!(
                     "{} file{} {place} not in the source at {}: build output no rebuild reproduced (pass agreeing attestations, or ask who put {} there)",

@@ -1,6 +1,7 @@
 //! The content rules: binary, minified or high-entropy content, code that reaches the
 //! network, spawns processes, evaluates strings or reads credentials, and hidden Unicode.
 
+use super::context::{depth_change, is_only_strings, lex, Changes};
 use super::*;
 /// Well-known binary formats whose magic matches their extension raise no flag.
 fn media_magic_ok(ext: &str, data: &[u8]) -> Option<bool> {
@@ -149,6 +150,8 @@ fn high_entropy_token(text: &str) -> Option<(usize, f64)> {
             )
     })
     .filter(|t| t.len() >= ENTROPY_TOKEN)
+    // A URL or a hex digest is long but says what it is.
+    .filter(|t| !t.contains("://") && !t.bytes().all(|b| b.is_ascii_hexdigit()))
     .map(|t| (t.len(), shannon_bits(t.as_bytes())))
     .find(|&(_, bits)| bits >= ENTROPY_BITS)
 }
@@ -239,7 +242,13 @@ const PROCESS: Patterns = Patterns {
         "spawnSync(",
         "execFileSync(",
         "execa(",
-        "subprocess.",
+        "subprocess.run(",
+        "subprocess.call(",
+        "Popen(",
+        "check_call(",
+        "check_output(",
+        "getoutput(",
+        "getstatusoutput(",
         "os.system(",
         "os.popen(",
         "os.exec",
@@ -272,10 +281,71 @@ const EVAL: Patterns = Patterns {
         "vm.Script(",
         "__import__(",
         "marshal.loads(",
-        "compile(",
         "exec(",
     ],
 };
+
+/// Decoders whose output, evaluated, is code nobody reviewed: `exec(base64.b64decode(...))`.
+const DECODERS: &[&str] = &[
+    "b64decode",
+    "a85decode",
+    "b32decode",
+    "atob(",
+    "Buffer.from(",
+    "fromCharCode",
+    "bytes.fromhex",
+    "codecs.decode",
+    "zlib.decompress",
+    "marshal.loads",
+    "base64",
+    "unhexlify",
+];
+
+/// Patterns that name a module or a shell command inside a string (`require('http')`,
+/// `from 'node:net'`, `execSync("curl ... | sh")`), so they are matched on the line as
+/// written, strings included.
+fn matches_in_strings(pattern: &str) -> bool {
+    pattern.contains(['\'', '"'])
+        || pattern.starts_with("node:")
+        || matches!(
+            pattern,
+            "child_process"
+                | "axios"
+                | "/dev/tcp/"
+                | "curl "
+                | "wget "
+                | "Invoke-WebRequest"
+                | "| sh"
+                | "| bash"
+                | "bash -c"
+                | "sh -c"
+        )
+}
+
+/// Patterns that are the start of a family of names (`os.execv`, `os.spawnl`): no boundary
+/// after them.
+fn is_prefix_pattern(pattern: &str) -> bool {
+    matches!(pattern, "os.exec" | "os.spawn" | "httpx.")
+}
+
+/// `__import__("json")`: importing a module named by a constant is an import, not evaluation.
+fn is_constant_import(line: &str) -> bool {
+    let Some(at) = line.find("__import__(") else {
+        return false;
+    };
+    let rest = line[at + "__import__(".len()..].trim_start();
+    let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        return false;
+    };
+    let body = &rest[1..];
+    let Some(end) = body.find(quote) else {
+        return false;
+    };
+    body[..end]
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && body[end + 1..].trim_start().starts_with(')')
+}
 
 /// Reads of the environment...
 const ENV_ACCESS: &[&str] = &[
@@ -331,11 +401,15 @@ fn is_ident(b: u8) -> bool {
 /// Whether `line` contains `pattern` at an identifier boundary.
 pub(super) fn contains_token(line: &str, pattern: &str) -> bool {
     let starts_ident = pattern.bytes().next().is_some_and(is_ident);
+    // `urllib3` is not `urllib3_version_list`; `os.exec` is the start of `os.execv`.
+    let ends_ident = pattern.bytes().last().is_some_and(is_ident) && !is_prefix_pattern(pattern);
     let bytes = line.as_bytes();
     let mut from = 0;
     while let Some(pos) = line[from..].find(pattern) {
         let at = from + pos;
-        if !starts_ident || at == 0 || !is_ident(bytes[at - 1]) {
+        let end = at + pattern.len();
+        let bounded_after = !ends_ident || bytes.get(end).is_none_or(|&b| !is_ident(b));
+        if (!starts_ident || at == 0 || !is_ident(bytes[at - 1])) && bounded_after {
             // Python's `exec(`/`compile(` are builtins; `x.exec(` (RegExp, cursor) is not eval.
             if !(matches!(pattern, "exec(" | "compile(") && at > 0 && bytes[at - 1] == b'.') {
                 return true;
@@ -371,60 +445,123 @@ fn is_comment(lang: Lang, line: &str) -> bool {
     hash && t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#[")
 }
 
-pub(super) fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+pub(super) fn code_patterns(
+    file: &FileInfo<'_>,
+    changes: &Changes<'_>,
+    old: Option<&str>,
+    new: &str,
+    flags: &mut Vec<Flag>,
+) {
     let escalate = if file.is_install_hook {
         Severity::High
     } else {
         Severity::Medium
     };
-    let python_only_eval =
-        |p: &str| matches!(p, "compile(" | "exec(" | "__import__(" | "marshal.loads(");
+    let python_only_eval = |p: &str| matches!(p, "exec(" | "__import__(" | "marshal.loads(");
     let lang = file.lang.unwrap_or(Lang::Opaque);
     let is_python = lang.is_python();
+    let lexed_new = lex(lang, new);
+    let lexed_old = lex(lang, old.unwrap_or(""));
+    let masked_at = |lexed: &[super::context::Lexed], line: u32| {
+        lexed
+            .get((line as usize).saturating_sub(1))
+            .map(|l| (l.masked.clone(), l.prose))
+    };
+    // Each added line as the rules see it: skipped (comment, prose, only strings), or its
+    // masked text and whether it continues the statement of the added line before it.
+    let mut lines: Vec<(u32, &str, usize, Option<String>, bool)> = Vec::new();
+    let (mut depth, mut previous) = (0i32, 0u32);
+    for &(line, text, hunk) in &changes.added {
+        let (masked, prose) =
+            masked_at(&lexed_new, line).unwrap_or_else(|| (text.to_owned(), false));
+        let continues = line == previous + 1 && depth > 0;
+        depth = if continues { depth } else { 0 };
+        depth = (depth + depth_change(&masked)).max(0);
+        previous = line;
+        let skip = is_comment(lang, text) || prose || is_only_strings(&masked);
+        lines.push((line, text, hunk, (!skip).then_some(masked), continues));
+    }
+    // A pattern the same hunk also removed was there before: re-indented, re-annotated,
+    // moved within the hunk. Only what the range introduces is flagged.
+    let removed_has = |hunk: usize, matches: &dyn Fn(&str, &str) -> bool| {
+        changes.removed.get(hunk).is_some_and(|lines| {
+            lines.iter().any(|&(n, r)| {
+                let (masked, prose) =
+                    masked_at(&lexed_old, n).unwrap_or_else(|| (r.to_owned(), false));
+                !is_comment(lang, r) && !prose && matches(r, &masked)
+            })
+        })
+    };
+    let hit_of = |p: &str, text: &str, masked: &str| {
+        let subject = if matches_in_strings(p) { text } else { masked };
+        contains_token(subject, p) && !(p == "__import__(" && is_constant_import(text))
+    };
     for patterns in [&NETWORK, &PROCESS, &EVAL] {
-        let mut count = 0;
-        for &(line, text) in added {
-            if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
+        let (mut count, mut statement_flagged) = (0, false);
+        for (line, text, hunk, masked, continues) in &lines {
+            statement_flagged &= *continues;
+            let Some(masked) = masked else { continue };
+            if count >= MAX_LINE_FLAGS || statement_flagged {
                 continue;
             }
             let hit = patterns
                 .patterns
                 .iter()
-                .find(|p| (is_python || !python_only_eval(p)) && contains_token(text, p));
-            if let Some(p) = hit {
-                count += 1;
-                let message = format!(
-                    "added line {} (`{}`): {}",
-                    patterns.what,
-                    p.trim(),
-                    clip(text.trim(), 100)
-                );
-                flags.push(file.flag(patterns.rule, escalate, Some(line), message));
+                .find(|p| (is_python || !python_only_eval(p)) && hit_of(p, text, masked));
+            let Some(p) = hit else { continue };
+            if removed_has(*hunk, &|r, masked| hit_of(p, r, masked)) {
+                continue;
             }
+            count += 1;
+            statement_flagged = true;
+            let decoded =
+                patterns.rule == Rule::DynamicEval && DECODERS.iter().any(|d| text.contains(d));
+            let (severity, what) = if decoded {
+                (
+                    Severity::High,
+                    "evaluates decoded data, code nobody can read",
+                )
+            } else {
+                (escalate, patterns.what)
+            };
+            let message = format!(
+                "added line {what} (`{}`): {}",
+                p.trim(),
+                clip(text.trim(), 100)
+            );
+            flags.push(file.flag(patterns.rule, severity, Some(*line), message));
         }
     }
-    let mut count = 0;
-    for &(line, text) in added {
-        if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
-            continue;
-        }
+    let credential = |text: &str| -> Option<String> {
         let lower = text.to_ascii_lowercase();
         let env_secret = ENV_ACCESS.iter().any(|p| text.contains(p))
             && SECRET_WORDS.iter().any(|w| lower.contains(w));
         let source = CREDENTIAL_SOURCES.iter().find(|p| text.contains(*p));
-        if env_secret || source.is_some() {
-            count += 1;
-            let why = match source {
-                Some(s) => format!("reads credentials (`{s}`)"),
-                None => "reads a secret from the environment".to_owned(),
-            };
-            flags.push(file.flag(
-                Rule::EnvCredentials,
-                Severity::High,
-                Some(line),
-                format!("added line {why}: {}", clip(text.trim(), 100)),
-            ));
+        match source {
+            Some(s) => Some(format!("reads credentials (`{s}`)")),
+            None => env_secret.then(|| "reads a secret from the environment".to_owned()),
         }
+    };
+    let (mut count, mut statement_flagged) = (0, false);
+    for (line, text, hunk, masked, continues) in &lines {
+        statement_flagged &= *continues;
+        if masked.is_none() || count >= MAX_LINE_FLAGS || statement_flagged {
+            continue;
+        }
+        let Some(why) = credential(text) else {
+            continue;
+        };
+        if removed_has(*hunk, &|r, _| credential(r).is_some()) {
+            continue;
+        }
+        count += 1;
+        statement_flagged = true;
+        flags.push(file.flag(
+            Rule::EnvCredentials,
+            Severity::High,
+            Some(*line),
+            format!("added line {why}: {}", clip(text.trim(), 100)),
+        ));
     }
 }
 

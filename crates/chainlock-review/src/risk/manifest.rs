@@ -43,12 +43,22 @@ pub(super) fn install_hooks(
             };
             // The key inside "scripts", not the first `"install"` anywhere (keywords).
             let line = keys.nested("scripts", hook);
+            // `prepare` runs when the package is installed from git (a git dependency, a
+            // checkout), never when it is installed from the registry.
+            let (severity, when) = if hook.contains("prepare") {
+                (
+                    Severity::Medium,
+                    "runs when installed from git (git dependencies, checkouts) and before `npm publish`, not on registry installs",
+                )
+            } else {
+                (Severity::High, "runs on every install")
+            };
             flags.push(file.flag(
                 Rule::InstallHook,
-                Severity::High,
+                severity,
                 line,
                 format!(
-                    "npm `{hook}` script {verb}: runs on every install: {}",
+                    "npm `{hook}` script {verb}: {when}: {}",
                     clip(command_text, 120)
                 ),
             ));
@@ -199,7 +209,11 @@ pub(super) fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mu
             || dep.key.starts_with("replace.")
         {
             Severity::High
-        } else if dep.key.contains("dev") || dep.key.contains("test") {
+        } else if dep.key.contains("dev")
+            || dep.key.contains("test")
+            // PEP 735 groups are for development: installers never fetch them for users.
+            || dep.key.starts_with("dependency-groups")
+        {
             Severity::Low
         } else {
             Severity::Medium
