@@ -459,7 +459,7 @@ fn group_build_output(report: &mut ArtifactReport, unmatched: &[&Entry], commit:
                 file,
                 line: None,
                 message: format!(
-                    "{} file{} {place} not in the source at {}: build output no rebuild reproduced (pass agreeing attestations, or ask who put {} there)",
+                    "{} file{} {place} not in the source at {}: build output no rebuild reproduced, or put there by hand (pass agreeing rebuild attestations, or ask the publisher who put {} there)",
                     files.len(),
                     if files.len() == 1 { "" } else { "s" },
                     short(commit),
