@@ -85,7 +85,7 @@ impl Declared {
             }
         }
         if dynamic {
-            for (path, _) in source.files() {
+            for path in source.files().keys() {
                 let file = path.rsplit('/').next().unwrap_or(path);
                 let dir = &path[..path.len() - file.len()];
                 let in_scope = dirs

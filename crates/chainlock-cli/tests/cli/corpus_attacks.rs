@@ -266,7 +266,7 @@ fn python_attacks_on_real_wheels_and_sdists_are_high() {
             original.file_name().unwrap().to_string_lossy()
         ));
         edit_zip(original, &out, &edits);
-        let (package, tag) = if original == &click {
+        let (package, tag) = if *original == click {
             ("pypi-click", "8.5.0")
         } else {
             ("pypi-werkzeug", "3.1.8")
