@@ -26,6 +26,7 @@ mod error;
 pub mod evidence;
 mod python;
 mod range;
+mod rebuilt;
 mod risk;
 mod source;
 

@@ -117,9 +117,9 @@ pub(super) fn install_hooks(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Dep {
     /// Table or section plus name, e.g. `dependencies.left-pad`.
-    key: String,
+    pub(super) key: String,
     /// The requirement as written (version, URL, inline table).
-    spec: String,
+    pub(super) spec: String,
     /// Where it is in the file.
     line: u32,
 }
@@ -128,7 +128,7 @@ pub(super) struct Dep {
 #[derive(Debug)]
 pub(super) struct Unreadable {
     line: Option<u32>,
-    why: String,
+    pub(super) why: String,
 }
 
 impl Unreadable {
@@ -141,7 +141,7 @@ impl Unreadable {
 }
 
 /// Drops a leading byte order mark, as npm, Cargo and Python's `utf-8-sig` readers do.
-fn strip_bom(text: &str) -> &str {
+pub(super) fn strip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
@@ -353,7 +353,7 @@ fn npm_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
 }
 
 /// The distribution name at the start of a PEP 508 requirement.
-fn requirement_name(req: &str) -> String {
+pub(super) fn requirement_name(req: &str) -> String {
     req.trim()
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -375,7 +375,7 @@ fn requirement_key(req: &str) -> String {
 }
 
 /// A statement of a TOML document as the line-based reader sees it.
-enum TomlItem {
+pub(super) enum TomlItem {
     /// `[a.b]`, or `[[a.b]]` when `array` is set.
     Table { path: Vec<String>, array: bool },
     /// `key = value`: the key's dotted path and the value's text line by line, comments
@@ -390,7 +390,7 @@ enum TomlItem {
 /// Reads a TOML document statement by statement. No TOML parser is available, so this knows
 /// enough of the syntax (quoted and dotted keys, multi-line strings, arrays, inline tables)
 /// to place every table and key, and refuses a line it cannot place instead of skipping it.
-fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
+pub(super) fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
     let lines = split_lines(text);
     let mut items = Vec::new();
     let mut i = 0;
@@ -523,7 +523,7 @@ impl ValueScan {
 
 /// A dotted key at the start of `s` (bare, "basic" and 'literal' parts, escapes resolved) and
 /// the text after it.
-fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
+pub(super) fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
     let mut path = Vec::new();
     let mut rest = s.trim_start();
     loop {
@@ -604,7 +604,7 @@ fn unescape_basic(s: &str) -> Option<String> {
 }
 
 /// The value of a quoted TOML string element, `None` when `element` is not one.
-fn unquote(element: &str) -> Option<String> {
+pub(super) fn unquote(element: &str) -> Option<String> {
     if element.len() >= 2 && element.starts_with('"') && element.ends_with('"') {
         unescape_basic(&element[1..element.len() - 1])
     } else if element.len() >= 2 && element.starts_with('\'') && element.ends_with('\'') {
@@ -616,7 +616,7 @@ fn unquote(element: &str) -> Option<String> {
 
 /// The elements of an array or inline table value, split at its top-level commas, each with
 /// the line it starts on.
-fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
+pub(super) fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     let mut depth = 0;
     let mut quote: Option<char> = None;
@@ -849,136 +849,6 @@ pub(crate) fn toml_value(text: &str, table: &[&str], key: &str) -> Option<String
     None
 }
 
-/// What a Python manifest declares for the installer: the distributions its metadata may
-/// require and the entry points it may install.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct PythonDeclared {
-    /// PEP 503 names of runtime and optional (extra) dependencies.
-    pub(crate) requires: BTreeSet<String>,
-    /// Entry point names: console and GUI scripts, plugins.
-    pub(crate) entry_points: BTreeSet<String>,
-    /// Whether the dependencies are `dynamic` (filled in by the build backend from files).
-    pub(crate) dynamic_requires: bool,
-    /// The version file a VCS plugin writes (hatch-vcs `version-file`, setuptools-scm
-    /// `version_file` or `write_to`), relative to the manifest's directory.
-    pub(crate) version_file: Option<String>,
-}
-
-/// The runtime and optional dependencies, entry points and version file a `pyproject.toml`
-/// declares (PEP 621 `[project]`, Poetry, hatch-vcs, setuptools-scm). Development-only lists
-/// (`[dependency-groups]`, `build-system.requires`) are not what an installer fetches.
-pub(crate) fn pyproject_declared(text: &str) -> Result<PythonDeclared, String> {
-    let mut out = PythonDeclared::default();
-    let mut table: Vec<String> = Vec::new();
-    for item in toml_items(strip_bom(text)).map_err(|e| e.why)? {
-        let (key, value) = match item {
-            TomlItem::Table { path, .. } => {
-                table = path;
-                continue;
-            }
-            TomlItem::Pair { key, value, .. } => (key, value),
-        };
-        let full: Vec<&str> = table.iter().chain(&key).map(String::as_str).collect();
-        let elements = || -> Vec<String> {
-            toml_elements(&value)
-                .into_iter()
-                .filter_map(|(_, e)| unquote(&e))
-                .collect()
-        };
-        let joined = || {
-            let text: Vec<&str> = value.iter().map(|(_, t)| t.trim()).collect();
-            let text = text.join(" ");
-            unquote(&text).unwrap_or(text)
-        };
-        match full.as_slice() {
-            ["project", "dependencies"] | ["project", "optional-dependencies", _] => {
-                out.requires
-                    .extend(elements().iter().map(|r| requirement_name(r)));
-            }
-            ["project", "optional-dependencies"] => {
-                // `optional-dependencies = { extra = ["x"] }`: every quoted element.
-                for (_, e) in toml_elements(&value) {
-                    if let Some((_, rest)) = toml_key(&e) {
-                        let rest = rest
-                            .trim_start_matches(['=', ' ', '['])
-                            .trim_end_matches(']');
-                        out.requires.extend(
-                            rest.split(',')
-                                .filter_map(|r| unquote(r.trim()))
-                                .map(|r| requirement_name(&r)),
-                        );
-                    }
-                }
-            }
-            ["project", "dynamic"] => {
-                out.dynamic_requires |= elements()
-                    .iter()
-                    .any(|e| e == "dependencies" || e == "optional-dependencies");
-            }
-            ["project", "scripts" | "gui-scripts", name]
-            | ["project", "entry-points", _, name]
-            | ["tool", "poetry", "scripts", name] => {
-                out.entry_points.insert((*name).to_owned());
-            }
-            ["tool", "poetry", "dependencies", name] | ["tool", "poetry", "extras", name] => {
-                if *name != "python" {
-                    out.requires.insert(requirement_name(name));
-                }
-                if full.get(2) == Some(&"extras") {
-                    out.requires
-                        .extend(elements().iter().map(|r| requirement_name(r)));
-                }
-            }
-            ["tool", "hatch", "build", "hooks", "vcs", "version-file"]
-            | ["tool", "setuptools_scm", "version_file" | "write_to"] => {
-                out.version_file = Some(joined());
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// What a `setup.cfg` declares: `[options] install_requires`, `[options.extras_require]`
-/// and the names under `[options.entry_points]`.
-pub(crate) fn setup_cfg_declared(text: &str) -> Result<PythonDeclared, String> {
-    let mut out = PythonDeclared::default();
-    for dep in setup_cfg_deps(strip_bom(text)).map_err(|e| e.why)? {
-        if dep.key.starts_with("options.install_requires:")
-            || dep.key.starts_with("options.extras_require.")
-        {
-            out.requires.insert(requirement_name(&dep.spec));
-        }
-    }
-    let mut section = String::new();
-    for line in split_lines(text) {
-        let t = line.trim();
-        if t.starts_with('[') {
-            section = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
-            continue;
-        }
-        // `console_scripts =` opens a group; indented `name = module:attr` lines follow.
-        if section == "options.entry_points" && line.starts_with([' ', '\t']) {
-            if let Some((name, target)) = t.split_once('=') {
-                if target.contains(':') || !target.trim().is_empty() {
-                    out.entry_points.insert(name.trim().to_owned());
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The requirement names of a requirements file, for dependencies a pyproject declares
-/// `dynamic` (read from files by the backend).
-pub(crate) fn requirements_names(text: &str) -> BTreeSet<String> {
-    requirements_deps(text)
-        .into_iter()
-        .map(|d| requirement_name(&d.spec))
-        .filter(|n| !n.is_empty())
-        .collect()
-}
-
 /// `[options] install_requires/setup_requires/tests_require` and `[options.extras_require]`.
 pub(super) fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
     let mut deps = Vec::new();
@@ -1038,7 +908,7 @@ pub(super) fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
     Ok(deps)
 }
 
-fn requirements_deps(text: &str) -> Vec<Dep> {
+pub(super) fn requirements_deps(text: &str) -> Vec<Dep> {
     let mut deps = Vec::new();
     for (i, raw) in split_lines(text).into_iter().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();

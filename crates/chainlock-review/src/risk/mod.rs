@@ -13,13 +13,15 @@ use serde::Serialize;
 mod content;
 mod context;
 mod manifest;
+mod patterns;
+mod pymanifest;
 
 use content::{binary_file, code_patterns, hidden_unicode, invisible, opaque_content};
-pub(crate) use manifest::{
-    cargo_dependency_names, pyproject_declared, requirements_names, setup_cfg_declared, toml_value,
-    PythonDeclared,
-};
+pub(crate) use manifest::{cargo_dependency_names, toml_value};
 use manifest::{dependencies, install_hooks};
+pub(crate) use pymanifest::{
+    pyproject_declared, requirements_names, setup_cfg_declared, PythonDeclared,
+};
 
 /// How urgently a flag deserves a look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
