@@ -56,18 +56,12 @@ pub struct ArtifactReport {
 }
 
 impl ArtifactReport {
-    /// True when every artifact file is either identical to the source or expected, and no
-    /// check of the tool-written files raised a high-severity flag.
+    /// True when every artifact file is identical to the source, expected, or build output
+    /// that agreeing rebuilds reproduced, and no rule raised a high-severity flag.
     pub fn matches_source(&self) -> bool {
         self.differing.is_empty()
             && self.only_in_artifact.is_empty()
             && !self.flags.iter().any(|f| f.severity == Severity::High)
-    }
-
-    /// True when the artifact is either the source or reproduced by agreeing rebuilds, and no
-    /// rule raised a high flag: what a co-signer may rely on.
-    pub fn passes(&self) -> bool {
-        self.differing.is_empty() && !self.flags.iter().any(|f| f.severity == Severity::High)
     }
 }
 
