@@ -408,7 +408,26 @@ fn write_artifact(
             group.reproduced_by.join(", ")
         );
     }
-    write_list(out, "only in the artifact", &report.only_in_artifact);
+    // Files no source file matches, one line per directory (`--json` lists every file).
+    let unreproduced: Vec<String> = report
+        .build_output
+        .iter()
+        .filter(|g| g.reproduced_by.is_empty())
+        .map(|g| match g.files.as_slice() {
+            [one] => one.clone(),
+            files => format!("{} ({} files)", g.dir, files.len()),
+        })
+        .collect();
+    if !unreproduced.is_empty() {
+        let _ = writeln!(
+            out,
+            "only in the artifact ({}):",
+            report.only_in_artifact.len()
+        );
+        for line in &unreproduced {
+            let _ = writeln!(out, "  {}", printable(line));
+        }
+    }
     if !report.differing.is_empty() {
         let _ = writeln!(out, "differ ({}):", report.differing.len());
         for d in &report.differing {
@@ -465,7 +484,7 @@ fn write_artifact_verdict(out: &mut String, report: &ArtifactReport) {
     } else {
         let _ = writeln!(
             out,
-            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ, {} high flags\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source",
+            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ, {} high flags\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source{}",
             report.commit,
             report.only_in_artifact.len(),
             report.differing.len(),
@@ -473,7 +492,12 @@ fn write_artifact_verdict(out: &mut String, report: &ArtifactReport) {
                 .flags
                 .iter()
                 .filter(|f| f.severity == Severity::High)
-                .count()
+                .count(),
+            if report.only_in_artifact.is_empty() {
+                ""
+            } else {
+                " (files built from the source are covered when independent builders reproduce the artifact: pass their envelopes with --attestations and the policy with --policy)"
+            }
         );
     }
 }
