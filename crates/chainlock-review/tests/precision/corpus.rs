@@ -219,6 +219,40 @@ pub fn table(seen: &[Observation], judged: &BTreeMap<Vec<String>, (String, Strin
         }
     }
     let mut out = String::new();
+    // The medium flags of each release range: what a co-signer reads before signing it.
+    let mut ranges: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for package in corpus() {
+        for pair in package.tags.windows(2) {
+            let subject = format!("range:{}..{}", pair[0].tag, pair[1].tag);
+            ranges.entry((package.name.clone(), subject)).or_default();
+        }
+    }
+    for obs in seen
+        .iter()
+        .filter(|o| o.severity == "medium" && o.subject.starts_with("range:"))
+    {
+        let truth = judged
+            .get(&obs.key())
+            .map_or("unreviewed", |(j, _)| j.as_str());
+        let count = ranges
+            .entry((obs.package.clone(), obs.subject.clone()))
+            .or_default();
+        if truth == "true" {
+            count.0 += 1;
+        } else {
+            count.1 += 1;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| package | release range | medium true | medium false |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | --- |");
+    for ((package, subject), (t, f)) in &ranges {
+        let range = subject.trim_start_matches("range:");
+        let _ = writeln!(out, "| {package} | `{range}` | {t} | {f} |");
+    }
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
         "| package | high true | high false | medium true | medium false | low |"
