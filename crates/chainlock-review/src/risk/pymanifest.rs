@@ -78,14 +78,15 @@ pub(crate) fn pyproject_declared(text: &str) -> Result<PythonDeclared, String> {
             | ["tool", "poetry", "scripts", name] => {
                 out.entry_points.insert((*name).to_owned());
             }
-            ["tool", "poetry", "dependencies", name] | ["tool", "poetry", "extras", name] => {
+            ["tool", "poetry", "dependencies", name] => {
                 if *name != "python" {
                     out.requires.insert(requirement_name(name));
                 }
-                if full.get(2) == Some(&"extras") {
-                    out.requires
-                        .extend(elements().iter().map(|r| requirement_name(r)));
-                }
+            }
+            // `[tool.poetry.extras] name = ["dist", ...]`: the extra's name is not a dist.
+            ["tool", "poetry", "extras", _] => {
+                out.requires
+                    .extend(elements().iter().map(|r| requirement_name(r)));
             }
             ["tool", "hatch", "build", "hooks", "vcs", "version-file"]
             | ["tool", "setuptools_scm", "version_file" | "write_to"] => {
@@ -118,7 +119,7 @@ pub(crate) fn setup_cfg_declared(text: &str) -> Result<PythonDeclared, String> {
         // `console_scripts =` opens a group; indented `name = module:attr` lines follow.
         if section == "options.entry_points" && line.starts_with([' ', '\t']) {
             if let Some((name, target)) = t.split_once('=') {
-                if target.contains(':') || !target.trim().is_empty() {
+                if !target.trim().is_empty() {
                     out.entry_points.insert(name.trim().to_owned());
                 }
             }
@@ -135,4 +136,31 @@ pub(crate) fn requirements_names(text: &str) -> BTreeSet<String> {
         .map(|d| requirement_name(&d.spec))
         .filter(|n| !n.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyproject_lists_are_read_not_searched() {
+        let d = pyproject_declared(
+            "[project]\nname = \"w\"\nreadme = \"README.md\"\ndependencies = [\n  \"MarkupSafe>=2.1.1\",\n]\n\n[project.optional-dependencies]\nwatchdog = [\"watchdog>=2.3\"]\n\n[project.scripts]\nw = \"w:main\"\n\n[dependency-groups]\ndev = [\"pytest\"]\n\n[tool.poetry.extras]\nfast = [\"ujson\"]\n",
+        )
+        .unwrap();
+        let requires: Vec<&str> = d.requires.iter().map(String::as_str).collect();
+        // `readme` and the dev group's `pytest` are in the file but declare nothing to install.
+        assert_eq!(requires, vec!["markupsafe", "ujson", "watchdog"]);
+        assert_eq!(d.entry_points.iter().collect::<Vec<_>>(), vec!["w"]);
+        let cfg = setup_cfg_declared(
+            "[options]\ninstall_requires =\n    attrs>=22\n\n[options.extras_require]\ntest = pytest\n\n[options.entry_points]\nconsole_scripts =\n    tiny = tinypkg:main\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.requires.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec!["attrs", "pytest"]
+        );
+        assert_eq!(cfg.entry_points.iter().collect::<Vec<_>>(), vec!["tiny"]);
+    }
 }
