@@ -78,10 +78,8 @@ pub(crate) fn pyproject_declared(text: &str) -> Result<PythonDeclared, String> {
             | ["tool", "poetry", "scripts", name] => {
                 out.entry_points.insert((*name).to_owned());
             }
-            ["tool", "poetry", "dependencies", name] => {
-                if *name != "python" {
-                    out.requires.insert(requirement_name(name));
-                }
+            ["tool", "poetry", "dependencies", name] if *name != "python" => {
+                out.requires.insert(requirement_name(name));
             }
             // `[tool.poetry.extras] name = ["dist", ...]`: the extra's name is not a dist.
             ["tool", "poetry", "extras", _] => {
