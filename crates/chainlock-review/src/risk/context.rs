@@ -129,6 +129,11 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
             continue;
         }
         let mut code_seen = false;
+        // The masking is only trusted when the line lexes cleanly: a regex literal or a
+        // division (`/"/`, which the lexer cannot tell apart) or a string left open at the
+        // end of the line may have shifted every quote after it, so such a line is
+        // scanned as written. In doubt, a line is code.
+        let mut unsure = false;
         let mut masked = String::with_capacity(line.len());
         let chars: Vec<char> = line.chars().collect();
         let mut k = 0;
@@ -162,6 +167,21 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
                     // Closing brackets after a docstring or a comment are not code.
                     if !c.is_whitespace() && !matches!(c, ')' | ',' | ';') {
                         code_seen = true;
+                    }
+                    if c == '/' && lang == Lang::JavaScript {
+                        unsure = true;
+                    }
+                    // A C or Rust character literal (`'"'`, `'\''`) is not a string; a
+                    // lone `'` is a Rust lifetime.
+                    if c == '\'' && lang == Lang::CFamily {
+                        let len = match (next, chars.get(k + 2), chars.get(k + 3)) {
+                            (Some('\\'), _, Some('\'')) => 4,
+                            (Some(_), Some('\''), _) => 3,
+                            _ => 1,
+                        };
+                        masked.extend(chars[k..(k + len).min(chars.len())].iter());
+                        k += len;
+                        continue;
                     }
                     if lang == Lang::JavaScript && c == '`' {
                         state = State::Template;
@@ -230,9 +250,10 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
         // A one-line string does not continue past its line in these languages.
         if let State::Short(_) = state {
             state = State::Code;
+            unsure = true;
         }
         out.push(Lexed {
-            masked,
+            masked: if unsure { line.to_owned() } else { masked },
             prose: !code_seen,
         });
     }
@@ -287,6 +308,23 @@ mod tests {
         // A `/*` inside a template literal opens no comment.
         let js = "const s = `\n/*\n`; eval(atob(x))\n*/\n";
         assert!(!prose(Lang::JavaScript, js).contains(&3));
+        // A quote in a regex literal, a char literal or an unclosed string cannot hide code.
+        for (lang, line) in [
+            (
+                Lang::JavaScript,
+                "s.replace(/\"/g, ''); eval(atob(p)) + \"\"",
+            ),
+            (Lang::Python, "x = \"unterminated; os.system('id')"),
+            (Lang::CFamily, "let q = '\"'; Command::new(\"sh\");"),
+        ] {
+            let masked = &lex(lang, line)[0].masked;
+            assert!(
+                masked.contains("eval(atob(")
+                    || masked.contains("os.system(")
+                    || masked.contains("Command::new("),
+                "{lang:?}: {masked}"
+            );
+        }
         // The code after the template literal is not masked.
         assert!(lex(Lang::JavaScript, js)[2]
             .masked
