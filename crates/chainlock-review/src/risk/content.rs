@@ -235,15 +235,21 @@ pub(super) fn code_patterns(
     }
     // A pattern the same hunk also removed was there before: re-indented, re-annotated,
     // moved within the hunk. Only what the range introduces is flagged.
-    let removed_has = |hunk: usize, matches: &dyn Fn(&str, &str) -> bool| {
-        changes.removed.get(hunk).is_some_and(|lines| {
-            lines.iter().any(|&(n, r)| {
-                let (masked, prose) =
-                    masked_at(&lexed_old, n).unwrap_or_else(|| (r.to_owned(), false));
-                !is_comment(lang, r) && !prose && matches(r, &masked)
-            })
+    // Counted, not just found: removing one `eval(` does not excuse adding three.
+    let removed_count = |hunk: usize, matches: &dyn Fn(&str, &str) -> bool| {
+        changes.removed.get(hunk).map_or(0, |lines| {
+            lines
+                .iter()
+                .filter(|&&(n, r)| {
+                    let (masked, prose) =
+                        masked_at(&lexed_old, n).unwrap_or_else(|| (r.to_owned(), false));
+                    !is_comment(lang, r) && !prose && matches(r, &masked)
+                })
+                .count()
         })
     };
+    // What each (hunk, pattern) removed and has not yet been matched by an added line.
+    let mut budget: HashMap<(usize, &str), usize> = HashMap::new();
     let hit_of = |p: &str, text: &str, masked: &str| {
         let subject = if matches_in_strings(p) { text } else { masked };
         contains_token(subject, p) && !(p == "__import__(" && is_constant_import(text))
@@ -261,7 +267,11 @@ pub(super) fn code_patterns(
                 .iter()
                 .find(|p| (is_python || !python_only_eval(p)) && hit_of(p, text, masked));
             let Some(p) = hit else { continue };
-            if removed_has(*hunk, &|r, masked| hit_of(p, r, masked)) {
+            let left = budget
+                .entry((*hunk, p))
+                .or_insert_with(|| removed_count(*hunk, &|r, masked| hit_of(p, r, masked)));
+            if *left > 0 {
+                *left -= 1;
                 continue;
             }
             count += 1;
@@ -303,7 +313,11 @@ pub(super) fn code_patterns(
         let Some(why) = credential(text) else {
             continue;
         };
-        if removed_has(*hunk, &|r, _| credential(r).is_some()) {
+        let left = budget
+            .entry((*hunk, "credentials"))
+            .or_insert_with(|| removed_count(*hunk, &|r, _| credential(r).is_some()));
+        if *left > 0 {
+            *left -= 1;
             continue;
         }
         count += 1;

@@ -449,3 +449,16 @@ fn npm_prepare_says_when_it_runs() {
         hook.message
     );
 }
+
+#[test]
+fn removing_one_call_does_not_excuse_adding_more() {
+    let old = "import os\nos.system('ls')\n";
+    let new = "import os\nos.system('ls -l')\nos.system('curl x')\nos.system('id')\n";
+    let flags = scan("a.py", Some(old), new);
+    let lines: Vec<u32> = flags
+        .iter()
+        .filter(|f| f.rule == Rule::ProcessSpawn)
+        .filter_map(|f| f.line)
+        .collect();
+    assert_eq!(lines, vec![3, 4], "{flags:?}");
+}
