@@ -134,6 +134,11 @@ pub fn run_artifact(args: ArtifactArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `chainlock diff risk`.
 pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
+    if args.artifact.is_none() && args.rebuilds.policy.is_some() {
+        anyhow::bail!(
+            "--attestations and --policy cover an artifact's build output: add --artifact FILE (the release's published artifact)"
+        );
+    }
     let (base, head) = (args.range.base.as_deref(), args.range.head.as_str());
     let compare = match &args.artifact {
         Some(path) => {
