@@ -118,6 +118,8 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
     }
     let mut out = Vec::with_capacity(lines.len());
     let mut state = State::Code;
+    // Whether the Python string being read is an f-string (or t-string): its `{...}` is code.
+    let mut interpolated = false;
     for line in lines {
         // JavaScript ends a line (and a `//` comment) at U+2028/U+2029 too: such a line is
         // scanned as written.
@@ -134,6 +136,11 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
         // end of the line may have shifted every quote after it, so such a line is
         // scanned as written. In doubt, a line is code.
         let mut unsure = false;
+        if matches!(state, State::Triple(_)) && interpolated {
+            // A line of a multi-line f-string: its `{...}` runs, so it is neither masked nor prose.
+            unsure = true;
+            code_seen = true;
+        }
         let mut masked = String::with_capacity(line.len());
         let chars: Vec<char> = line.chars().collect();
         let mut k = 0;
@@ -153,6 +160,20 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
                         masked.push_str("  ");
                         k += 2;
                         continue;
+                    }
+                    if python && (c == '"' || c == '\'') {
+                        // The string's prefix (`f`, `rb`, `Fr`, ...) says whether it runs code.
+                        let prefix = chars[..k]
+                            .iter()
+                            .rev()
+                            .take_while(|p| p.is_ascii_alphabetic())
+                            .collect::<String>()
+                            .to_ascii_lowercase();
+                        interpolated = prefix.contains('f') || prefix.contains('t');
+                        if interpolated {
+                            unsure = true;
+                            code_seen = true;
+                        }
                     }
                     if python
                         && (c == '"' || c == '\'')
@@ -316,6 +337,7 @@ mod tests {
             ),
             (Lang::Python, "x = \"unterminated; os.system('id')"),
             (Lang::CFamily, "let q = '\"'; Command::new(\"sh\");"),
+            (Lang::Python, "x = f\"{os.system('id')}\""),
         ] {
             let masked = &lex(lang, line)[0].masked;
             assert!(
@@ -325,6 +347,10 @@ mod tests {
                 "{lang:?}: {masked}"
             );
         }
+        // A multi-line f-string is code on every line.
+        let f = "x = f\"\"\"\n{os.system('id')}\n\"\"\"\n";
+        assert!(prose(Lang::Python, f).is_empty());
+        assert!(lex(Lang::Python, f)[1].masked.contains("os.system("));
         // The code after the template literal is not masked.
         assert!(lex(Lang::JavaScript, js)[2]
             .masked
