@@ -189,7 +189,9 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
                     if !c.is_whitespace() && !matches!(c, ')' | ',' | ';') {
                         code_seen = true;
                     }
-                    if c == '/' && lang == Lang::JavaScript {
+                    // JavaScript regex literals look like division; PHP's double quotes
+                    // interpolate `{$x->call()}`.
+                    if (c == '/' && lang == Lang::JavaScript) || (c == '"' && lang == Lang::Php) {
                         unsure = true;
                     }
                     // A C or Rust character literal (`'"'`, `'\''`) is not a string; a
