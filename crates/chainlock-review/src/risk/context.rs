@@ -77,6 +77,10 @@ impl<'t> Changes<'t> {
 }
 
 /// One line of a file as the code rules see it.
+///
+/// Prose is what cannot run: block comments and docstrings. A multi-line string that is
+/// assigned or passed (`code = """...`, a template literal) may be handed to `exec` or
+/// `new Function`, so its lines are scanned as written.
 pub(super) struct Lexed {
     /// The line with the contents of string literals and comments blanked (quotes kept), so
     /// a pattern inside a message, a URL or a comment does not count as code.
@@ -120,6 +124,8 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
     let mut state = State::Code;
     // Whether the Python string being read is an f-string (or t-string): its `{...}` is code.
     let mut interpolated = false;
+    // Whether the triple-quoted string being read opened a statement: a docstring, prose.
+    let mut docstring = false;
     for line in lines {
         // JavaScript ends a line (and a `//` comment) at U+2028/U+2029 too: such a line is
         // scanned as written.
@@ -136,8 +142,14 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
         // end of the line may have shifted every quote after it, so such a line is
         // scanned as written. In doubt, a line is code.
         let mut unsure = false;
-        if matches!(state, State::Triple(_)) && interpolated {
-            // A line of a multi-line f-string: its `{...}` runs, so it is neither masked nor prose.
+        let in_data = match state {
+            // A line of a multi-line f-string (its `{...}` runs) or of a string that is not a
+            // docstring (it may be handed to `exec`): scanned as written, as code.
+            State::Triple(_) => interpolated || !docstring,
+            State::Template => true,
+            _ => false,
+        };
+        if in_data {
             unsure = true;
             code_seen = true;
         }
@@ -180,6 +192,7 @@ pub(super) fn lex(lang: Lang, text: &str) -> Vec<Lexed> {
                         && next == Some(c)
                         && chars.get(k + 2) == Some(&c)
                     {
+                        docstring = !code_seen;
                         state = State::Triple(c);
                         masked.extend([c, c, c]);
                         k += 3;
@@ -349,6 +362,10 @@ mod tests {
                 "{lang:?}: {masked}"
             );
         }
+        // A multi-line string that is not a docstring may be exec'd: its lines are code.
+        let assigned = "code = \"\"\"\nimport os; os.system('id')\n\"\"\"\nexec(code)\n";
+        assert!(prose(Lang::Python, assigned).is_empty());
+        assert!(lex(Lang::Python, assigned)[1].masked.contains("os.system("));
         // A multi-line f-string is code on every line.
         let f = "x = f\"\"\"\n{os.system('id')}\n\"\"\"\n";
         assert!(prose(Lang::Python, f).is_empty());
