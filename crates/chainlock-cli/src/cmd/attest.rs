@@ -209,7 +209,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn read_envelope(path: &str) -> Result<EnvelopeInput> {
+pub(crate) fn read_envelope(path: &str) -> Result<EnvelopeInput> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {path}: check the path"))?;
     let mut bytes = Vec::new();

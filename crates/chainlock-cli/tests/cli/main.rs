@@ -3,6 +3,7 @@
 
 mod artifact;
 mod attest;
+mod corpus_attacks;
 mod cosign;
 mod diff;
 mod key;
