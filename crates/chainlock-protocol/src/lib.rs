@@ -27,6 +27,7 @@ pub mod record_tx;
 pub mod request;
 pub mod script;
 pub mod sighash;
+pub mod text;
 pub mod tx;
 pub mod verify;
 

@@ -1,0 +1,169 @@
+//! Input text made safe to show: every message that quotes a value it was given (a file name,
+//! a JSON field, a key id) goes through [`printable`] or [`quoted`], so a hostile value can
+//! neither drive the terminal (escape sequences that retitle the window or clear the screen),
+//! nor reorder what is shown (bidi overrides, "Trojan Source"), nor flood it (a 20 MB string
+//! becomes a few hundred characters and its length).
+
+use std::fmt::Write as _;
+
+/// How many characters of an input value an error message quotes before cutting it.
+pub const QUOTE_CHARS: usize = 80;
+
+/// How many characters a whole message keeps before cutting its middle out.
+pub const MESSAGE_CHARS: usize = 2000;
+
+/// Why `c` (after `previous`) would not show as itself: a bidi control, a line separator, a
+/// tag or variation character or another invisible format character. `None` for characters
+/// that show (controls are judged by [`is_hidden_char`]).
+pub fn invisible_char(c: char, previous: Option<char>) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
+        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
+        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
+            "a Hangul filler: a name that shows as nothing"
+        }
+        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
+        // After a non-ASCII character a variation selector picks a glyph (emoji): it shows.
+        '\u{FE00}'..='\u{FE0F}'
+            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
+        {
+            "a variation selector: can carry a hidden payload"
+        }
+        // The rest of Unicode's format characters (category Cf).
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
+        _ => return None,
+    })
+}
+
+/// Whether `c` (after `previous`) would not show as itself in a terminal or an editor: a
+/// control character other than tab, a bidi control or another invisible format character.
+pub fn is_hidden_char(c: char, previous: Option<char>) -> bool {
+    (c.is_control() && c != '\t') || invisible_char(c, previous).is_some()
+}
+
+/// Whether [`printable`] would change anything in `text`.
+pub fn has_hidden_chars(text: &str) -> bool {
+    let mut previous = None;
+    text.chars().any(|c| {
+        let hidden = is_hidden_char(c, previous);
+        previous = Some(c);
+        hidden
+    })
+}
+
+/// `text` with tabs kept, line breaks written `\r` and `\n`, and every other control and
+/// invisible character written `\u{..}`. Escaped text is a fixed point: escaping it again
+/// changes nothing.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_printable(&mut out, text.chars(), None);
+    out
+}
+
+/// [`printable`], keeping at most `max` characters of `text`: a longer text keeps its first
+/// and last `max / 2` characters around a note of how long it is, so a message that quotes a
+/// huge value still ends with what to do next.
+pub fn printable_cut(text: &str, max: usize) -> String {
+    let total = text.chars().count();
+    if total <= max {
+        return printable(text);
+    }
+    let head = max / 2;
+    let tail = max - head;
+    let mut out = String::with_capacity(max + 64);
+    let previous = push_printable(&mut out, text.chars().take(head), None);
+    let _ = write!(
+        out,
+        " [... cut: {} of {total} characters ({} bytes) not shown ...] ",
+        total - head - tail,
+        text.len()
+    );
+    push_printable(&mut out, text.chars().skip(total - tail), previous);
+    out
+}
+
+/// A value quoted in a message: in double quotes, escaped, and cut to [`QUOTE_CHARS`]
+/// characters with its length stated.
+pub fn quoted(text: &str) -> String {
+    let total = text.chars().count();
+    if total <= QUOTE_CHARS {
+        return format!("\"{}\"", printable(text));
+    }
+    let mut out = String::from("\"");
+    push_printable(&mut out, text.chars().take(QUOTE_CHARS), None);
+    let _ = write!(out, "\"... ({total} characters in all)");
+    out
+}
+
+/// Appends the escaped `chars` to `out`; returns the last character seen.
+fn push_printable(
+    out: &mut String,
+    chars: impl Iterator<Item = char>,
+    mut previous: Option<char>,
+) -> Option<char> {
+    for c in chars {
+        match c {
+            '\t' => out.push('\t'),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if is_hidden_char(c, previous) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+        previous = Some(c);
+    }
+    previous
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test should panic
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(printable("lib/\u{202e}txt.js"), "lib/\\u{202e}txt.js");
+        assert_eq!(printable("a\u{1b}[2Kb\r"), "a\\u{1b}[2Kb\\r");
+        assert_eq!(printable("\u{1b}]0;pwned\u{7}"), "\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(printable("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(printable("tab\tand é ok"), "tab\tand é ok");
+        let once = printable("x\u{1b}\u{202e}y\n");
+        assert_eq!(printable(&once), once);
+    }
+
+    #[test]
+    fn long_values_are_cut_with_their_length() {
+        let huge = "A".repeat(20_000_000);
+        let cut = printable_cut(&format!("bad {huge}: try again"), 100);
+        assert!(cut.len() < 200, "{cut}");
+        assert!(cut.starts_with("bad AAAA"));
+        assert!(cut.ends_with(": try again"), "{cut}");
+        assert!(cut.contains("20000015 characters"), "{cut}");
+        let q = quoted(&"\u{1b}".repeat(1000));
+        assert!(q.starts_with("\"\\u{1b}"));
+        assert!(q.ends_with("(1000 characters in all)"), "{q}");
+        assert_eq!(quoted("v1.2"), "\"v1.2\"");
+    }
+}
