@@ -211,7 +211,7 @@ pub fn verify_request(req: &SigningRequest, ctx: &Context) -> Verification {
                 "expires ({}) before it was created ({})",
                 req.expires_at, req.created_at
             ))
-        } else if req.created_at > ctx.now + CLOCK_SKEW_SECS {
+        } else if req.created_at > ctx.now.saturating_add(CLOCK_SKEW_SECS) {
             Err(format!(
                 "created in the future ({} > now {}): check the clocks",
                 req.created_at, ctx.now
