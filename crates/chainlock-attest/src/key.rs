@@ -37,11 +37,7 @@ impl BuilderPublicKey {
             what: what.to_string(),
             reason: reason.to_string(),
         };
-        if text.len() != 64
-            || !text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !chainlock_protocol::hash::is_lower_hex(text, &[64]) {
             return Err(bad("expected 64 lowercase hex digits"));
         }
         let mut bytes = [0u8; 32];

@@ -387,13 +387,7 @@ impl Statement {
     }
 }
 
-/// True if `text` is lowercase hex of one of the given lengths.
-pub(crate) fn is_lower_hex(text: &str, lengths: &[usize]) -> bool {
-    lengths.contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub(crate) use chainlock_protocol::hash::is_lower_hex;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic

@@ -144,7 +144,7 @@ impl fmt::Display for KeyUri {
 
 /// True for a key id: exactly 64 lowercase hex digits.
 pub fn is_key_id(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    chainlock_protocol::hash::is_lower_hex(text, &[64])
 }
 
 /// The key id of a public key: lowercase hex SHA-256 of its 33 compressed bytes.
