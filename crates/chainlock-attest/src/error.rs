@@ -64,7 +64,7 @@ pub enum Error {
     #[error("invalid statement: {0}")]
     Statement(String),
     /// A release parameter (commit, artifact hash) that is malformed.
-    #[error("invalid {what} {value:?}: {reason}")]
+    #[error("invalid {what} {value}: {reason}")]
     Parameter {
         /// Which parameter.
         what: &'static str,
@@ -141,7 +141,7 @@ impl Error {
     pub(crate) fn parameter(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
         Error::Parameter {
             what,
-            value: value.chars().take(80).collect(),
+            value: chainlock_protocol::text::quoted(value),
             reason: reason.into(),
         }
     }

@@ -290,8 +290,8 @@ impl Statement {
         let mut strict = serde_json::Deserializer::from_slice(payload);
         serde::Deserializer::deserialize_any(&mut strict, NoDuplicateKeys)
             .and_then(|()| strict.end())
-            .map_err(|e| Error::Statement(e.to_string()))?;
-        serde_json::from_slice(payload).map_err(|e| Error::Statement(e.to_string()))
+            .map_err(|e| Error::Statement(json_reason(payload, &e)))?;
+        serde_json::from_slice(payload).map_err(|e| Error::Statement(json_reason(payload, &e)))
     }
 
     /// Checks the statement's shape and returns what it attests.
@@ -388,6 +388,7 @@ impl Statement {
 }
 
 pub(crate) use chainlock_protocol::hash::is_lower_hex;
+use chainlock_protocol::text::json_reason;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic

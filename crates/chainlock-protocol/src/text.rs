@@ -116,6 +116,19 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// Why `bytes` did not parse as a JSON document, for an error message: a byte-order mark or
+/// UTF-16 text is named as such (serde says "expected value at line 1 column 1"), and the
+/// parser's message, which quotes the input (an unknown field or variant), is escaped and cut.
+pub fn json_reason(bytes: &[u8], err: &serde_json::Error) -> String {
+    match bytes {
+        [0xef, 0xbb, 0xbf, ..] => {
+            "the file starts with a byte-order mark (BOM): save it as UTF-8 without one".into()
+        }
+        [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => "the file is UTF-16 text: save it as UTF-8".into(),
+        _ => printable_cut(&err.to_string(), 2 * QUOTE_CHARS),
+    }
+}
+
 /// Appends the escaped `chars` to `out`; returns the last character seen.
 fn push_printable(
     out: &mut String,
@@ -165,5 +178,23 @@ mod tests {
         assert!(q.starts_with("\"\\u{1b}"));
         assert!(q.ends_with("(1000 characters in all)"), "{q}");
         assert_eq!(quoted("v1.2"), "\"v1.2\"");
+    }
+
+    #[test]
+    fn json_reasons_name_the_bom_and_escape_the_input() {
+        let bom = b"\xef\xbb\xbf{}";
+        let err = serde_json::from_slice::<serde_json::Value>(bom).unwrap_err();
+        assert!(json_reason(bom, &err).contains("byte-order mark"));
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            #[allow(dead_code)]
+            A,
+        }
+        let hostile = format!("\"\\u001b]0;pwned\\u0007{}\"", "x".repeat(100_000));
+        let err = serde_json::from_str::<Kind>(&hostile).unwrap_err();
+        let reason = json_reason(hostile.as_bytes(), &err);
+        assert!(!reason.contains('\u{1b}'), "{reason}");
+        assert!(reason.contains("\\u{1b}]0;pwned"), "{reason}");
+        assert!(reason.len() < 400, "{}", reason.len());
     }
 }

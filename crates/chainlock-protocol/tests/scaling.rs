@@ -72,8 +72,8 @@ fn parts_give_the_same_digest_as_hashing_from_scratch() {
     let (tx, spent) = many_inputs(5);
     let parts = SighashParts::new(&tx);
     for t in [0x41, 0x42, 0x43, 0xc1, 0xc2, 0xc3] {
-        for i in 0..5 {
-            let s = &spent[i].script_pubkey;
+        for (i, spent) in spent.iter().enumerate() {
+            let s = &spent.script_pubkey;
             assert_eq!(
                 sighash_forkid_with(&tx, &parts, i, s, 1_000, t).unwrap(),
                 sighash_forkid(&tx, i, s, 1_000, t).unwrap(),

@@ -128,7 +128,7 @@ impl Keychain {
     /// Finds a key in the index by its id or a unique prefix of it (at least 8 digits).
     pub fn find(&self, id_or_prefix: &str) -> Result<KeyInfo> {
         let not_found = || Error::KeyNotFound {
-            key_id: id_or_prefix.chars().take(64).collect(),
+            key_id: chainlock_protocol::text::quoted(id_or_prefix),
         };
         if id_or_prefix.len() < 8 || !id_or_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(not_found());
@@ -184,7 +184,7 @@ impl Keychain {
     pub fn open(&self, key_id: &str) -> Result<KeychainSigner> {
         if !is_key_id(key_id) {
             return Err(Error::KeyNotFound {
-                key_id: key_id.chars().take(64).collect(),
+                key_id: chainlock_protocol::text::quoted(key_id),
             });
         }
         let info = match self.list()?.into_iter().find(|k| k.key_id == key_id) {
@@ -278,8 +278,11 @@ impl Keychain {
                 "{len} bytes is larger than any key index"
             )));
         }
-        let index: IndexFile = serde_json::from_reader(std::io::BufReader::new(file))
-            .map_err(|e| index_err(format!("not a key index: {e}")))?;
+        let index: IndexFile =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+                let reason = chainlock_protocol::text::printable_cut(&e.to_string(), 160);
+                index_err(format!("not a key index: {reason}"))
+            })?;
         if index.version != INDEX_VERSION {
             return Err(index_err(format!(
                 "index version {} is not supported (expected {INDEX_VERSION})",

@@ -93,7 +93,7 @@ impl KeyUri {
     /// Parses a key URI, refusing anything but the two schemes.
     pub fn parse(uri: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidUri {
-            uri: uri.chars().take(80).collect(),
+            uri: chainlock_protocol::text::quoted(uri),
             reason: reason.to_string(),
         };
         if uri.len() > MAX_URI_LEN {
