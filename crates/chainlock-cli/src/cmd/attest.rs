@@ -162,11 +162,11 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
             if args.json {
                 print_json(&summary)?;
             } else {
-                println!("{human}\n  envelope written to {}", path.display());
+                outln!("{human}\n  envelope written to {}", path.display());
             }
         }
         None => {
-            print!("{text}");
+            out!("{text}");
             eprintln!("{human}");
         }
     }
@@ -271,15 +271,17 @@ fn choose_release(
 }
 
 fn print_report(r: &BuilderReport) {
-    println!(
+    outln!(
         "release   commit {}  artifact sha256 {}",
-        r.source_commit, r.artifact_sha256
+        r.source_commit,
+        r.artifact_sha256
     );
-    println!(
+    outln!(
         "policy    {} trusted builders, at least {} must agree",
-        r.trusted_builders, r.min_builders
+        r.trusted_builders,
+        r.min_builders
     );
-    println!();
+    outln!();
     for e in &r.envelopes {
         let verdict = match e.verdict {
             Verdict::Agrees => "agrees",
@@ -288,45 +290,45 @@ fn print_report(r: &BuilderReport) {
             Verdict::Untrusted => "untrusted",
             Verdict::Invalid => "INVALID",
         };
-        println!("  {verdict:<10} {}", e.label);
+        outln!("  {verdict:<10} {}", e.label);
         if let Some(k) = &e.key_id {
-            println!("             key id {k}");
+            outln!("             key id {k}");
         }
         if let Some(s) = &e.artifact_sha256 {
-            println!("             artifact sha256 {s}");
+            outln!("             artifact sha256 {s}");
         }
-        println!("             {}", e.detail);
+        outln!("             {}", e.detail);
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "agreeing builders: {} distinct (minimum {})",
         r.agreeing.len(),
         r.min_builders
     );
     for b in &r.agreeing {
-        println!("  {}", b.key_id);
+        outln!("  {}", b.key_id);
     }
     if !r.disagreeing.is_empty() {
-        println!("disagreeing builders: {}", r.disagreeing.len());
+        outln!("disagreeing builders: {}", r.disagreeing.len());
         for b in &r.disagreeing {
-            println!("  {} attests {}", b.key_id, b.artifact_sha256.join(" and "));
+            outln!("  {} attests {}", b.key_id, b.artifact_sha256.join(" and "));
         }
     }
     if !r.untrusted.is_empty() {
-        println!("untrusted envelopes: {}", r.untrusted.len());
+        outln!("untrusted envelopes: {}", r.untrusted.len());
     }
     if !r.invalid.is_empty() {
-        println!("invalid envelopes: {}", r.invalid.len());
+        outln!("invalid envelopes: {}", r.invalid.len());
     }
     match &r.attestation_digest {
-        Some(d) => println!(
+        Some(d) => outln!(
             "attestation digest: {d} (over {} envelopes)",
             r.relied_on.len()
         ),
-        None => println!("attestation digest: none (no trusted builder agrees)"),
+        None => outln!("attestation digest: none (no trusted builder agrees)"),
     }
     if r.passes() {
-        println!(
+        outln!(
             "result: minimum met ({} of {} required)",
             r.agreeing.len(),
             r.min_builders
@@ -343,8 +345,8 @@ fn print_report(r: &BuilderReport) {
         if !r.invalid.is_empty() {
             why.push(format!("{} envelope(s) are invalid", r.invalid.len()));
         }
-        println!("result: FAILED: {}", why.join("; "));
-        println!("next: drop invalid envelopes and ask more trusted builders to rebuild (`chainlock attest`); a disagreeing builder means the build is not reproducible");
+        outln!("result: FAILED: {}", why.join("; "));
+        outln!("next: drop invalid envelopes and ask more trusted builders to rebuild (`chainlock attest`); a disagreeing builder means the build is not reproducible");
     }
 }
 
@@ -422,29 +424,29 @@ fn verify_without_policy(inputs: &[EnvelopeInput], args: &VerifyArgs) -> Result<
     if args.json {
         print_json(&serde_json::json!({ "policy": null, "envelopes": checks, "valid": ok }))?;
     } else {
-        println!("no --policy given: each signature is checked against the builder key its envelope names; no builder is trusted");
+        outln!("no --policy given: each signature is checked against the builder key its envelope names; no builder is trusted");
         for c in &checks {
             if c.valid {
-                println!("  valid      {}", c.label);
+                outln!("  valid      {}", c.label);
             } else {
-                println!("  INVALID    {}", c.label);
+                outln!("  INVALID    {}", c.label);
             }
             if let Some(k) = &c.key_id {
-                println!("             key id {k}");
+                outln!("             key id {k}");
             }
             if let (Some(name), Some(sha), Some(commit)) =
                 (&c.artifact_name, &c.artifact_sha256, &c.commit)
             {
-                println!("             {name} sha256 {sha} at commit {commit}");
+                outln!("             {name} sha256 {sha} at commit {commit}");
             }
             if let Some(p) = &c.problem {
-                println!("             {p}");
+                outln!("             {p}");
             }
         }
         if ok {
-            println!("result: every envelope is well-formed and correctly signed; pass --policy to count trusted builders");
+            outln!("result: every envelope is well-formed and correctly signed; pass --policy to count trusted builders");
         } else {
-            println!("result: FAILED: some envelopes are invalid or attest another release");
+            outln!("result: FAILED: some envelopes are invalid or attest another release");
         }
     }
     Ok(if ok {

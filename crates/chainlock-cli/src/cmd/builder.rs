@@ -78,14 +78,14 @@ fn report(path: &Path, key: &BuilderKey, json: bool, created: bool) -> Result<Ex
         }))?;
     } else {
         if created {
-            println!("created builder key {} (mode 0600)", path.display());
+            outln!("created builder key {} (mode 0600)", path.display());
         } else {
-            println!("builder key {}", path.display());
+            outln!("builder key {}", path.display());
         }
-        println!("public key  {}", public.to_hex());
-        println!("key id      {}", public.key_id());
+        outln!("public key  {}", public.to_hex());
+        outln!("key id      {}", public.key_id());
         if created {
-            println!("To trust this builder, add its public key to the policy's \"builders\".");
+            outln!("To trust this builder, add its public key to the policy's \"builders\".");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -187,16 +187,16 @@ fn digest(args: DigestArgs) -> anyhow::Result<ExitCode> {
             "diff_digest": digest.to_hex(),
         }))?;
     } else {
-        println!(
+        outln!(
             "base         {}",
             commit_label(digest.range.base, range.base.as_deref())
         );
-        println!(
+        outln!(
             "head         {}",
             commit_label(Some(digest.range.head), Some(&range.head))
         );
-        println!("entries      {}", digest.entries);
-        println!("diff digest  {}", digest.to_hex());
+        outln!("entries      {}", digest.entries);
+        outln!("diff digest  {}", digest.to_hex());
     }
     Ok(ExitCode::SUCCESS)
 }

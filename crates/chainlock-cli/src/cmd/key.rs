@@ -136,7 +136,7 @@ fn report_key(verb: &str, info: &KeyInfo, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&key_json(info))?;
     } else {
-        print!("{verb} key {}\n{}", info.key_id, key_text(info));
+        out!("{verb} key {}\n{}", info.key_id, key_text(info));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -147,13 +147,13 @@ fn list(json: bool) -> Result<ExitCode> {
     if json {
         print_json(&json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }))?;
     } else if keys.is_empty() {
-        println!(
+        outln!(
             "no keys in {} (create one with `chainlock key new --label NAME`)",
             store.index_path().display()
         );
     } else {
         for key in &keys {
-            println!("{}  {}", key.key_id, key.label);
+            outln!("{}  {}", key.key_id, key.label);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -188,7 +188,7 @@ fn show(id: &str, json: bool) -> Result<ExitCode> {
         }
         print_json(&v)?;
     } else {
-        println!("{}status:     {}", key_text(&info), status_text);
+        outln!("{}status:     {}", key_text(&info), status_text);
     }
     Ok(if status.is_ok() {
         ExitCode::SUCCESS
@@ -259,7 +259,7 @@ fn print_identity(id: &SignerIdentity, json: bool) -> Result<()> {
     if json {
         print_json(id)
     } else {
-        print!(
+        out!(
             "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
             id.key_id,
             id.label,

@@ -4,6 +4,7 @@
 mod artifact;
 mod attest;
 mod diff;
+mod hostile;
 mod key;
 mod request;
 mod sign;
