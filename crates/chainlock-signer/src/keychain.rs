@@ -181,15 +181,15 @@ impl Keychain {
 
     /// Opens the signer for a key. Its identity comes from the index; a key that is in the
     /// keychain but not indexed is still usable (its public key is derived from the secret).
+    /// `key_id` may be a unique prefix of 8 digits or more, as everywhere a key id is taken.
     pub fn open(&self, key_id: &str) -> Result<KeychainSigner> {
-        if !is_key_id(key_id) {
-            return Err(Error::KeyNotFound {
-                key_id: chainlock_protocol::text::quoted(key_id),
-            });
-        }
-        let info = match self.list()?.into_iter().find(|k| k.key_id == key_id) {
-            Some(info) => info,
-            None => unindexed_info(key_id)?,
+        let info = if is_key_id(key_id) {
+            match self.list()?.into_iter().find(|k| k.key_id == key_id) {
+                Some(info) => info,
+                None => unindexed_info(key_id)?,
+            }
+        } else {
+            self.find(key_id)?
         };
         let uri = info.uri();
         Ok(KeychainSigner {
@@ -650,6 +650,15 @@ mod tests {
         assert_eq!(store.list().unwrap(), vec![info.clone()]);
         assert_eq!(store.find(&info.key_id[..8]).unwrap(), info);
         assert_eq!(store.find("abc").unwrap_err().kind(), "key_not_found");
+        // A unique prefix opens the key (what `keychain://80a9f999` names), with its full id.
+        let signer = store.open(&info.key_id[..8]).unwrap();
+        assert_eq!(signer.identity().key_id, info.key_id);
+        assert_eq!(signer.identity().uri, format!("keychain://{}", info.key_id));
+        assert_eq!(
+            store.open("00000000").unwrap_err().kind(),
+            "key_not_found",
+            "a prefix matching no key"
+        );
         // No temporary file is left beside the index.
         let names: Vec<_> = fs::read_dir(&store.dir)
             .unwrap()
