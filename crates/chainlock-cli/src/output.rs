@@ -164,7 +164,8 @@ pub fn read_tx_arg(arg: &str) -> Result<Vec<u8>> {
 /// (a path almost always holds a `/` or a `.`).
 fn looks_like_hex(text: &str) -> bool {
     let hex = text.bytes().filter(u8::is_ascii_hexdigit).count();
-    text.len() >= 8 && !text.contains(['/', '.']) && hex * 4 >= text.len() * 3
+    (!text.is_empty() && hex == text.len())
+        || (text.len() >= 8 && !text.contains(['/', '.']) && hex * 4 >= text.len() * 3)
 }
 
 #[cfg(test)]
@@ -175,6 +176,8 @@ mod tests {
     fn hex_with_a_typo_is_hex_not_a_path() {
         assert!(looks_like_hex("0100000001ab"));
         assert!(looks_like_hex("0100000001ag"));
+        assert!(looks_like_hex("0100"));
+        assert!(looks_like_hex("01000000zz"));
         assert!(!looks_like_hex("tx.hex"));
         assert!(!looks_like_hex("./0100000001"));
         assert!(!looks_like_hex("request"));

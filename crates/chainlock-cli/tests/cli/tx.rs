@@ -170,7 +170,7 @@ fn verify_accepts_a_signed_record() {
         "{text}"
     );
     assert!(text.contains(&s.keys[2].public_key().key_id()), "{text}");
-    assert!(text.contains("all 1 inputs are valid"), "{text}");
+    assert!(text.contains("the 1 input is valid"), "{text}");
 
     let out = run(&[
         "tx",
