@@ -10,7 +10,6 @@
 //! the index recorded, used and zeroized: a [`KeychainSigner`] never holds it between calls.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -308,28 +307,8 @@ impl Keychain {
         };
         let mut json = serde_json::to_vec_pretty(index).map_err(|e| index_err(e.to_string()))?;
         json.push(b'\n');
-        let tmp = self
-            .dir
-            .join(format!(".{INDEX_FILE}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            // Make the rename itself durable where the platform allows syncing a directory.
-            if let Ok(dir) = fs::File::open(&self.dir) {
-                let _ = dir.sync_all();
-            }
-            Ok::<(), std::io::Error>(())
-        })();
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            index_err(e.to_string())
-        })
+        chainlock_fs::write(&path, &json, chainlock_fs::Options::REPLACE_PRIVATE)
+            .map_err(|e| index_err(e.to_string()))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -133,6 +133,12 @@ impl From<chainlock_diff::Error> for StreamError {
     }
 }
 
+impl From<chainlock_fs::Error> for StreamError {
+    fn from(err: chainlock_fs::Error) -> Self {
+        StreamError::Io(err.into())
+    }
+}
+
 impl From<io::Error> for StreamError {
     fn from(err: io::Error) -> Self {
         StreamError::Io(err)
@@ -168,9 +174,12 @@ fn digest(args: DigestArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| explain(e, range))?;
     let result: Result<DiffDigest, StreamError> = match &args.manifest {
         None => changes.digest_with(None, |_| Ok(())),
-        Some(path) => write_atomically(path, |out| {
-            changes.digest_with(None, |bytes| out.write_all(bytes).map_err(StreamError::Io))
-        }),
+        // Replaced atomically: a failed run never leaves a half-written manifest behind.
+        Some(path) => {
+            chainlock_fs::write_with(path, chainlock_fs::Options::REPLACE_PUBLIC, |out| {
+                changes.digest_with(None, |bytes| out.write_all(bytes).map_err(StreamError::Io))
+            })
+        }
     };
     let digest = match result {
         Ok(digest) => digest,
@@ -199,29 +208,6 @@ fn digest(args: DigestArgs) -> anyhow::Result<ExitCode> {
         outln!("diff digest  {}", digest.to_hex());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file beside `path` and renames it into place at the end, so a
-/// failed run never leaves a half-written manifest behind.
-fn write_atomically<T>(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> Result<T, StreamError>,
-) -> Result<T, StreamError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)?;
-    let mut out = BufWriter::new(file);
-    let result = write(&mut out).and_then(|value| {
-        out.flush()?;
-        out.get_ref().sync_all()?;
-        std::fs::rename(&partial, path)?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {

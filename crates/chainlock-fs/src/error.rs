@@ -1,0 +1,46 @@
+//! The one error type of atomic writes.
+
+use std::path::PathBuf;
+
+/// Why a file could not be written. Nothing is left under the target's name in any case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The target exists and the write must not replace it.
+    #[error("{} exists already and is never overwritten: choose another name, or move the old file away yourself", .path.display())]
+    Exists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// An I/O failure, with what was being done and to which file.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        /// What was being done ("cannot write", "cannot create a file in" ...).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::Exists { .. } => std::io::ErrorKind::AlreadyExists,
+            Error::Io { source, .. } => source.kind(),
+        };
+        std::io::Error::new(kind, e)
+    }
+}
