@@ -129,6 +129,52 @@ pub fn json_reason(bytes: &[u8], err: &serde_json::Error) -> String {
     }
 }
 
+/// A Unix time for people, beside the seconds: `1795219200 (2026-11-21 00:00:00 UTC)`, and
+/// with `now` how far away it is: `(2026-11-21 00:00:00 UTC, in 2 days 3 h)` or `(..., 5 min
+/// ago)`.
+pub fn unix_time(secs: u64, now: Option<u64>) -> String {
+    let date = utc_date(secs);
+    match now {
+        None => format!("{secs} ({date})"),
+        Some(now) if secs >= now => format!("{secs} ({date}, in {})", span(secs - now)),
+        Some(now) => format!("{secs} ({date}, {} ago)", span(now - secs)),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time (proleptic Gregorian calendar).
+pub fn utc_date(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-from-civil, inverted, on unsigned days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// A duration in its two largest units: `2 days 3 h`, `5 min 2 s`, `40 s`.
+fn span(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let day = if d == 1 { "day" } else { "days" };
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) => format!("{m} min {s} s"),
+        (0, _, _) => format!("{h} h {m} min"),
+        _ => format!("{d} {day} {h} h"),
+    }
+}
+
 /// Appends the escaped `chars` to `out`; returns the last character seen.
 fn push_printable(
     out: &mut String,
@@ -178,6 +224,25 @@ mod tests {
         assert!(q.starts_with("\"\\u{1b}"));
         assert!(q.ends_with("(1000 characters in all)"), "{q}");
         assert_eq!(quoted("v1.2"), "\"v1.2\"");
+    }
+
+    #[test]
+    fn times_read_as_utc_dates_beside_the_seconds() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_date(1_795_219_200), "2026-11-21 00:00:00 UTC");
+        assert_eq!(utc_date(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_date(4_102_444_799), "2099-12-31 23:59:59 UTC");
+        assert_eq!(
+            unix_time(1_795_219_200, Some(1_795_219_200 - 2 * 86_400 - 3 * 3600)),
+            "1795219200 (2026-11-21 00:00:00 UTC, in 2 days 3 h)"
+        );
+        assert_eq!(
+            unix_time(1_795_219_200, Some(1_795_219_200 + 302)),
+            "1795219200 (2026-11-21 00:00:00 UTC, 5 min 2 s ago)"
+        );
+        assert_eq!(unix_time(86_400, None), "86400 (1970-01-02 00:00:00 UTC)");
+        // The end of time is a date, not an overflow.
+        assert!(utc_date(u64::MAX).ends_with("UTC"));
     }
 
     #[test]
