@@ -10,6 +10,17 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// No valid envelope by a trusted builder names a release.
+    #[error("no valid envelope by a trusted builder names the release: pass --commit and --artifact-sha256 to see why each envelope does not count")]
+    NoRelease,
+    /// Trusted builders are split evenly between releases, so none can be chosen.
+    #[error("trusted builders are split between {count} candidates ({candidates}); pass --commit and --artifact-sha256 to choose the release")]
+    SplitRelease {
+        /// How many releases tie.
+        count: usize,
+        /// The tied releases, listed.
+        candidates: String,
+    },
     /// A file that cannot be read, written or created.
     #[error("{action} {path}: {source}")]
     Io {
