@@ -366,9 +366,44 @@ fn independent_npm_pack_builds_agree_and_an_injected_file_disagrees() {
         &shas[2],
         "agreeing builders: 2 distinct (minimum 2)",
         &expected,
+        "(over 2 envelopes)",
         "result: minimum met",
+        // Builders named as the policy lists them: by public key.
+        &format!("  {}\n", f.builders[0].public_key),
+        &format!("  {}\n", f.builders[1].public_key),
+        &format!("builder {}", f.builders[2].public_key),
     ] {
         assert!(text.contains(words), "missing {words:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn attest_takes_a_tag_or_a_short_id_and_prints_the_full_commit() {
+    let f = fixture();
+    let repo = f.dir.path().join("pkg");
+    git(&repo, &["tag", "v1.0.0-attest", &f.commit]);
+    let url = format!("file://{}", repo.display());
+    for (i, rev) in ["v1.0.0-attest", &f.commit[..10]].into_iter().enumerate() {
+        let out_path = f.dir.path().join(format!("by-revision{i}.json"));
+        let out = attest(
+            f.dir.path(),
+            &url,
+            rev,
+            "npm pack",
+            &f.builders[0].key,
+            &out_path,
+        );
+        let text = ok(&out);
+        assert!(
+            text.contains(&format!("commit {} (resolved from \"{rev}\")", f.commit)),
+            "{text}"
+        );
+        assert!(text.contains("SOURCE_DATE_EPOCH "), "{text}");
+        assert!(
+            text.contains(" UTC)"),
+            "the epoch is shown as a date: {text}"
+        );
+        assert_eq!(subject_sha256(&out_path), subject_sha256(&f.envelopes[0]));
     }
 }
 
@@ -511,7 +546,7 @@ fn tampered_payloads_and_wrong_payload_types_are_invalid() {
     let out = verify(&args, &[&t]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("INVALID") && text.contains("envelope(s) are invalid"),
+        text.contains("INVALID") && text.contains("1 envelope is invalid"),
         "{text}"
     );
 }
