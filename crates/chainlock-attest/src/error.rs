@@ -22,7 +22,9 @@ pub enum Error {
         candidates: String,
     },
     /// A file that cannot be read, written or created.
-    #[error("{action} {path}: {source}")]
+    // The OS error is the source, not part of the message: printed with its chain it would
+    // otherwise show twice.
+    #[error("{action} {}", .path.display())]
     Io {
         /// What was being done ("cannot read", "cannot create" ...).
         action: &'static str,
@@ -31,6 +33,12 @@ pub enum Error {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// No builder key file where one was looked for.
+    #[error("no builder key at {}: create one with `chainlock builder key new --out {}`, or pass --key FILE", .path.display(), .path.display())]
+    KeyMissing {
+        /// Where it was looked for.
+        path: PathBuf,
     },
     /// A builder key file that exists already: keys are never overwritten.
     #[error("{path} already exists; builder keys are never overwritten (choose another --out, or remove the old key yourself if it is truly unused)")]

@@ -198,7 +198,7 @@ impl BuilderKey {
                 chainlock_fs::Error::Io {
                     action,
                     path,
-                    source,
+                    error: source,
                 } => Error::Io {
                     action,
                     path,
@@ -212,8 +212,13 @@ impl BuilderKey {
     /// Loads a key file, refusing one that anyone but its owner can read or write.
     pub fn load(path: &Path) -> Result<Self> {
         // Before opening: opening a FIFO or a device could block or have effects.
-        let listed =
-            std::fs::metadata(path).map_err(|e| Error::io("cannot open builder key", path, e))?;
+        let listed = std::fs::metadata(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::KeyMissing { path: path.into() }
+            } else {
+                Error::io("cannot open builder key", path, e)
+            }
+        })?;
         if !listed.is_file() {
             return Err(Error::KeyFormat {
                 path: path.to_path_buf(),

@@ -13,24 +13,25 @@ pub enum Error {
         path: PathBuf,
     },
     /// An I/O failure, with what was being done and to which file.
-    #[error("{action} {}: {source}", .path.display())]
+    // The OS error is part of the message and deliberately not a `source`: a message
+    // printed with its chain would otherwise show it twice.
+    #[error("{action} {}: {error}", .path.display())]
     Io {
         /// What was being done ("cannot write", "cannot create a file in" ...).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, error: std::io::Error) -> Self {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            error,
         }
     }
 }
@@ -39,7 +40,7 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match &e {
             Error::Exists { .. } => std::io::ErrorKind::AlreadyExists,
-            Error::Io { source, .. } => source.kind(),
+            Error::Io { error, .. } => error.kind(),
         };
         std::io::Error::new(kind, e)
     }

@@ -68,7 +68,7 @@ fn a_name_taken_while_writing_is_not_clobbered() {
         out.write_all(b"ours").map_err(|e| Error::Io {
             action: "cannot write",
             path: f.clone(),
-            source: e,
+            error: e,
         })
     });
     assert!(matches!(result, Err(Error::Exists { .. })));

@@ -44,8 +44,9 @@ struct CreateArgs {
     /// Glob (relative to the checkout) matching exactly one file: the artifact.
     #[arg(long, value_name = "GLOB", required = true)]
     artifact: Option<String>,
-    /// The builder key file (see `chainlock builder key new`).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// The builder key file [default: $XDG_CONFIG_HOME/chainlock/builder-ed25519.pem, where
+    /// `chainlock builder key new` writes it].
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Stop the build (and attest nothing) after this long: seconds, or with s, m or h.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
@@ -103,10 +104,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn create(args: CreateArgs) -> Result<ExitCode> {
-    let (Some(repository), Some(commit), Some(command), Some(artifact), Some(key_path)) =
-        (args.repo, args.commit, args.build, args.artifact, args.key)
+    let (Some(repository), Some(commit), Some(command), Some(artifact)) =
+        (args.repo, args.commit, args.build, args.artifact)
     else {
-        bail!("attest needs --repo, --commit, --build, --artifact and --key (see `chainlock attest --help`)");
+        bail!(
+            "attest needs --repo, --commit, --build and --artifact (see `chainlock attest --help`)"
+        );
+    };
+    let key_path = match args.key {
+        Some(path) => path,
+        None => super::builder::default_key_path()?,
     };
     // Check the key and the output first: a build whose result cannot be signed or written
     // is not worth running.

@@ -302,6 +302,50 @@ fn default_key_location_is_private() {
             & 0o777,
         0o700
     );
+    // What `builder key new` wrote is where `builder key show` and `attest` look by default.
+    let out = chainlock()
+        .args(["builder", "key", "show"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(ok(&out).contains(&key.display().to_string()));
+}
+
+#[test]
+fn a_missing_builder_key_is_named_once_with_the_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("chainlock/builder-ed25519.pem");
+    for args in [
+        &["builder", "key", "show"][..],
+        &[
+            "attest",
+            "--repo",
+            "file:///nowhere",
+            "--commit",
+            "v1",
+            "--build",
+            "true",
+        ],
+    ] {
+        let mut full = args.to_vec();
+        if args[0] == "attest" {
+            full.extend(["--artifact", "x"]);
+        }
+        let out = chainlock()
+            .args(&full)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("No such file").count(), 0, "{err}");
+        assert_eq!(
+            err.matches(&*missing.display().to_string()).count(),
+            2,
+            "{err}"
+        );
+        assert!(err.contains("chainlock builder key new"), "{err}");
+    }
 }
 
 #[test]
