@@ -32,6 +32,8 @@ enum Command {
     Key(cmd::key::Args),
     /// Work with release records.
     Record(cmd::record::Args),
+    /// Read a policy and print its digest.
+    Policy(cmd::policy::Args),
     /// Check signing requests.
     Request(cmd::request::Args),
     /// Review evidence from git: the diff digest and the review diff of a release range.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Tx(args) => cmd::tx::run(args),
         Command::Key(args) => cmd::key::run(args),
         Command::Record(args) => cmd::record::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
         Command::Request(args) => cmd::request::run(args),
         Command::Diff(args) => cmd::diff::run(args),
     };

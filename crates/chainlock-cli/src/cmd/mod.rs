@@ -5,6 +5,7 @@ pub mod builder;
 pub mod diff;
 pub mod diff_artifact;
 pub mod key;
+pub mod policy;
 pub mod record;
 pub mod request;
 pub mod tx;

@@ -6,6 +6,7 @@ mod attest;
 mod diff;
 mod hostile;
 mod key;
+mod policy;
 mod request;
 mod sign;
 mod tx;
