@@ -22,7 +22,7 @@ pub struct Args {
 /// The `chainlock diff` subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum DiffCommand {
-    /// Print the diff digest of a release range (PROTOCOL.md section 4) and the commits it covers.
+    /// Print the diff digest of a release range (docs/protocol.md, section 4) and the commits it covers.
     Digest(DigestArgs),
     /// Show the review diff: changed files, line counts, hunks with word-level changes.
     Show(ShowArgs),
