@@ -10,7 +10,7 @@ use chainlock_diff::{
     Content, DiffDigest, FileDiff, LineKind, Range, ReviewOptions, ReviewSummary,
 };
 
-use crate::output::{has_hidden_chars, printable};
+use crate::output::{count, has_hidden_chars, printable};
 
 /// Arguments of `chainlock diff`.
 #[derive(Debug, clap::Args)]
@@ -38,8 +38,9 @@ pub(crate) struct RangeArgs {
     /// The git repository (work tree or bare); not searched upwards.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub(crate) repo: PathBuf,
-    /// The previous release's source revision (tag, branch or commit). Omit it for the first
-    /// release after genesis: the base is then the empty tree.
+    /// The previous release's source revision (tag, branch or commit). For the first release
+    /// after genesis the base is the empty tree: omit --base, or give git's empty tree id
+    /// 4b825dc642cb6eb9a060e54bf8d69288fbee4904 as the record's base_commit names it.
     #[arg(long, value_name = "REV")]
     pub(crate) base: Option<String>,
     /// The new release's source revision (tag, branch or commit).
@@ -348,8 +349,11 @@ fn show_human(
         })?;
     writeln!(
         out,
-        "\n{} files changed, {} insertions(+), {} deletions(-), {} not shown as text",
-        summary.files, summary.additions, summary.deletions, summary.not_shown
+        "\n{} changed, {}(+), {}(-), {} not shown as text",
+        count(summary.files, "file", "files"),
+        count(summary.additions, "insertion", "insertions"),
+        count(summary.deletions, "deletion", "deletions"),
+        summary.not_shown
     )?;
     Ok(())
 }
