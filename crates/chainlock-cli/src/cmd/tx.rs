@@ -11,6 +11,7 @@ use chainlock_protocol::checker::{check_inputs, InputVerdict, Template};
 use chainlock_protocol::hash::sha256;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::sighash::SIGHASH_ALL_FORKID;
+use chainlock_protocol::text::unix_time;
 use chainlock_protocol::tx::{SpentOutput, Transaction};
 use serde_json::{json, Value};
 
@@ -224,7 +225,12 @@ fn decode_text(tx: &Transaction, s: &mut impl Write) -> std::io::Result<()> {
             or_empty(&output.script_pubkey.to_hex())
         )?;
     }
-    writeln!(s, "  locktime {}", tx.lock_time)
+    // Below 500,000,000 a lock time is a block height, from there on a Unix time.
+    if tx.lock_time >= 500_000_000 {
+        writeln!(s, "  locktime {}", unix_time(u64::from(tx.lock_time), None))
+    } else {
+        writeln!(s, "  locktime {}", tx.lock_time)
+    }
 }
 
 fn or_empty(text: &str) -> &str {
