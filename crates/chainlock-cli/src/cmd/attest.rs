@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chainlock_attest::dsse::{self, MAX_ENVELOPE_BYTES};
+use chainlock_attest::dsse;
 use chainlock_attest::evaluate::{self, Verdict};
 use chainlock_attest::rebuild::{self, RebuildSpec};
 use chainlock_attest::sandbox::{Isolation, Sandbox};
@@ -16,7 +16,7 @@ use chainlock_attest::{BuilderKey, BuilderReport, EnvelopeInput};
 use chainlock_protocol::policy::Policy;
 use chainlock_protocol::text::unix_time;
 
-use crate::output::{count, print_json, printable, quoted, read_capped, read_input};
+use crate::output::{count, print_json, printable, quoted, read_input};
 
 /// Arguments of `chainlock attest`.
 #[derive(Debug, clap::Args)]
@@ -190,8 +190,9 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
 }
 
 fn read_envelope(path: &str) -> Result<EnvelopeInput> {
-    // One byte over the limit is enough for the parser to refuse it by size.
-    let bytes = read_capped(path, MAX_ENVELOPE_BYTES as u64 + 1)?;
+    // Read like every input (capped); one over the envelope limit is listed as invalid, not
+    // fatal, so the other envelopes are still judged.
+    let bytes = read_input(path)?;
     Ok(EnvelopeInput::from_bytes(path, &bytes))
 }
 
