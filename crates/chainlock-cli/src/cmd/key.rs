@@ -12,7 +12,7 @@ use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity, SignerKind};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::output::print_json;
+use crate::output::{print_json, printable};
 
 /// Arguments of `chainlock key`.
 #[derive(Debug, clap::Args)]
@@ -126,7 +126,7 @@ fn key_text(info: &KeyInfo) -> String {
     format!(
         "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
         info.key_id,
-        info.label,
+        printable(&info.label),
         info.public_key.to_hex(),
         info.uri()
     )
@@ -153,7 +153,8 @@ fn list(json: bool) -> Result<ExitCode> {
         );
     } else {
         for key in &keys {
-            outln!("{}  {}", key.key_id, key.label);
+            // The index is a file anyone with the account can edit: labels are shown escaped.
+            outln!("{}  {}", key.key_id, printable(&key.label));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -262,7 +263,7 @@ fn print_identity(id: &SignerIdentity, json: bool) -> Result<()> {
         out!(
             "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
             id.key_id,
-            id.label,
+            printable(&id.label),
             id.public_key.to_hex(),
             id.uri
         );

@@ -235,3 +235,22 @@ fn decoding_a_ten_megabyte_transaction_as_json_stays_small() {
         "{tail}"
     );
 }
+
+#[test]
+fn labels_from_a_hand_edited_key_index_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pk = SecretKey::from_bytes(&[0x21; 32]).unwrap().public_key();
+    let index = serde_json::json!({ "version": 1, "keys": [
+        { "key_id": pk.key_id(), "public_key": pk.to_hex(), "label": "\u{1b}]0;pwned\u{7}laptop" }
+    ]});
+    std::fs::write(dir.path().join("keys.json"), index.to_string()).unwrap();
+    let out = chainlock()
+        .args(["key", "list"])
+        .env("CHAINLOCK_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("\\u{1b}]0;pwned\\u{7}laptop"), "{text}");
+}
