@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// A key URI that names no backend or is malformed.
     #[error(
-        "invalid key URI {uri:?}: {reason}; use keychain://<key-id> or ledger://<derivation-path>"
+        "invalid key URI {uri}: {reason}; use keychain://<key-id> or ledger://<derivation-path>"
     )]
     InvalidUri {
         /// The URI as given.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chainlock_cosign::workspace::{now, Workspace};
 use chainlock_cosign::Paths;
-use chainlock_protocol::text::{duration, shown, unix_time};
+use chainlock_protocol::text::{duration, shown, unix_time, utc_date};
 use chainlock_signer::OpenOptions;
 
 use crate::output::print_json;
@@ -321,7 +321,7 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
             println!(
                 "REJECTED by {} at {}: {}",
                 r.public_key.key_id(),
-                unix_time(r.created_at),
+                unix_time(r.created_at, None),
                 shown(&r.reason)
             );
         }
@@ -456,7 +456,7 @@ pub fn history(args: JsonArgs) -> Result<ExitCode> {
         for e in &h.entries {
             println!(
                 "{}  {:6}  {}  request {}  key {}{}",
-                unix_time(e.time),
+                utc_date(e.time),
                 match e.action {
                     chainlock_cosign::history::Action::Sign => "signed",
                     chainlock_cosign::history::Action::Reject => "reject",

@@ -12,7 +12,7 @@ use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity, SignerKind};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::output::print_json;
+use crate::output::{print_json, printable};
 
 /// Arguments of `chainlock key`.
 #[derive(Debug, clap::Args)]
@@ -126,7 +126,7 @@ fn key_text(info: &KeyInfo) -> String {
     format!(
         "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
         info.key_id,
-        info.label,
+        printable(&info.label),
         info.public_key.to_hex(),
         info.uri()
     )
@@ -136,7 +136,7 @@ fn report_key(verb: &str, info: &KeyInfo, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&key_json(info))?;
     } else {
-        print!("{verb} key {}\n{}", info.key_id, key_text(info));
+        out!("{verb} key {}\n{}", info.key_id, key_text(info));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -147,13 +147,14 @@ fn list(json: bool) -> Result<ExitCode> {
     if json {
         print_json(&json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }))?;
     } else if keys.is_empty() {
-        println!(
+        outln!(
             "no keys in {} (create one with `chainlock key new --label NAME`)",
             store.index_path().display()
         );
     } else {
         for key in &keys {
-            println!("{}  {}", key.key_id, key.label);
+            // The index is a file anyone with the account can edit: labels are shown escaped.
+            outln!("{}  {}", key.key_id, printable(&key.label));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -188,7 +189,7 @@ fn show(id: &str, json: bool) -> Result<ExitCode> {
         }
         print_json(&v)?;
     } else {
-        println!("{}status:     {}", key_text(&info), status_text);
+        outln!("{}status:     {}", key_text(&info), status_text);
     }
     Ok(if status.is_ok() {
         ExitCode::SUCCESS
@@ -259,10 +260,10 @@ fn print_identity(id: &SignerIdentity, json: bool) -> Result<()> {
     if json {
         print_json(id)
     } else {
-        print!(
+        out!(
             "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
             id.key_id,
-            id.label,
+            printable(&id.label),
             id.public_key.to_hex(),
             id.uri
         );

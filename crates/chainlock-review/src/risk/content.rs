@@ -331,47 +331,9 @@ pub(super) fn code_patterns(
     }
 }
 
-/// What an invisible character can do, or `None` for a character that shows. `previous` is
-/// the character before it: a variation selector after an emoji is ordinary text.
-pub(super) fn invisible(c: char, previous: Option<char>) -> Option<&'static str> {
-    Some(match c {
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
-        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
-        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
-        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
-            "a Hangul filler: a name that shows as nothing"
-        }
-        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
-        '\u{FE00}'..='\u{FE0F}'
-            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
-        {
-            "a variation selector: can carry a hidden payload"
-        }
-        // The rest of Unicode's format characters (category Cf).
-        '\u{00AD}'
-        | '\u{0600}'..='\u{0605}'
-        | '\u{06DD}'
-        | '\u{070F}'
-        | '\u{0890}'..='\u{0891}'
-        | '\u{08E2}'
-        | '\u{180E}'
-        | '\u{200B}'..='\u{200D}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{206A}'..='\u{206F}'
-        | '\u{FEFF}'
-        | '\u{FFF9}'..='\u{FFFB}'
-        | '\u{110BD}'
-        | '\u{110CD}'
-        | '\u{13430}'..='\u{1343F}'
-        | '\u{1BCA0}'..='\u{1BCA3}'
-        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
-        _ => return None,
-    })
-}
+/// Why `c` would not show as itself: the one definition, shared with every report and
+/// with record validation (`chainlock_protocol::text`).
+pub(super) use chainlock_protocol::text::invisible_char as invisible;
 
 /// Bidi controls and invisible characters in added lines of code ("Trojan Source").
 pub(super) fn hidden_unicode(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {

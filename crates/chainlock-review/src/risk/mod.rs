@@ -16,7 +16,7 @@ mod manifest;
 mod patterns;
 mod pymanifest;
 
-use content::{binary_file, code_patterns, hidden_unicode, invisible, opaque_content};
+use content::{binary_file, code_patterns, hidden_unicode, opaque_content};
 pub(crate) use manifest::{cargo_dependency_names, toml_value};
 use manifest::{dependencies, install_hooks};
 pub(crate) use pymanifest::{
@@ -418,12 +418,8 @@ fn line_no(index: usize) -> u32 {
         .saturating_add(1)
 }
 
-/// Whether `c` (after `previous`) would not show as itself in a terminal or an editor: a
-/// control character other than tab, a bidi control or another invisible format character.
-/// Reports write such characters as escapes.
-pub fn is_hidden_char(c: char, previous: Option<char>) -> bool {
-    (c.is_control() && c != '\t') || invisible(c, previous).is_some()
-}
+/// Whether `c` would not show as itself: `chainlock_protocol::text`'s one definition.
+pub use chainlock_protocol::text::is_hidden_char;
 
 /// Shortens `text` to at most `max` characters for a one-line message, with control and
 /// invisible characters written as `\u{..}` so the report shows what the line holds.
