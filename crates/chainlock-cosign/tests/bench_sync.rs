@@ -154,7 +154,7 @@ fn sync_and_pending_over_many_requests() {
     ws.sign(&gid, &mine.uri(), &opts(&you), NOW, false).unwrap();
     ws_alice.sync().unwrap();
     ws_alice
-        .sign(&gid, &alice.uri(), &opts(&publisher_paths), NOW)
+        .sign(&gid, &alice.uri(), &opts(&publisher_paths), NOW, false)
         .unwrap();
     ws_alice.finalize(&gid, NOW).unwrap();
     let genesis_digest = ledger
