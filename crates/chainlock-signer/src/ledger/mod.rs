@@ -31,8 +31,11 @@
 pub mod apdu;
 pub mod btchip;
 pub mod path;
+pub mod screens;
 #[cfg(feature = "test-support")]
 pub mod soft;
+#[cfg(feature = "test-support")]
+pub mod speculos;
 pub mod status;
 pub mod transport;
 
@@ -42,7 +45,7 @@ use chainlock_protocol::keys;
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::sighash::SIGHASH_ALL_FORKID;
-use chainlock_protocol::tx::TxOut;
+use chainlock_protocol::tx::{Transaction, TxOut};
 use k256::ecdsa::Signature;
 
 pub use apdu::AppInfo;
@@ -125,17 +128,56 @@ impl<T: Transport> LedgerSigner<T> {
         &self.btchip
     }
 
+    /// Signs the custody input of `tx`, whose custody output `funding` created, as
+    /// [`Signer::sign_input`] does, without the signing gate (until it lands).
+    ///
+    /// With the funding transaction the device is given a trusted input (`E0 42`): it reads
+    /// the whole transaction, so it knows the amount it signs for and shows no "unverified
+    /// inputs" warning.
+    pub fn sign_with_funding(&mut self, tx: &RecordTx, funding: &Transaction) -> Result<Vec<u8>> {
+        self.check_custody_key(tx)?;
+        self.sign_custody_input(tx, Some(funding))
+    }
+
+    /// Refuses a transaction this key cannot sign for: asking the user to approve a signature
+    /// that cannot count would only train them to approve without reading.
+    fn check_custody_key(&self, tx: &RecordTx) -> Result<()> {
+        if tx
+            .custody()
+            .keys
+            .contains(&self.identity.public_key.to_bytes())
+        {
+            Ok(())
+        } else {
+            Err(Error::NotCustodyKey {
+                key_id: self.identity.key_id.clone(),
+            })
+        }
+    }
+
     /// Runs the BIP143 flow for the custody input and returns the device's signature, checked:
-    /// strict DER, S made low, valid for this key over the sighash computed here.
-    fn sign_custody_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+    /// strict DER, S made low, valid for this key over the sighash computed here. With
+    /// `funding` the input is named by a trusted input, else by its outpoint and amount.
+    fn sign_custody_input(
+        &mut self,
+        tx: &RecordTx,
+        funding: Option<&Transaction>,
+    ) -> Result<Vec<u8>> {
         let t = tx.tx();
         for (i, out) in t.outputs.iter().enumerate() {
             check_output(i, out)?;
         }
         let input = &t.inputs[RecordTx::INPUT_INDEX];
-        let named = InputRef::Amount {
-            outpoint: input.prevout,
-            amount: tx.spent().value,
+        let named = match funding {
+            Some(funding) => {
+                check_funding(tx, funding)?;
+                let trusted = self.btchip.trusted_input_of(funding, input.prevout.vout)?;
+                InputRef::Trusted(trusted.bytes)
+            }
+            None => InputRef::Amount {
+                outpoint: input.prevout,
+                amount: tx.spent().value,
+            },
         };
         let first_pass = [HashedInput {
             input: named.clone(),
@@ -183,18 +225,8 @@ impl<T: Transport> Signer for LedgerSigner<T> {
     }
 
     fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
-        // Asking the user to approve a signature that cannot count would only train them to
-        // approve without reading.
-        if !tx
-            .custody()
-            .keys
-            .contains(&self.identity.public_key.to_bytes())
-        {
-            return Err(Error::NotCustodyKey {
-                key_id: self.identity.key_id.clone(),
-            });
-        }
-        self.sign_custody_input(tx)
+        self.check_custody_key(tx)?;
+        self.sign_custody_input(tx, None)
     }
 
     fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
@@ -211,6 +243,37 @@ impl<T: Transport> Signer for LedgerSigner<T> {
         bsm::verify_statement(&self.identity.public_key, kind, digest, &encoded)
             .map_err(|_| self.bad_signature(what()))?;
         Ok(encoded)
+    }
+}
+
+/// Checks that `funding` is the transaction whose output the custody input spends, holding
+/// the custody script and the amount the digest commits to.
+fn check_funding(tx: &RecordTx, funding: &Transaction) -> Result<()> {
+    let prevout = tx.custody_outpoint();
+    let mismatch = |reason: String| Err(Error::FundingMismatch { reason });
+    if funding.txid() != prevout.txid {
+        return mismatch(format!(
+            "its txid is {}, the input spends {}",
+            funding.txid(),
+            prevout.txid
+        ));
+    }
+    match funding.outputs.get(prevout.vout as usize) {
+        None => mismatch(format!(
+            "it has {} outputs, the input spends output {}",
+            funding.outputs.len(),
+            prevout.vout
+        )),
+        Some(out) if out.value != tx.spent().value => mismatch(format!(
+            "output {} holds {} satoshis, the transaction says {}",
+            prevout.vout,
+            out.value,
+            tx.spent().value
+        )),
+        Some(out) if out.script_pubkey != tx.spent().script_pubkey => {
+            mismatch(format!("output {} is not the custody script", prevout.vout))
+        }
+        Some(_) => Ok(()),
     }
 }
 
