@@ -282,7 +282,12 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     let bip44 = path("m/44'/145'/0'/0/0");
 
     // --- Keys, against @bsv/sdk's derivation from the emulator's seed. ---
+    let started = Instant::now();
     let (ledger, log) = open(&emu, &default);
+    eprintln!(
+        "opening the Ledger signer in Speculos (app check and public key, 2 APDUs): {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let device_key = ledger.identity().public_key;
     save(
         "public-key",
@@ -305,6 +310,33 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     );
     assert_ne!(device_key, bip44_ledger.identity().public_key);
     drop((ledger, bip44_ledger));
+
+    // --- The public API: `ledger://` over CHAINLOCK_LEDGER_TCP's option, the address shown. ---
+    let options = OpenOptions {
+        ledger_tcp: Some(emu.apdu_addr()),
+        confirm_on_device: true,
+        ..OpenOptions::default()
+    };
+    let (opened, shown) = with_operator(&emu, Policy::Approve, || {
+        chainlock_signer::open("ledger://", &options)
+    });
+    let opened = opened.unwrap();
+    assert_eq!(opened.identity().public_key, device_key);
+    assert_eq!(opened.identity().uri, "ledger://m/45'/236'/0'/0/0");
+    assert_screens(
+        &shown,
+        &screens::public_key(&default, &device_key),
+        "confirm on device",
+    );
+    assert_screens(
+        &shown,
+        &fill(
+            &readme_screens("public-key"),
+            &[("<key address>", screens::p2pkh_address(&device_key))],
+        ),
+        "README's key confirmation screens",
+    );
+    drop(opened);
 
     // --- A keychain co-signer in the private Secret Service. ---
     let store = Keychain::new(Some(session.config_dir())).unwrap();
@@ -407,9 +439,15 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     let mut cases = Vec::new();
     for kind in [StatementKind::Request, StatementKind::Reject] {
         log.lock().unwrap().clear();
+        let started = Instant::now();
         let (statement, shown) = with_operator(&emu, Policy::Approve, || {
             chainlock_signer::sign_statement(&mut ledger, kind, &digest)
         });
+        eprintln!(
+            "statement signing round trip in Speculos ({} screens): {:.2} s",
+            shown.len(),
+            started.elapsed().as_secs_f64()
+        );
         let statement = statement.unwrap();
         assert_screens(&shown, &screens::statement(kind, &digest), kind.as_str());
         let hash = hex::encode_upper(sha256(bsm::statement_text(kind, &digest).as_bytes()));

@@ -7,7 +7,8 @@
 //! amount, an address, the fee, the path), is a reason to reject on the device.
 
 use chainlock_protocol::bsm::{self, StatementKind};
-use chainlock_protocol::hash::{sha256, sha256d};
+use chainlock_protocol::hash::{hash160, sha256, sha256d};
+use chainlock_protocol::keys::PublicKey;
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 
@@ -89,6 +90,22 @@ pub fn statement(kind: StatementKind, digest: &[u8; 32]) -> Vec<Screen> {
     ]
 }
 
+/// The screens of showing the key at `path` for confirmation (`chainlock key ledger
+/// --confirm-on-device`): the path warning for a path outside BIP44's `44'/145'`, then the
+/// key's legacy address.
+pub fn public_key(path: &DerivationPath, key: &PublicKey) -> Vec<Screen> {
+    let mut screens = Vec::new();
+    if is_unusual(path) {
+        screens.push(Screen::next("The derivation path is unusual!"));
+        screens.push(Screen::next(format!("Derivation path {}", path_text(path))));
+        screens.push(Screen::next("Reject if you're not sure"));
+        screens.push(Screen::approve("Approve derivation path"));
+    }
+    screens.push(Screen::next(format!("Address {}", p2pkh_address(key))));
+    screens.push(Screen::approve("Approve"));
+    screens
+}
+
 /// True when the app warns about the path: anything but `44'/145'/...` (BIP44, coin 145).
 pub fn is_unusual(path: &DerivationPath) -> bool {
     !matches!(path.components(), [p, c, ..] if *p == 0x8000_002c && *c == 0x8000_0091)
@@ -122,6 +139,11 @@ pub fn address(script: &Script) -> String {
         return base58check(0x05, &s[2..22]);
     }
     "OP_RETURN".into()
+}
+
+/// The legacy (base58) P2PKH address of a key, as the app shows it when it confirms a key.
+pub fn p2pkh_address(key: &PublicKey) -> String {
+    base58check(0x00, &hash160(&key.to_bytes()))
 }
 
 /// Base58Check of a version byte and a payload.

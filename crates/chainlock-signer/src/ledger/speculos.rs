@@ -209,7 +209,7 @@ impl Drop for Speculos {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Approve every request (both buttons on "Accept", "Accept and send", "Approve",
-    /// "Continue", and the closing "Sign message").
+    /// "Approve derivation path", "Continue", and the closing "Sign message").
     Approve,
     /// Refuse the first request: go right from the approving screen to "Reject" (or "Cancel
     /// signature") and press both buttons there.
@@ -279,7 +279,7 @@ fn operator_loop(api_port: u16, policy: Policy, stop: &AtomicBool) -> Vec<Vec<St
         }
         let approving = matches!(
             text.as_str(),
-            "Accept" | "Acceptandsend" | "Approve" | "Continue"
+            "Accept" | "Acceptandsend" | "Approve" | "Approvederivationpath" | "Continue"
         ) || (text == "Signmessage" && message_hash_seen);
         let refusing = matches!(text.as_str(), "Reject" | "Cancelsignature" | "Cancel");
         match policy {
