@@ -629,8 +629,8 @@ mod tests {
         let spent = custody_spent(2, &ks);
         let tx = unsigned();
         for (a, b) in [(0, 1), (0, 2), (1, 2)] {
-            let sa = ks[a].sign_input(&tx, 0, &spent).unwrap();
-            let sb = ks[b].sign_input(&tx, 0, &spent).unwrap();
+            let sa = ks[a].sign_input_unchecked(&tx, 0, &spent).unwrap();
+            let sb = ks[b].sign_input_unchecked(&tx, 0, &spent).unwrap();
             let v = check_input(&with_script(&tx, &[&[], &sa, &sb]), 0, &spent);
             assert!(v.is_valid(), "{a},{b}: {:?}", v.reason());
             assert_eq!(v.template.to_string(), "custody 2-of-3");
@@ -656,8 +656,8 @@ mod tests {
         let ks = sorted_keys();
         let spent = custody_spent(2, &ks);
         let tx = unsigned();
-        let s0 = ks[0].sign_input(&tx, 0, &spent).unwrap();
-        let s1 = ks[1].sign_input(&tx, 0, &spent).unwrap();
+        let s0 = ks[0].sign_input_unchecked(&tx, 0, &spent).unwrap();
+        let s1 = ks[1].sign_input_unchecked(&tx, 0, &spent).unwrap();
         let judge = |pushes: &[&[u8]]| check_input(&with_script(&tx, pushes), 0, &spent);
 
         assert_eq!(
@@ -738,7 +738,7 @@ mod tests {
         let ks = sorted_keys();
         let spent = custody_spent(1, &ks[..1]);
         let tx = unsigned();
-        let s = ks[0].sign_input(&tx, 0, &spent).unwrap();
+        let s = ks[0].sign_input_unchecked(&tx, 0, &spent).unwrap();
         let good = with_script(&tx, &[&[], &s]);
         assert!(check_input(&good, 0, &spent).is_valid());
         let mut edited = good.clone();
@@ -759,7 +759,7 @@ mod tests {
         let ks = sorted_keys();
         let spent = custody_spent(1, &ks[..1]);
         let tx = unsigned();
-        let s = ks[0].sign_input(&tx, 0, &spent).unwrap();
+        let s = ks[0].sign_input_unchecked(&tx, 0, &spent).unwrap();
         let mut raw = vec![op::OP_0, s.len() as u8];
         raw.extend_from_slice(&s);
 
@@ -823,7 +823,7 @@ mod tests {
             value: 50_000,
         };
         let tx = unsigned();
-        let s = sk.sign_input(&tx, 0, &spent).unwrap();
+        let s = sk.sign_input_unchecked(&tx, 0, &spent).unwrap();
         let v = check_input(&with_script(&tx, &[&s, &pk.to_bytes()]), 0, &spent);
         assert!(v.is_valid(), "{:?}", v.reason());
         assert_eq!(v.template.to_string(), "P2PKH");

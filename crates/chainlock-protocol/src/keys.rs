@@ -1,10 +1,13 @@
 //! Maintainer keys: compressed secp256k1 public keys, secret keys that sign only what the
 //! protocol lets them sign, and the node's strict signature encoding rules.
 //!
-//! A [`SecretKey`] signs exactly two things: a transaction input ([`SecretKey::sign_input`],
-//! which computes the `ALL|FORKID` sighash itself from the transaction) and a ChainLock
-//! statement ([`SecretKey::sign_statement`], a Bitcoin Signed Message over fixed text). No
-//! public function signs a raw digest, so a digest handed in from outside can never be signed.
+//! A [`SecretKey`] signs exactly three things: the custody input of a verified request
+//! ([`SecretKey::sign_custody_input`], which takes only a [`ReadyToSign`]), a P2PKH input
+//! paying to its own key ([`SecretKey::sign_p2pkh_input`], the publisher's funding key topping
+//! up custody), and a ChainLock statement ([`SecretKey::sign_statement`], a Bitcoin Signed
+//! Message over fixed text). The `ALL|FORKID` sighash is always computed here from the
+//! transaction; no public function signs a raw digest or a custody input of an unverified
+//! transaction.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,8 +19,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::bsm::{self, StatementKind};
 use crate::hash::{hash160, sha256};
+use crate::record_tx::RecordTx;
 use crate::sighash::{protocol_sighash, SIGHASH_ALL_FORKID};
 use crate::tx::{SpentOutput, Transaction};
+use crate::verify::ReadyToSign;
 use crate::{Error, Result};
 
 /// Length of a compressed SEC1 public key.
@@ -171,14 +176,45 @@ impl SecretKey {
         PublicKey(compressed(self.0.verifying_key()))
     }
 
+    /// Co-signs the custody input of a request that passed every check on this machine:
+    /// the only way a maintainer key signs a transaction. Returns strict DER (low S) followed
+    /// by the sighash byte 0x41, over the digest computed from the verified transaction.
+    pub fn sign_custody_input(&self, ready: &ReadyToSign) -> Result<Vec<u8>> {
+        let rtx = ready.record_tx();
+        let pk = self.public_key();
+        if !rtx.custody().lists(&pk) {
+            return Err(Error::Crypto(format!(
+                "refusing to sign: key {} is not one of the custody keys of the input",
+                pk.key_id()
+            )));
+        }
+        self.sign_input_unchecked(rtx.tx(), RecordTx::INPUT_INDEX, rtx.spent())
+    }
+
+    /// Signs input `input_index` of `tx`, which must spend a P2PKH output paying to this
+    /// key's own hash (a funding key's coins): never a custody input, whose signature is a
+    /// maintainer's consent and goes through [`Self::sign_custody_input`] only.
+    pub fn sign_p2pkh_input(
+        &self,
+        tx: &Transaction,
+        input_index: usize,
+        spent: &SpentOutput,
+    ) -> Result<Vec<u8>> {
+        let pk = self.public_key();
+        match spent.script_pubkey.parse_p2pkh() {
+            Ok(hash) if hash == pk.hash160() => self.sign_input_unchecked(tx, input_index, spent),
+            _ => Err(Error::Crypto(format!(
+                "refusing to sign input {input_index}: the spent output is not a P2PKH of key {}",
+                pk.key_id()
+            ))),
+        }
+    }
+
     /// Signs input `input_index` of `tx`, which spends `spent`, with `ALL|FORKID`: the sighash
-    /// is computed here from the transaction; the signature is RFC 6979, low S, strict DER,
-    /// followed by the sighash byte 0x41, ready to push in the unlocking script.
-    ///
-    /// Refuses to sign for an output whose locking script does not involve this key (a P2PKH
-    /// of its hash, or a custody multisig listing it): such a signature could serve no purpose
-    /// the protocol knows.
-    pub fn sign_input(
+    /// is computed here from the transaction. Crate-private: the public paths above decide
+    /// what may be signed; tests of other crates reach it only through the loudly named
+    /// `testing::sign_unverified_input` (feature `test-support`).
+    pub(crate) fn sign_input_unchecked(
         &self,
         tx: &Transaction,
         input_index: usize,
@@ -190,7 +226,7 @@ impl SecretKey {
             spent.script_pubkey.parse_custody(),
         ) {
             (Ok(hash), _) => hash == pk.hash160(),
-            (_, Ok(custody)) => custody.keys.contains(&pk.to_bytes()),
+            (_, Ok(custody)) => custody.lists(&pk),
             _ => false,
         };
         if !involved {
@@ -511,13 +547,13 @@ mod tests {
             value: 1000,
         };
         let tx = spend_of(&spent);
-        let sig = sk.sign_input(&tx, 0, &spent).unwrap();
+        let sig = sk.sign_input_unchecked(&tx, 0, &spent).unwrap();
         assert_eq!(*sig.last().unwrap(), 0x41);
         let der = parse_der_strict(&sig[..sig.len() - 1]).unwrap();
         assert!(is_low_s(&der));
         verify_input_signature(&pk, &sig, &tx, 0, &spent).unwrap();
         // Deterministic (RFC 6979).
-        assert_eq!(sk.sign_input(&tx, 0, &spent).unwrap(), sig);
+        assert_eq!(sk.sign_input_unchecked(&tx, 0, &spent).unwrap(), sig);
 
         let mut edited = tx.clone();
         edited.outputs[0].value -= 1;
@@ -551,15 +587,20 @@ mod tests {
             script_pubkey: Script::custody(1, &[key(6).public_key().to_bytes()]).unwrap(),
             value: 1000,
         };
-        assert!(sk.sign_input(&spend_of(&spent), 0, &spent).is_err());
+        assert!(sk
+            .sign_input_unchecked(&spend_of(&spent), 0, &spent)
+            .is_err());
         let p2pkh = SpentOutput {
             script_pubkey: Script::p2pkh(&sk.public_key().hash160()),
             value: 1000,
         };
         let tx = spend_of(&p2pkh);
-        let sig = sk.sign_input(&tx, 0, &p2pkh).unwrap();
+        let sig = sk.sign_input_unchecked(&tx, 0, &p2pkh).unwrap();
         verify_input_signature(&sk.public_key(), &sig, &tx, 0, &p2pkh).unwrap();
-        assert!(sk.sign_input(&tx, 1, &p2pkh).is_err(), "input out of range");
+        assert!(
+            sk.sign_input_unchecked(&tx, 1, &p2pkh).is_err(),
+            "input out of range"
+        );
     }
 
     #[test]
@@ -569,7 +610,9 @@ mod tests {
             script_pubkey: Script::p2pkh(&sk.public_key().hash160()),
             value: 5000,
         };
-        let sig = sk.sign_input(&spend_of(&spent), 0, &spent).unwrap();
+        let sig = sk
+            .sign_input_unchecked(&spend_of(&spent), 0, &spent)
+            .unwrap();
         let der = &sig[..sig.len() - 1];
         parse_der_strict(der).unwrap();
         let cases: Vec<(Vec<u8>, &str)> = vec![

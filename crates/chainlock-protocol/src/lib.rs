@@ -27,7 +27,11 @@ pub mod record_tx;
 pub mod request;
 pub mod script;
 pub mod sighash;
+pub mod text;
 pub mod tx;
 pub mod verify;
 
 pub use error::{Error, Result};
+
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::Digest;
 use crate::policy::Policy;
-use crate::{jcs, Error, Result};
+use crate::{jcs, text, Error, Result};
 
 /// The protocol tag every record and request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,35 @@ pub enum Ecosystem {
     Crates,
     /// Anything else.
     Generic,
+}
+
+impl Ecosystem {
+    /// The lowercase name, as in records (`npm`, `pypi`, `crates`, `generic`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::Npm => "npm",
+            Ecosystem::Pypi => "pypi",
+            Ecosystem::Crates => "crates",
+            Ecosystem::Generic => "generic",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "npm" => Ecosystem::Npm,
+            "pypi" => Ecosystem::Pypi,
+            "crates" => Ecosystem::Crates,
+            "generic" => Ecosystem::Generic,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A record: the `type` field selects the variant.
@@ -215,9 +244,19 @@ impl Record {
 }
 
 fn check_text(field: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+    if value.is_empty() || value.len() > 1024 {
         return Err(Error::Invalid(format!(
-            "record field {field} must be 1 to 1024 printable characters"
+            "record field {field} must be 1 to 1024 bytes of printable text, got {} bytes",
+            value.len()
+        )));
+    }
+    // Controls, bidi overrides and invisible format characters would make the field read
+    // differently from what is signed (PROTOCOL.md section 7: every field equals what is shown).
+    if let Some((c, why)) = text::first_hidden_char(value) {
+        return Err(Error::Invalid(format!(
+            "record field {field} holds U+{:04X}, {why}: {}",
+            u32::from(c),
+            text::shown(value)
         )));
     }
     Ok(())

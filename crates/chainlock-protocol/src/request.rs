@@ -76,6 +76,49 @@ pub struct EnvelopeSignature {
 }
 
 impl SigningRequest {
+    /// A new, unsigned request for `record`, as a publisher makes one: the record
+    /// transaction `rtx` spends output `vout` of `funding_tx`, which must be the custody
+    /// output `rtx` was built for. Attach the publisher's statement with
+    /// [`Self::attach_signature`] (over [`Self::id`]).
+    #[allow(clippy::too_many_arguments)] // every part of the document, named at the call
+    pub fn new(
+        record: Record,
+        policy: Policy,
+        attestations: Vec<Envelope>,
+        rtx: &crate::record_tx::RecordTx,
+        funding_tx: &crate::tx::Transaction,
+        created_at: u64,
+        expires_at: u64,
+        publisher: PublicKey,
+    ) -> Result<Self> {
+        let outpoint = rtx.custody_outpoint();
+        if funding_tx.txid() != outpoint.txid {
+            return Err(Error::Invalid(format!(
+                "the record transaction spends {outpoint}, not an output of funding transaction {}",
+                funding_tx.txid()
+            )));
+        }
+        record.validate()?;
+        policy.validate()?;
+        Ok(SigningRequest {
+            protocol: ProtocolVersion::V1,
+            record,
+            policy,
+            attestations,
+            transaction: rtx.tx().to_hex(),
+            custody: CustodyOutput {
+                funding_tx: funding_tx.to_hex(),
+                vout: outpoint.vout,
+                locking_script: rtx.spent().script_pubkey.to_hex(),
+                satoshis: rtx.spent().value,
+            },
+            created_at,
+            expires_at,
+            publisher,
+            signature: None,
+        })
+    }
+
     /// Parses a request document, refusing unknown fields and malformed records or policies.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let r: SigningRequest = serde_json::from_slice(bytes).map_err(|e| Error::Json {

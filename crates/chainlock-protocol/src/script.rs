@@ -260,6 +260,15 @@ pub struct Custody {
     pub keys: Vec<PubKeyBytes>,
 }
 
+impl Custody {
+    /// Whether `key` is one of the custody keys: the one membership check, used by every
+    /// signing path before a key is asked to sign.
+    pub fn lists(&self, key: &crate::keys::PublicKey) -> bool {
+        let bytes = key.to_bytes();
+        self.keys.contains(&bytes)
+    }
+}
+
 /// One script instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Instruction<'a> {

@@ -171,7 +171,7 @@ fn custody_cases() -> Vec<Case> {
 
     let spent = custody(1, &ks[..1]);
     let tx = record_tx(&spent);
-    let s = ks[0].sign_input(&tx, 0, &spent).unwrap();
+    let s = chainlock_protocol::testing::sign_unverified_input(&ks[0], &tx, 0, &spent).unwrap();
     cases.push(Case::new(
         "1-of-1",
         unlock(&tx, 0, &[&[], &s]),
@@ -184,7 +184,7 @@ fn custody_cases() -> Vec<Case> {
     let tx = record_tx(&spent);
     let sigs: Vec<Vec<u8>> = ks
         .iter()
-        .map(|k| k.sign_input(&tx, 0, &spent).unwrap())
+        .map(|k| chainlock_protocol::testing::sign_unverified_input(k, &tx, 0, &spent).unwrap())
         .collect();
     for (a, b) in [(0, 1), (0, 2), (1, 2)] {
         cases.push(Case::new(
@@ -297,7 +297,7 @@ fn custody_cases() -> Vec<Case> {
     let tx = record_tx(&spent);
     let sigs: Vec<Vec<u8>> = ks
         .iter()
-        .map(|k| k.sign_input(&tx, 0, &spent).unwrap())
+        .map(|k| chainlock_protocol::testing::sign_unverified_input(k, &tx, 0, &spent).unwrap())
         .collect();
     cases.push(Case::new(
         "3-of-3",
@@ -365,8 +365,8 @@ fn p2pkh_cases() -> Vec<Case> {
         ],
         lock_time: 0,
     };
-    let s0 = funder.sign_input(&tx, 0, &spent0).unwrap();
-    let s1 = other.sign_input(&tx, 1, &spent1).unwrap();
+    let s0 = chainlock_protocol::testing::sign_unverified_input(&funder, &tx, 0, &spent0).unwrap();
+    let s1 = chainlock_protocol::testing::sign_unverified_input(&other, &tx, 1, &spent1).unwrap();
     let pk0 = funder.public_key().to_bytes();
     let pk1 = other.public_key().to_bytes();
     let signed = unlock(&unlock(&tx, 0, &[&s0, &pk0]), 1, &[&s1, &pk1]);
@@ -455,7 +455,7 @@ fn sighash_types_the_node_accepts_but_the_protocol_refuses() {
     let ks = maintainers();
     let spent = custody(2, &ks);
     let tx = record_tx(&spent);
-    let s0 = ks[0].sign_input(&tx, 0, &spent).unwrap();
+    let s0 = chainlock_protocol::testing::sign_unverified_input(&ks[0], &tx, 0, &spent).unwrap();
 
     // SINGLE|FORKID (0x43), correctly signed: a defined FORKID type, so the node and the
     // checker accept the script; the checker exposes the type and the protocol's own check

@@ -271,8 +271,8 @@ fn sign_custody_spend() -> (Transaction, SpentOutput) {
         }],
         lock_time: 0,
     };
-    let s0 = ks[0].sign_input(&tx, 0, &spent).unwrap();
-    let s2 = ks[2].sign_input(&tx, 0, &spent).unwrap();
+    let s0 = chainlock_protocol::testing::sign_unverified_input(&ks[0], &tx, 0, &spent).unwrap();
+    let s2 = chainlock_protocol::testing::sign_unverified_input(&ks[2], &tx, 0, &spent).unwrap();
     let mut b = Builder::new();
     b.push(&[]).push(&s0).push(&s2);
     tx.inputs[0].script_sig = b.into_script();

@@ -12,12 +12,17 @@ use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::keys::SecretKey;
 use chainlock_protocol::policy::Policy;
-use chainlock_protocol::record::{Artifact, Ecosystem, ProtocolVersion, Record, Release, Source};
+use chainlock_protocol::record::{
+    Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
+};
 use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
 use chainlock_protocol::request::{CustodyOutput, SigningRequest};
 use chainlock_protocol::script::{Builder, Script};
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
-use chainlock_protocol::verify::{check, verify_request, Context, Status};
+use chainlock_protocol::verify::{
+    verify_request, BuilderEvidence, CheckId, Context, CustodyState, DiffEvidence, KnownRecord,
+    Status,
+};
 
 /// Fixed "now" of the fixtures (2026-11-21T00:00:00Z).
 const NOW: u64 = 1_795_219_200;
@@ -73,11 +78,50 @@ fn funding_tx(custody: &Script, value: u64) -> Transaction {
         script_pubkey: funder_script,
         value: 100_000 + value,
     };
-    let sig = funder.sign_input(&tx, 0, &spent).unwrap();
+    let sig = chainlock_protocol::testing::sign_unverified_input(&funder, &tx, 0, &spent).unwrap();
     let mut b = Builder::new();
     b.push(&sig).push(&funder.public_key().to_bytes());
     tx.inputs[0].script_sig = b.into_script();
     tx
+}
+
+/// The package's record chain as the co-signer knows it: genesis, then release 1.3.0.
+fn known_chain() -> Vec<KnownRecord> {
+    let policy = policy();
+    let genesis = Record::Genesis(Genesis {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "left-pad".into(),
+        policy: policy.clone(),
+    });
+    let v130 = Record::Release(Release {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "left-pad".into(),
+        version: "1.3.0".into(),
+        source: Source {
+            repository: "https://example.org/left-pad.git".into(),
+            tag: "v1.3.0".into(),
+            commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
+            base_commit: EMPTY_TREE.into(),
+        },
+        artifact: Artifact {
+            name: "left-pad-1.3.0.tgz".into(),
+            size: 2790,
+            sha256: Digest([0xa6; 32]),
+        },
+        diff_digest: Digest([0xd0; 32]),
+        attestation_digest: Digest([0xa0; 32]),
+        policy_digest: policy.digest().unwrap(),
+        previous: genesis.digest().unwrap(),
+    });
+    [genesis, v130]
+        .into_iter()
+        .map(|record| KnownRecord {
+            digest: record.digest().unwrap(),
+            record,
+        })
+        .collect()
 }
 
 fn release(policy: &Policy) -> Record {
@@ -100,7 +144,7 @@ fn release(policy: &Policy) -> Record {
         diff_digest: Digest([0xd1; 32]),
         attestation_digest: Digest([0xa1; 32]),
         policy_digest: policy.digest().unwrap(),
-        previous: Digest([0x9e; 32]),
+        previous: known_chain()[1].digest,
     })
 }
 
@@ -137,7 +181,7 @@ fn request_with(edit: impl FnOnce(&mut SigningRequest, &Policy)) -> SigningReque
             satoshis: 10_000,
         },
         created_at: NOW - 600,
-        expires_at: NOW + 7 * 86_400,
+        expires_at: NOW + 6 * 86_400,
         publisher: maintainer(1).public_key(),
         signature: None,
     };
@@ -152,24 +196,61 @@ fn sign(req: &mut SigningRequest, key: &SecretKey) {
     req.signature = Some(key.sign_statement(StatementKind::Request, &id.0));
 }
 
-fn ctx() -> Context {
+/// What the co-signer's machine knows for a request: the chain above, the request's custody
+/// output unspent, no final, no rejection of its own.
+fn ctx_for(req: &SigningRequest) -> Context {
+    let outpoint = Transaction::from_hex(&req.transaction)
+        .map(|tx| tx.inputs[0].prevout)
+        .unwrap_or(OutPoint {
+            txid: Txid([0; 32]),
+            vout: 0,
+        });
     Context {
         now: NOW,
         trusted_policy: Some(policy().digest().unwrap()),
         fee_bounds: FeeBounds::default(),
+        record_chain: Some(known_chain()),
+        custody: Some((outpoint, CustodyState::Unspent)),
+        finalized: Some(false),
+        my_rejection: Some(None),
     }
 }
 
-fn status(req: &SigningRequest, id: &str) -> Status {
-    let v = verify_request(req, &ctx());
-    v.report
+fn status_in(req: &SigningRequest, ctx: &Context, id: CheckId) -> Status {
+    verify_request(req, ctx)
+        .report()
         .get(id)
         .unwrap_or_else(|| panic!("no check {id}"))
-        .status
+        .status()
+}
+
+fn status(req: &SigningRequest, id: CheckId) -> Status {
+    status_in(req, &ctx_for(req), id)
+}
+
+/// The evidence an honest clone and honest builders give for the fixture release.
+fn honest_evidence(req: &SigningRequest) -> (DiffEvidence, BuilderEvidence) {
+    let Record::Release(r) = &req.record else {
+        panic!("not a release")
+    };
+    (
+        DiffEvidence::Computed {
+            digest: r.diff_digest,
+            entries: 3,
+        },
+        BuilderEvidence::Evaluated {
+            commit: r.source.commit.clone(),
+            artifact_sha256: r.artifact.sha256,
+            agreeing_keys: policy().builders[..2].to_vec(),
+            attestation_digest: Some(r.attestation_digest),
+            invalid: 0,
+            remarks: String::new(),
+        },
+    )
 }
 
 /// Every scenario: name, the request, and the checks that must fail (all others must not).
-fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
+fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<CheckId>)> {
     let valid = request_with(|_, _| {});
     let mut tampered = valid.clone();
     if let Record::Release(r) = &mut tampered.record {
@@ -181,7 +262,7 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
         (
             "tampered-record",
             tampered,
-            vec![check::PUBLISHER_SIGNATURE, check::COMMITMENT],
+            vec![CheckId::PublisherSignature, CheckId::Commitment],
         ),
         // Re-signed after the edit, but the transaction still commits to the old record.
         (
@@ -191,12 +272,12 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                     rel.artifact.sha256 = Digest([0xee; 32]);
                 }
             }),
-            vec![check::COMMITMENT],
+            vec![CheckId::Commitment],
         ),
         (
             "expired",
             request_with(|r, _| r.expires_at = NOW - 1),
-            vec![check::EXPIRY],
+            vec![CheckId::Expiry],
         ),
         (
             "outsider-publisher",
@@ -206,7 +287,7 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 sign(&mut r, &SecretKey::from_bytes(&[0x77; 32]).unwrap());
                 r
             },
-            vec![check::PUBLISHER_SIGNATURE],
+            vec![CheckId::PublisherSignature],
         ),
         (
             "foreign-custody",
@@ -245,7 +326,7 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                     satoshis: 10_000,
                 };
             }),
-            vec![check::CUSTODY_INPUT],
+            vec![CheckId::CustodyInput],
         ),
         (
             "fee-too-high",
@@ -254,7 +335,7 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 tx.outputs.truncate(1); // drop the change: all 10,000 satoshis become fee
                 r.transaction = tx.to_hex();
             }),
-            vec![check::FEE],
+            vec![CheckId::Fee],
         ),
         (
             "not-a-record-transaction",
@@ -264,10 +345,11 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 r.transaction = tx.to_hex();
             }),
             vec![
-                check::TRANSACTION_SHAPE,
-                check::CUSTODY_INPUT,
-                check::COMMITMENT,
-                check::FEE,
+                CheckId::TransactionShape,
+                CheckId::CustodyInput,
+                CheckId::Commitment,
+                CheckId::Fee,
+                CheckId::CustodyUnspent,
             ],
         ),
         (
@@ -281,81 +363,405 @@ fn scenarios() -> Vec<(&'static str, SigningRequest, Vec<&'static str>)> {
                 tx.outputs[0].script_pubkey = Script::commitment(&r.record.digest().unwrap().0);
                 r.transaction = tx.to_hex();
             }),
-            vec![check::RECORD_POLICY],
+            vec![CheckId::RecordPolicy],
+        ),
+        (
+            "over-long-lifetime",
+            request_with(|r, _| r.expires_at = r.created_at + 30 * 86_400),
+            vec![CheckId::Lifetime],
+        ),
+        // The range starts at the genesis's empty tree and so skips release 1.3.0.
+        (
+            "base-skips-a-release",
+            recommitted(|rel| rel.source.base_commit = EMPTY_TREE.into()),
+            vec![CheckId::RecordChain],
+        ),
+        // `previous` names the genesis, not the head (1.3.0): a fork of the record chain.
+        (
+            "fork-of-the-record-chain",
+            recommitted(|rel| rel.previous = known_chain()[0].digest),
+            vec![CheckId::RecordChain],
+        ),
+        // A right-to-left override in the version would show "1.4.0" for other bytes.
+        (
+            "hidden-characters",
+            recommitted(|rel| rel.version = "1.4.0\u{202e}".into()),
+            vec![CheckId::RecordFields],
         ),
     ]
+}
+
+/// A request whose release is edited by `edit`, with the transaction committing to the
+/// edited record and the publisher's signature made over it: only the edit is wrong.
+fn recommitted(edit: impl FnOnce(&mut Release)) -> SigningRequest {
+    request_with(|r, _| {
+        if let Record::Release(rel) = &mut r.record {
+            edit(rel);
+        }
+        let mut tx = Transaction::from_hex(&r.transaction).unwrap();
+        tx.outputs[0].script_pubkey = Script::commitment(&r.record.digest().unwrap().0);
+        r.transaction = tx.to_hex();
+    })
 }
 
 #[test]
 fn each_scenario_fails_exactly_its_checks() {
     for (name, req, failing) in scenarios() {
-        let v = verify_request(&req, &ctx());
-        for c in &v.report.checks {
-            let expect_fail = failing.contains(&c.id.as_str());
+        let mut v = verify_request(&req, &ctx_for(&req));
+        let (diff, builders) = honest_evidence(&req);
+        v.record_diff_digest(diff);
+        v.record_builders(builders);
+        for c in v.report().checks() {
+            let expect_fail = failing.contains(&c.id());
             assert_eq!(
-                c.status == Status::Failed,
+                c.status() == Status::Failed,
                 expect_fail,
                 "{name}: check {} was {:?}: {}\n{}",
-                c.id,
-                c.status,
-                c.detail,
-                v.report
+                c.id(),
+                c.status(),
+                c.detail(),
+                v.report()
             );
         }
         for id in &failing {
-            assert!(v.report.get(id).is_some(), "{name}: {id} not in the report");
+            assert!(
+                v.report().get(*id).is_some(),
+                "{name}: {id} not in the report"
+            );
         }
-        assert_eq!(v.report.no_failures(), failing.is_empty(), "{name}");
+        assert_eq!(v.report().no_failures(), failing.is_empty(), "{name}");
+        assert_eq!(
+            v.ready_to_sign().is_some(),
+            failing.is_empty(),
+            "{name}\n{}",
+            v.report()
+        );
     }
 }
 
 #[test]
 fn a_valid_request_is_not_ready_until_diff_and_builders_are_checked() {
     let req = request_with(|_, _| {});
-    let mut v = verify_request(&req, &ctx());
-    assert!(v.report.no_failures(), "{}", v.report);
-    assert!(!v.report.ready_to_sign());
+    let mut v = verify_request(&req, &ctx_for(&req));
+    assert!(v.report().no_failures(), "{}", v.report());
+    assert!(!v.report().ready_to_sign());
     assert!(
-        v.ready_record_tx().is_none(),
-        "a record tx was handed out before every check ran"
+        v.ready_to_sign().is_none(),
+        "a value to sign was handed out before every check ran"
     );
     assert_eq!(
-        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        v.report().get(CheckId::DiffDigest).unwrap().status(),
         Status::NotRun
     );
-    v.report
-        .record(check::DIFF_DIGEST, "diff", Ok("same".into()));
-    v.report
-        .record(check::BUILDER_AGREEMENT, "builders", Ok("2 of 2".into()));
-    assert!(v.report.ready_to_sign());
-    let rtx = v.ready_record_tx().unwrap();
-    assert_eq!(rtx.record_digest(), req.record.digest().unwrap());
+    let (diff, builders) = honest_evidence(&req);
+    v.record_diff_digest(diff);
+    assert!(v.ready_to_sign().is_none());
+    v.record_builders(builders);
+    let ready = v.ready_to_sign().expect("every check passed");
+    assert_eq!(ready.record_digest(), req.record.digest().unwrap());
+    assert_eq!(ready.request_id(), req.id().unwrap());
+    assert_eq!(ready.report_digest(), v.report().digest());
+    assert_eq!(ready.funding_tx().to_hex(), req.custody.funding_tx);
+}
+
+#[test]
+fn a_failed_check_is_never_turned_into_a_pass() {
+    let req = request_with(|_, _| {});
+    let mut v = verify_request(&req, &ctx_for(&req));
+    let (diff, builders) = honest_evidence(&req);
+    v.record_builders(builders);
+    // The clone disagrees first; honest evidence recorded afterwards cannot undo that.
+    v.record_diff_digest(DiffEvidence::Computed {
+        digest: Digest([0x01; 32]),
+        entries: 1,
+    });
+    v.record_diff_digest(diff.clone());
+    assert_eq!(
+        v.report().get(CheckId::DiffDigest).unwrap().status(),
+        Status::Failed,
+        "{}",
+        v.report()
+    );
+    assert!(v.ready_to_sign().is_none());
+    // Nor is a check that could not run, once it said so, quietly passed over.
+    let mut v = verify_request(&req, &ctx_for(&req));
+    v.record_diff_digest(DiffEvidence::Contradicted("tag moved".into()));
+    v.record_diff_digest(diff);
+    assert!(v.ready_to_sign().is_none());
+}
+
+#[test]
+fn builder_evidence_is_judged_against_the_policy_and_record() {
+    let req = request_with(|_, _| {});
+    let (diff, honest) = honest_evidence(&req);
+    let BuilderEvidence::Evaluated {
+        commit,
+        artifact_sha256,
+        agreeing_keys,
+        attestation_digest,
+        ..
+    } = honest
+    else {
+        unreachable!()
+    };
+    let outsider = "ab".repeat(32);
+    let cases: Vec<(&str, BuilderEvidence)> = vec![
+        (
+            "one key counted twice",
+            BuilderEvidence::Evaluated {
+                commit: commit.clone(),
+                artifact_sha256,
+                agreeing_keys: vec![agreeing_keys[0].clone(), agreeing_keys[0].clone()],
+                attestation_digest,
+                invalid: 0,
+                remarks: String::new(),
+            },
+        ),
+        (
+            "an untrusted key",
+            BuilderEvidence::Evaluated {
+                commit: commit.clone(),
+                artifact_sha256,
+                agreeing_keys: vec![agreeing_keys[0].clone(), outsider],
+                attestation_digest,
+                invalid: 0,
+                remarks: String::new(),
+            },
+        ),
+        (
+            "another artifact",
+            BuilderEvidence::Evaluated {
+                commit: commit.clone(),
+                artifact_sha256: Digest([0x99; 32]),
+                agreeing_keys: agreeing_keys.clone(),
+                attestation_digest,
+                invalid: 0,
+                remarks: String::new(),
+            },
+        ),
+        (
+            "another commit",
+            BuilderEvidence::Evaluated {
+                commit: "1".repeat(40),
+                artifact_sha256,
+                agreeing_keys: agreeing_keys.clone(),
+                attestation_digest,
+                invalid: 0,
+                remarks: String::new(),
+            },
+        ),
+        (
+            "another attestation digest",
+            BuilderEvidence::Evaluated {
+                commit: commit.clone(),
+                artifact_sha256,
+                agreeing_keys: agreeing_keys.clone(),
+                attestation_digest: Some(Digest([0x5a; 32])),
+                invalid: 0,
+                remarks: String::new(),
+            },
+        ),
+        (
+            "an invalid envelope",
+            BuilderEvidence::Evaluated {
+                commit,
+                artifact_sha256,
+                agreeing_keys,
+                attestation_digest,
+                invalid: 1,
+                remarks: String::new(),
+            },
+        ),
+    ];
+    for (name, evidence) in cases {
+        let mut v = verify_request(&req, &ctx_for(&req));
+        v.record_diff_digest(diff.clone());
+        v.record_builders(evidence);
+        let check = v.report().get(CheckId::BuilderAgreement).unwrap();
+        assert_eq!(check.status(), Status::Failed, "{name}: {}", check.detail());
+        assert!(v.ready_to_sign().is_none(), "{name}");
+    }
+}
+
+#[test]
+fn what_this_machine_knows_decides_replay_and_chain() {
+    let req = request_with(|_, _| {});
+    let ready = |ctx: &Context| {
+        let mut v = verify_request(&req, ctx);
+        let (diff, builders) = honest_evidence(&req);
+        v.record_diff_digest(diff);
+        v.record_builders(builders);
+        v
+    };
+    assert!(ready(&ctx_for(&req)).ready_to_sign().is_some());
+    let outpoint = ctx_for(&req).custody.unwrap().0;
+    let cases: Vec<(&str, Context, CheckId, Status)> = vec![
+        (
+            "custody already spent",
+            Context {
+                custody: Some((outpoint, CustodyState::Spent { by: Txid([7; 32]) })),
+                ..ctx_for(&req)
+            },
+            CheckId::CustodyUnspent,
+            Status::Failed,
+        ),
+        (
+            "custody unknown to the chain",
+            Context {
+                custody: Some((outpoint, CustodyState::Unknown)),
+                ..ctx_for(&req)
+            },
+            CheckId::CustodyUnspent,
+            Status::Failed,
+        ),
+        (
+            "state of another outpoint",
+            Context {
+                custody: Some((
+                    OutPoint {
+                        txid: Txid([8; 32]),
+                        vout: 0,
+                    },
+                    CustodyState::Unspent,
+                )),
+                ..ctx_for(&req)
+            },
+            CheckId::CustodyUnspent,
+            Status::NotRun,
+        ),
+        (
+            "final exists",
+            Context {
+                finalized: Some(true),
+                ..ctx_for(&req)
+            },
+            CheckId::NotFinalized,
+            Status::Failed,
+        ),
+        (
+            "rejected by me",
+            Context {
+                my_rejection: Some(Some("diff touches CI secrets".into())),
+                ..ctx_for(&req)
+            },
+            CheckId::NotRejected,
+            Status::Failed,
+        ),
+        (
+            "no record chain known",
+            Context {
+                record_chain: None,
+                ..ctx_for(&req)
+            },
+            CheckId::RecordChain,
+            Status::NotRun,
+        ),
+        (
+            "a newer release is the head",
+            Context {
+                record_chain: Some({
+                    let mut chain = known_chain();
+                    let mut newer = chain[1].record.clone();
+                    if let Record::Release(r) = &mut newer {
+                        r.version = "1.3.1".into();
+                        r.previous = chain[1].digest;
+                    }
+                    chain.push(KnownRecord {
+                        digest: newer.digest().unwrap(),
+                        record: newer,
+                    });
+                    chain
+                }),
+                ..ctx_for(&req)
+            },
+            CheckId::RecordChain,
+            Status::Failed,
+        ),
+        (
+            "no genesis known",
+            Context {
+                record_chain: Some(vec![]),
+                ..ctx_for(&req)
+            },
+            CheckId::RecordChain,
+            Status::Failed,
+        ),
+        (
+            "clock far past any sane time",
+            Context {
+                now: u64::MAX,
+                ..ctx_for(&req)
+            },
+            CheckId::Expiry,
+            Status::Failed,
+        ),
+    ];
+    for (name, ctx, id, want) in cases {
+        let v = ready(&ctx);
+        let check = v.report().get(id).unwrap();
+        assert_eq!(check.status(), want, "{name}: {}", check.detail());
+        assert!(v.ready_to_sign().is_none(), "{name}");
+    }
+}
+
+#[test]
+fn the_report_shows_every_record_field_escaped() {
+    let req = recommitted(|rel| rel.source.tag = "v1.4.0\u{1b}]0;owned\u{7}".into());
+    let v = verify_request(&req, &ctx_for(&req));
+    let names: Vec<&str> = v
+        .report()
+        .record_fields()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    for name in [
+        "version",
+        "source.repository",
+        "source.tag",
+        "source.commit",
+        "source.base_commit",
+        "artifact.name",
+        "artifact.size",
+        "artifact.sha256",
+        "diff_digest",
+        "attestation_digest",
+        "policy_digest",
+        "previous",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let human = v.report().to_string();
+    assert!(!human.contains('\u{1b}'), "{human}");
+    assert!(
+        human.contains("v1.4.0\\u{001b}]0;owned\\u{0007}"),
+        "{human}"
+    );
+    let json = serde_json::to_string(v.report()).unwrap();
+    assert!(json.contains("\"name\":\"source.tag\""), "{json}");
+    assert!(!json.contains("\\u001b"), "raw escape in {json}");
+    assert_eq!(
+        v.report().get(CheckId::RecordFields).unwrap().status(),
+        Status::Failed
+    );
 }
 
 #[test]
 fn without_a_trusted_policy_the_policy_check_does_not_run() {
     let req = request_with(|_, _| {});
-    let v = verify_request(
-        &req,
-        &Context {
-            trusted_policy: None,
-            ..ctx()
-        },
-    );
+    let none = Context {
+        trusted_policy: None,
+        ..ctx_for(&req)
+    };
     assert_eq!(
-        v.report.get(check::POLICY_IN_FORCE).unwrap().status,
+        status_in(&req, &none, CheckId::PolicyInForce),
         Status::NotRun
     );
     let other = Context {
         trusted_policy: Some(Digest([3; 32])),
-        ..ctx()
+        ..ctx_for(&req)
     };
     assert_eq!(
-        verify_request(&req, &other)
-            .report
-            .get(check::POLICY_IN_FORCE)
-            .unwrap()
-            .status,
+        status_in(&req, &other, CheckId::PolicyInForce),
         Status::Failed
     );
 }
@@ -374,7 +780,7 @@ fn request_id_excludes_the_signature_and_round_trips() {
         .unwrap()
         .contains("\"signature\""));
     assert_eq!(
-        status(&unsigned, check::PUBLISHER_SIGNATURE),
+        status(&unsigned, CheckId::PublisherSignature),
         Status::Failed
     );
 }

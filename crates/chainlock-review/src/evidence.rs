@@ -7,12 +7,10 @@
 use std::path::Path;
 
 use chainlock_attest::{evaluate, BuilderReport, EnvelopeInput};
+use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::{Record, Release, EMPTY_TREE};
 use chainlock_protocol::request::SigningRequest;
-use chainlock_protocol::verify::{check, Verification};
-
-const DIFF_TITLE: &str = "diff digest recomputed from your clone";
-const BUILDERS_TITLE: &str = "trusted builders agree on the artifact";
+use chainlock_protocol::verify::{BuilderEvidence, DiffEvidence, Verification};
 
 /// The most attestations a request may carry: far more than any policy's builders, and few
 /// enough that checking every signature stays instant.
@@ -28,7 +26,8 @@ pub struct Evidence {
 }
 
 /// Runs the diff-digest check (when `repo` is given) and the builder-agreement check on a
-/// release request, recording both in `verification.report`. Other records need neither.
+/// release request, recording what they computed in `verification`, which compares it with
+/// the record. Other records need neither.
 pub fn complete(
     req: &SigningRequest,
     verification: &mut Verification,
@@ -38,34 +37,37 @@ pub fn complete(
         return Evidence::default();
     };
     let mut evidence = Evidence::default();
-    let report = &mut verification.report;
 
-    match repo {
-        None => report.not_run(
-            check::DIFF_DIGEST,
-            DIFF_TITLE,
-            "needs your clone of the repository: pass --repo",
-        ),
-        Some(repo) => match check_diff(repo, release) {
-            DiffOutcome::Ran(result, digest) => {
-                evidence.diff_digest = digest;
-                report.record(check::DIFF_DIGEST, DIFF_TITLE, result);
-            }
-            DiffOutcome::Missing(why) => report.not_run(check::DIFF_DIGEST, DIFF_TITLE, &why),
-        },
-    }
+    let diff = match repo {
+        None => DiffEvidence::Unavailable("needs your clone of the repository: pass --repo".into()),
+        Some(repo) => {
+            let (outcome, digest) = check_diff(repo, release);
+            evidence.diff_digest = digest;
+            outcome
+        }
+    };
+    verification.record_diff_digest(diff);
 
+    let (builders, report) = builder_evidence(req, release);
+    evidence.builders = report;
+    verification.record_builders(builders);
+    evidence
+}
+
+/// Verifies the request's attestations against its policy and says what they agree on.
+fn builder_evidence(
+    req: &SigningRequest,
+    release: &Release,
+) -> (BuilderEvidence, Option<BuilderReport>) {
     if req.attestations.len() > MAX_ATTESTATIONS {
-        report.record(
-            check::BUILDER_AGREEMENT,
-            BUILDERS_TITLE,
-            Err(format!(
+        return (
+            BuilderEvidence::Failed(format!(
                 "the request carries {} attestations, more than the {MAX_ATTESTATIONS} a \
                  request may hold; ask the publisher to include only the builders' envelopes",
                 req.attestations.len()
             )),
+            None,
         );
-        return evidence;
     }
     let envelopes: Vec<EnvelopeInput> = req
         .attestations
@@ -79,36 +81,66 @@ pub fn complete(
         &release.source.commit,
         &release.artifact.sha256.to_hex(),
     ) {
-        Ok(builders) => {
-            report.record(
-                check::BUILDER_AGREEMENT,
-                BUILDERS_TITLE,
-                builder_verdict(&builders, release),
-            );
-            evidence.builders = Some(builders);
-        }
-        Err(e) => report.record(check::BUILDER_AGREEMENT, BUILDERS_TITLE, Err(e.to_string())),
+        Ok(b) => (
+            BuilderEvidence::Evaluated {
+                commit: release.source.commit.clone(),
+                artifact_sha256: release.artifact.sha256,
+                agreeing_keys: b.agreeing.iter().map(|a| a.public_key.clone()).collect(),
+                attestation_digest: b
+                    .attestation_digest
+                    .as_deref()
+                    .and_then(|d| Digest::from_hex("attestation digest", d).ok()),
+                invalid: b.invalid.len(),
+                remarks: remarks(&b),
+            },
+            Some(b),
+        ),
+        Err(e) => (BuilderEvidence::Failed(e.to_string()), None),
     }
-    evidence
 }
 
-enum DiffOutcome {
-    Ran(Result<String, String>, Option<chainlock_diff::DiffDigest>),
-    Missing(String),
+/// The disagreeing and untrusted builders, in a line.
+fn remarks(b: &BuilderReport) -> String {
+    let mut parts = Vec::new();
+    for d in &b.disagreeing {
+        parts.push(format!(
+            "builder {} got {}",
+            short(&d.key_id),
+            d.artifact_sha256.join(", ")
+        ));
+    }
+    if !b.untrusted.is_empty() {
+        parts.push(format!(
+            "{} untrusted {} not counted",
+            b.untrusted.len(),
+            if b.untrusted.len() == 1 {
+                "envelope"
+            } else {
+                "envelopes"
+            }
+        ));
+    }
+    parts.join("; ")
 }
 
-fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
+fn check_diff(
+    repo: &Path,
+    release: &Release,
+) -> (DiffEvidence, Option<chainlock_diff::DiffDigest>) {
     let src = &release.source;
     let base = (src.base_commit != EMPTY_TREE).then_some(src.base_commit.as_str());
     // Both commits must be in the clone; a missing one is something to fetch, not a verdict.
     let git = match git2::Repository::open(repo) {
         Ok(g) => g,
         Err(e) => {
-            return DiffOutcome::Missing(format!(
-                "cannot open {} as a git repository: {}",
-                repo.display(),
-                e.message()
-            ))
+            return (
+                DiffEvidence::Unavailable(format!(
+                    "cannot open {} as a git repository: {}",
+                    repo.display(),
+                    e.message()
+                )),
+                None,
+            )
         }
     };
     for commit in base.into_iter().chain([src.commit.as_str()]) {
@@ -117,11 +149,14 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
             .and_then(|oid| git.find_commit(oid).ok())
             .is_some();
         if !present {
-            return DiffOutcome::Missing(format!(
-                "commit {commit} is not in your clone {}: run `git fetch --tags` there (tag {})",
-                repo.display(),
-                src.tag
-            ));
+            return (
+                DiffEvidence::Unavailable(format!(
+                    "commit {commit} is not in your clone {}: run `git fetch --tags` there (tag {})",
+                    repo.display(),
+                    chainlock_protocol::text::shown(&src.tag)
+                )),
+                None,
+            );
         }
     }
     // The tag, when the clone has it, must name the release's commit.
@@ -129,10 +164,10 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
         match obj.peel_to_commit() {
             Ok(c) if c.id().to_string() == src.commit => {}
             Ok(c) => {
-                return DiffOutcome::Ran(
-                    Err(format!(
+                return (
+                    DiffEvidence::Contradicted(format!(
                         "your clone's tag {} points to {}, the record says {}",
-                        src.tag,
+                        chainlock_protocol::text::shown(&src.tag),
                         c.id(),
                         src.commit
                     )),
@@ -140,10 +175,10 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
                 )
             }
             Err(e) => {
-                return DiffOutcome::Ran(
-                    Err(format!(
+                return (
+                    DiffEvidence::Contradicted(format!(
                         "tag {} does not name a commit: {}",
-                        src.tag,
+                        chainlock_protocol::text::shown(&src.tag),
                         e.message()
                     )),
                     None,
@@ -152,61 +187,14 @@ fn check_diff(repo: &Path, release: &Release) -> DiffOutcome {
         }
     }
     match chainlock_diff::diff_digest(repo, base, &src.commit) {
-        Ok(d) if d.digest == release.diff_digest.0 => {
-            let detail = format!("{} over {} changed paths, {}..{}", d.to_hex(), d.entries, short(base.unwrap_or("empty tree")), short(&src.commit));
-            DiffOutcome::Ran(Ok(detail), Some(d))
-        }
-        Ok(d) => DiffOutcome::Ran(
-            Err(format!("your clone gives {} but the record says {}: the release is not the source you have", d.to_hex(), release.diff_digest)),
+        Ok(d) => (
+            DiffEvidence::Computed {
+                digest: Digest(d.digest),
+                entries: d.entries as u64,
+            },
             Some(d),
         ),
-        Err(e) => DiffOutcome::Ran(Err(e.to_string()), None),
-    }
-}
-
-fn builder_verdict(b: &BuilderReport, release: &Release) -> Result<String, String> {
-    let agreeing = b.agreeing.len();
-    let mut detail = format!(
-        "{agreeing} of the {} trusted builders agree on {} (minimum {})",
-        b.trusted_builders,
-        short(&b.artifact_sha256),
-        b.min_builders
-    );
-    for d in &b.disagreeing {
-        detail.push_str(&format!(
-            "; builder {} got {}",
-            short(&d.key_id),
-            d.artifact_sha256.join(", ")
-        ));
-    }
-    if !b.untrusted.is_empty() {
-        detail.push_str(&format!(
-            "; {} untrusted envelope(s) not counted",
-            b.untrusted.len()
-        ));
-    }
-    if !b.invalid.is_empty() {
-        return Err(format!(
-            "{detail}; {} invalid envelope(s): ask the publisher to drop or replace them",
-            b.invalid.len()
-        ));
-    }
-    if !b.minimum_met {
-        return Err(format!(
-            "{detail}: below the policy's minimum; wait for more trusted builders to rebuild and \
-             attest this commit (or, if some disagree, find out why before anyone signs)"
-        ));
-    }
-    match &b.attestation_digest {
-        Some(d) if *d == release.attestation_digest.to_hex() => Ok(detail),
-        Some(d) => Err(format!(
-            "{detail}; but the record's attestation digest {} is not the agreeing envelopes' {d}",
-            release.attestation_digest
-        )),
-        None => Err(format!(
-            "{detail}; no attestation digest could be computed from the agreeing envelopes: ask \
-             the publisher to re-create the request with the builders' envelopes"
-        )),
+        Err(e) => (DiffEvidence::Contradicted(e.to_string()), None),
     }
 }
 

@@ -15,12 +15,16 @@ use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::keys::SecretKey;
 use chainlock_protocol::policy::Policy;
-use chainlock_protocol::record::{Artifact, Ecosystem, ProtocolVersion, Record, Release, Source};
+use chainlock_protocol::record::{
+    Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
+};
 use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
 use chainlock_protocol::request::{CustodyOutput, Envelope, SigningRequest};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
-use chainlock_protocol::verify::{check, verify_request, Context, Status};
+use chainlock_protocol::verify::{
+    verify_request, CheckId, Context, CustodyState, KnownRecord, Status,
+};
 use chainlock_review::evidence;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -114,16 +118,59 @@ fn maintainer(i: u8) -> SecretKey {
     SecretKey::from_bytes(&[i; 32]).unwrap()
 }
 
-/// The publisher's request for v1.1.0, relying on `attestations`.
-fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> SigningRequest {
-    let policy = Policy::new(
+fn policy(f: &Fixture) -> Policy {
+    Policy::new(
         (1..=3).map(|i| maintainer(i).public_key()).collect(),
         2,
         f.builders.iter().map(|b| b.public_key().to_hex()).collect(),
         2,
         3600,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The package's records as the co-signer knows them: genesis, then v1.0.0 at the base.
+fn known_chain(f: &Fixture) -> Vec<KnownRecord> {
+    let policy = policy(f);
+    let genesis = Record::Genesis(Genesis {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "pad".into(),
+        policy: policy.clone(),
+    });
+    let v100 = Record::Release(Release {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "pad".into(),
+        version: "1.0.0".into(),
+        source: Source {
+            repository: format!("file://{}", f.repo.display()),
+            tag: "v1.0.0".into(),
+            commit: f.base.clone(),
+            base_commit: EMPTY_TREE.into(),
+        },
+        artifact: Artifact {
+            name: "pkg.js".into(),
+            size: 60,
+            sha256: Digest([0x10; 32]),
+        },
+        diff_digest: Digest([0x11; 32]),
+        attestation_digest: Digest([0x12; 32]),
+        policy_digest: policy.digest().unwrap(),
+        previous: genesis.digest().unwrap(),
+    });
+    [genesis, v100]
+        .into_iter()
+        .map(|record| KnownRecord {
+            digest: record.digest().unwrap(),
+            record,
+        })
+        .collect()
+}
+
+/// The publisher's request for v1.1.0, relying on `attestations`.
+fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> SigningRequest {
+    let policy = policy(f);
     let artifact_sha = chainlock_attest::rebuild::sha256_file(&{
         // The publisher's own build of the artifact.
         let out = f.repo.join("dist/pkg.js");
@@ -159,7 +206,7 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
         ),
         attestation_digest: Digest(attestation_digest(&digests)),
         policy_digest: policy.digest().unwrap(),
-        previous: Digest([0x9e; 32]),
+        previous: known_chain(f)[1].digest,
     });
     let custody = policy.custody_script().unwrap();
     let funding = Transaction {
@@ -204,8 +251,8 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
             locking_script: custody.to_hex(),
             satoshis: 5_000,
         },
-        created_at: 1_000,
-        expires_at: 2_000_000_000,
+        created_at: 1_799_990_000,
+        expires_at: 1_800_100_000,
         publisher: maintainer(1).public_key(),
         signature: None,
     };
@@ -214,11 +261,20 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
     req
 }
 
-fn ctx(req: &SigningRequest) -> Context {
+/// What the co-signer's machine knows: the chain above, the custody output unspent, no
+/// final and no rejection.
+fn ctx(f: &Fixture, req: &SigningRequest) -> Context {
     Context {
         now: 1_800_000_000,
         trusted_policy: Some(req.policy.digest().unwrap()),
         fee_bounds: FeeBounds::default(),
+        record_chain: Some(known_chain(f)),
+        custody: Some((
+            Transaction::from_hex(&req.transaction).unwrap().inputs[0].prevout,
+            CustodyState::Unspent,
+        )),
+        finalized: Some(false),
+        my_rejection: Some(None),
     }
 }
 
@@ -236,14 +292,14 @@ fn real_rebuilds_and_a_clone_make_a_request_ready_to_sign() {
         "sh build.sh && echo 'require(\"child_process\")' >> dist/pkg.js",
     );
     let req = request(&f, vec![a.clone(), b.clone(), c], &[a, b]);
-    let mut v = verify_request(&req, &ctx(&req));
+    let mut v = verify_request(&req, &ctx(&f, &req));
     let ev = evidence::complete(&req, &mut v, Some(&f.repo));
-    assert!(v.report.ready_to_sign(), "{}", v.report);
-    assert!(v.ready_record_tx().is_some());
+    assert!(v.report().ready_to_sign(), "{}", v.report());
+    assert!(v.ready_to_sign().is_some());
     let builders = ev.builders.unwrap();
     assert_eq!(builders.agreeing.len(), 2);
     assert_eq!(builders.disagreeing.len(), 1);
-    let detail = &v.report.get(check::BUILDER_AGREEMENT).unwrap().detail;
+    let detail = v.report().get(CheckId::BuilderAgreement).unwrap().detail();
     assert!(
         detail.contains("2 of the 3 trusted builders agree") && detail.contains("got"),
         "{detail}"
@@ -257,11 +313,11 @@ fn one_agreeing_builder_is_below_the_minimum() {
     let a = rebuild(&f, &f.builders[0], BUILD);
     // The same builder twice still counts once.
     let req = request(&f, vec![a.clone(), a.clone()], &[a]);
-    let mut v = verify_request(&req, &ctx(&req));
+    let mut v = verify_request(&req, &ctx(&f, &req));
     evidence::complete(&req, &mut v, Some(&f.repo));
-    let c = v.report.get(check::BUILDER_AGREEMENT).unwrap();
-    assert_eq!(c.status, Status::Failed, "{}", c.detail);
-    assert!(v.ready_record_tx().is_none());
+    let c = v.report().get(CheckId::BuilderAgreement).unwrap();
+    assert_eq!(c.status(), Status::Failed, "{}", c.detail());
+    assert!(v.ready_to_sign().is_none());
 }
 
 #[test]
@@ -272,13 +328,13 @@ fn a_request_flooded_with_attestations_is_refused_without_checking_them() {
     let mut flood = vec![a.clone(); evidence::MAX_ATTESTATIONS];
     flood.push(b.clone());
     let req = request(&f, flood, &[a, b]);
-    let mut v = verify_request(&req, &ctx(&req));
+    let mut v = verify_request(&req, &ctx(&f, &req));
     let ev = evidence::complete(&req, &mut v, Some(&f.repo));
-    let c = v.report.get(check::BUILDER_AGREEMENT).unwrap();
-    assert_eq!(c.status, Status::Failed, "{}", c.detail);
-    assert!(c.detail.contains("257 attestations"), "{}", c.detail);
+    let c = v.report().get(CheckId::BuilderAgreement).unwrap();
+    assert_eq!(c.status(), Status::Failed, "{}", c.detail());
+    assert!(c.detail().contains("257 attestations"), "{}", c.detail());
     assert!(ev.builders.is_none());
-    assert!(v.ready_record_tx().is_none());
+    assert!(v.ready_to_sign().is_none());
 }
 
 #[test]
@@ -300,21 +356,25 @@ fn a_moved_tag_or_another_history_fails_the_diff_check() {
         ],
     );
     git(&clone, &["tag", "-f", "v1.1.0", &f.base]);
-    let mut v = verify_request(&req, &ctx(&req));
+    let mut v = verify_request(&req, &ctx(&f, &req));
     evidence::complete(&req, &mut v, Some(&clone));
-    let c = v.report.get(check::DIFF_DIGEST).unwrap();
-    assert_eq!(c.status, Status::Failed);
-    assert!(c.detail.contains("tag v1.1.0 points to"), "{}", c.detail);
+    let c = v.report().get(CheckId::DiffDigest).unwrap();
+    assert_eq!(c.status(), Status::Failed);
+    assert!(
+        c.detail().contains("tag v1.1.0 points to"),
+        "{}",
+        c.detail()
+    );
 
     // A record whose diff digest is not the range's: refuse.
     let mut edited = req.clone();
     if let Record::Release(r) = &mut edited.record {
         r.diff_digest = Digest([0x01; 32]);
     }
-    let mut v = verify_request(&edited, &ctx(&edited));
+    let mut v = verify_request(&edited, &ctx(&f, &edited));
     evidence::complete(&edited, &mut v, Some(&f.repo));
     assert_eq!(
-        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        v.report().get(CheckId::DiffDigest).unwrap().status(),
         Status::Failed
     );
 }
@@ -328,16 +388,16 @@ fn a_clone_without_the_commit_or_no_clone_means_not_run() {
     let empty = f._dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     git(&empty, &["init", "-q"]);
-    let mut v = verify_request(&req, &ctx(&req));
+    let mut v = verify_request(&req, &ctx(&f, &req));
     evidence::complete(&req, &mut v, Some(&empty));
-    let c = v.report.get(check::DIFF_DIGEST).unwrap();
-    assert_eq!(c.status, Status::NotRun);
-    assert!(c.detail.contains("git fetch --tags"), "{}", c.detail);
-    let mut v = verify_request(&req, &ctx(&req));
+    let c = v.report().get(CheckId::DiffDigest).unwrap();
+    assert_eq!(c.status(), Status::NotRun);
+    assert!(c.detail().contains("git fetch --tags"), "{}", c.detail());
+    let mut v = verify_request(&req, &ctx(&f, &req));
     evidence::complete(&req, &mut v, None);
     assert_eq!(
-        v.report.get(check::DIFF_DIGEST).unwrap().status,
+        v.report().get(CheckId::DiffDigest).unwrap().status(),
         Status::NotRun
     );
-    assert!(!v.report.ready_to_sign());
+    assert!(!v.report().ready_to_sign());
 }

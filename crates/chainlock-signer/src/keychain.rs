@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::hash::sha256d;
 use chainlock_protocol::keys::{PublicKey, SecretKey};
-use chainlock_protocol::record_tx::RecordTx;
+use chainlock_protocol::verify::ReadyToSign;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -336,14 +336,16 @@ pub struct KeychainSigner {
     identity: SignerIdentity,
 }
 
+impl crate::signer::Sealed for KeychainSigner {}
+
 impl Signer for KeychainSigner {
     fn identity(&self) -> &SignerIdentity {
         &self.identity
     }
 
-    fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+    fn sign_input(&mut self, ready: &ReadyToSign) -> Result<Vec<u8>> {
         let secret = load_secret(&self.identity.key_id, Some(&self.identity.public_key))?;
-        Ok(secret.sign_input(tx.tx(), RecordTx::INPUT_INDEX, tx.spent())?)
+        Ok(secret.sign_custody_input(ready)?)
     }
 
     fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {

@@ -1,9 +1,10 @@
 //! Maintainer signers behind one trait: the OS keychain and the Ledger.
 //!
 //! A [`Signer`] holds one maintainer key (PROTOCOL.md section 1) and can do exactly two
-//! things with it: co-sign the custody input of a record transaction whose shape was
-//! verified ([`chainlock_protocol::record_tx::RecordTx`]), computing the `ALL|FORKID` digest
-//! itself, and sign a ChainLock statement as a Bitcoin Signed Message. Key URIs choose the
+//! things with it: co-sign the custody input of a request that passed every check
+//! ([`chainlock_protocol::verify::ReadyToSign`], which only verification constructs),
+//! computing the `ALL|FORKID` digest itself, and sign a ChainLock statement as a Bitcoin
+//! Signed Message. The trait is sealed: its backends are this crate's. Key URIs choose the
 //! backend: `keychain://<key-id>` ([`keychain`]) or `ledger://<derivation-path>` ([`ledger`]).
 //!
 //! Callers sign through [`sign_input`] and [`sign_statement`], which refuse a key that is
@@ -31,6 +32,7 @@ pub mod testing;
 use chainlock_protocol::bsm::{self, StatementKind};
 use chainlock_protocol::keys;
 use chainlock_protocol::record_tx::RecordTx;
+use chainlock_protocol::verify::ReadyToSign;
 
 pub use combine::{combine, Combined};
 pub use error::{Error, Result};
@@ -74,17 +76,18 @@ pub fn open(uri: &str, options: &OpenOptions) -> Result<Box<dyn Signer>> {
     }
 }
 
-/// Signs the custody input of `tx` with `signer`, after checking that the signer's key is
-/// one of the custody keys, and returns the signature (DER + 0x41) only once it verifies
-/// against that key and the sighash computed here from `tx`.
-pub fn sign_input(signer: &mut dyn Signer, tx: &RecordTx) -> Result<Vec<u8>> {
+/// Signs the custody input of a verified request with `signer`, after checking that the
+/// signer's key is one of the custody keys, and returns the signature (DER + 0x41) only once
+/// it verifies against that key and the sighash computed here from the verified transaction.
+pub fn sign_input(signer: &mut dyn Signer, ready: &ReadyToSign) -> Result<Vec<u8>> {
     let identity = signer.identity().clone();
-    if !tx.custody().keys.contains(&identity.public_key.to_bytes()) {
+    let tx = ready.record_tx();
+    if !tx.custody().lists(&identity.public_key) {
         return Err(Error::NotCustodyKey {
             key_id: identity.key_id,
         });
     }
-    let signature = signer.sign_input(tx)?;
+    let signature = signer.sign_input(ready)?;
     keys::verify_input_signature(
         &identity.public_key,
         &signature,
@@ -124,7 +127,7 @@ mod tests {
     use chainlock_protocol::keys::SecretKey;
     use chainlock_protocol::record_tx::{self, RecordTxParams};
     use chainlock_protocol::script::Script;
-    use chainlock_protocol::tx::{OutPoint, SpentOutput, Txid};
+    use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, Txid};
 
     use super::*;
 
@@ -160,16 +163,21 @@ mod tests {
         }
     }
 
+    impl crate::signer::Sealed for Faulty {}
+
     impl Signer for Faulty {
         fn identity(&self) -> &SignerIdentity {
             &self.identity
         }
-        fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+        fn sign_input(&mut self, ready: &ReadyToSign) -> Result<Vec<u8>> {
             self.calls += 1;
-            let tx = self.other_tx.as_ref().unwrap_or(tx);
-            Ok(self
-                .key
-                .sign_input(tx.tx(), RecordTx::INPUT_INDEX, tx.spent())?)
+            let tx = self.other_tx.as_ref().unwrap_or(ready.record_tx());
+            Ok(chainlock_protocol::testing::sign_unverified_input(
+                &self.key,
+                tx.tx(),
+                RecordTx::INPUT_INDEX,
+                tx.spent(),
+            )?)
         }
         fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
             self.calls += 1;
@@ -177,6 +185,18 @@ mod tests {
                 .key
                 .sign_statement(self.other_kind.unwrap_or(kind), digest))
         }
+    }
+
+    fn ready(tx: RecordTx) -> ReadyToSign {
+        chainlock_protocol::testing::ready_to_sign_unverified(
+            tx,
+            Transaction {
+                version: 1,
+                inputs: vec![],
+                outputs: vec![],
+                lock_time: 0,
+            },
+        )
     }
 
     fn tx(keys: &[&Faulty], digest: u8) -> RecordTx {
@@ -204,7 +224,7 @@ mod tests {
     fn an_honest_signature_is_returned() {
         let mut signer = Faulty::new(3);
         let tx = tx(&[&signer], 9);
-        let sig = sign_input(&mut signer, &tx).unwrap();
+        let sig = sign_input(&mut signer, &ready(tx.clone())).unwrap();
         keys::verify_input_signature(&signer.identity.public_key, &sig, tx.tx(), 0, tx.spent())
             .unwrap();
         let statement = sign_statement(&mut signer, StatementKind::Reject, &[4; 32]).unwrap();
@@ -222,7 +242,7 @@ mod tests {
         let mut signer = Faulty::new(3);
         let asked = tx(&[&signer], 9);
         signer.other_tx = Some(tx(&[&signer], 8));
-        let err = sign_input(&mut signer, &asked).unwrap_err();
+        let err = sign_input(&mut signer, &ready(asked.clone())).unwrap_err();
         assert_eq!(err.kind(), "bad_signature");
         assert!(
             err.to_string().contains(&asked.tx().txid().to_string()),
@@ -237,7 +257,7 @@ mod tests {
     fn a_key_outside_the_custody_is_never_asked_to_sign() {
         let custodian = Faulty::new(3);
         let mut outsider = Faulty::new(5);
-        let err = sign_input(&mut outsider, &tx(&[&custodian], 9)).unwrap_err();
+        let err = sign_input(&mut outsider, &ready(tx(&[&custodian], 9))).unwrap_err();
         assert_eq!(err.kind(), "not_custody_key");
         assert_eq!(outsider.calls, 0);
     }

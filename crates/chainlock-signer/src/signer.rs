@@ -4,7 +4,7 @@ use std::fmt;
 
 use chainlock_protocol::bsm::StatementKind;
 use chainlock_protocol::keys::PublicKey;
-use chainlock_protocol::record_tx::RecordTx;
+use chainlock_protocol::verify::ReadyToSign;
 
 use crate::{Error, Result};
 
@@ -50,21 +50,26 @@ pub struct SignerIdentity {
     pub uri: String,
 }
 
-/// A maintainer key that can co-sign custody inputs and sign ChainLock statements, and
-/// nothing else.
+/// Seals [`Signer`]: only this crate's backends implement it, so no code elsewhere can
+/// pass off a signer that skips the checks.
+pub trait Sealed {}
+
+/// A maintainer key that can co-sign custody inputs of verified requests and sign ChainLock
+/// statements, and nothing else. Sealed: the backends are this crate's.
 ///
-/// There is deliberately no method that signs a digest or bytes handed in: the signer
-/// computes what it signs from a transaction whose shape was verified, or from the fixed
-/// statement text of PROTOCOL.md section 1, whose message prefix keeps it apart from any
-/// transaction digest. Callers go through [`crate::sign_input`] and
-/// [`crate::sign_statement`], which verify what the signer returns before handing it on.
-pub trait Signer: Send {
+/// There is deliberately no method that signs a digest, bytes or a transaction handed in:
+/// the signer takes a [`ReadyToSign`], which only a verification that passed every check can
+/// produce, and computes the digest from its transaction; or it signs the fixed statement
+/// text of PROTOCOL.md section 1, whose message prefix keeps it apart from any transaction
+/// digest. Callers go through [`crate::sign_input`] and [`crate::sign_statement`], which
+/// verify what the signer returns before handing it on.
+pub trait Signer: Sealed + Send {
     /// Who this signer is.
     fn identity(&self) -> &SignerIdentity;
 
-    /// Signs the custody input of a record transaction whose shape was verified. Computes
-    /// the ALL|FORKID digest itself from `tx`; returns strict DER (low S) followed by 0x41.
-    fn sign_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>>;
+    /// Signs the custody input of a verified request's record transaction. Computes the
+    /// ALL|FORKID digest itself from it; returns strict DER (low S) followed by 0x41.
+    fn sign_input(&mut self, ready: &ReadyToSign) -> Result<Vec<u8>>;
 
     /// Signs `chainlock/1 <kind> <hex digest>` as a Bitcoin Signed Message; returns base64
     /// of the 65-byte compact (recoverable) signature.

@@ -17,11 +17,25 @@ use chainlock_protocol::hash::Digest;
 use chainlock_protocol::keys::{PublicKey, SecretKey};
 use chainlock_protocol::record_tx::{self, RecordTx, RecordTxParams};
 use chainlock_protocol::script::Script;
-use chainlock_protocol::tx::{OutPoint, SpentOutput, Txid};
+use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, Txid};
 use chainlock_signer::keychain::{self, Keychain};
 use chainlock_signer::testing::{secret_encodings, SecretServiceSession};
 use chainlock_signer::OpenOptions;
 use serde_json::{json, Value};
+
+/// The value to sign for a fixed record transaction. These tests exercise the signers
+/// themselves, so the request verification in front of them is left out (test support only).
+fn ready(tx: &RecordTx) -> chainlock_protocol::verify::ReadyToSign {
+    chainlock_protocol::testing::ready_to_sign_unverified(
+        tx.clone(),
+        Transaction {
+            version: 1,
+            inputs: vec![],
+            outputs: vec![],
+            lock_time: 0,
+        },
+    )
+}
 
 const JUDGE_HINT: &str =
     "run `npm ci --prefix tests/judge` from the workspace root (needs node 18+ and npm)";
@@ -157,10 +171,10 @@ fn keychain_signer_against_a_real_secret_service() {
     let carol = store.generate("carol").unwrap();
     secrets.push(stored_secret(&carol.key_id));
     let tx = record_tx(&[alice.public_key, bob.public_key, carol.public_key], 2);
-    let sig_alice = chainlock_signer::sign_input(signer.as_mut(), &tx).unwrap();
+    let sig_alice = chainlock_signer::sign_input(signer.as_mut(), &ready(&tx)).unwrap();
     assert_eq!(sig_alice.last(), Some(&0x41));
     let mut carol_signer = chainlock_signer::open(&carol.uri(), &options).unwrap();
-    let sig_carol = chainlock_signer::sign_input(carol_signer.as_mut(), &tx).unwrap();
+    let sig_carol = chainlock_signer::sign_input(carol_signer.as_mut(), &ready(&tx)).unwrap();
     let combined = chainlock_signer::combine(&tx, &[sig_carol.clone(), sig_alice.clone()]).unwrap();
     let mut expected_order = vec![alice.public_key, carol.public_key];
     expected_order.sort();
@@ -190,14 +204,14 @@ fn keychain_signer_against_a_real_secret_service() {
     secrets.push(stored_secret(&dave.key_id));
     let mut dave_signer = chainlock_signer::open(&dave.uri(), &options).unwrap();
     assert_eq!(
-        chainlock_signer::sign_input(dave_signer.as_mut(), &tx)
+        chainlock_signer::sign_input(dave_signer.as_mut(), &ready(&tx))
             .unwrap_err()
             .kind(),
         "not_custody_key"
     );
     // Dave's signature on another transaction is unknown to this one.
     let dave_tx = record_tx(&[dave.public_key, alice.public_key], 1);
-    let sig_dave = chainlock_signer::sign_input(dave_signer.as_mut(), &dave_tx).unwrap();
+    let sig_dave = chainlock_signer::sign_input(dave_signer.as_mut(), &ready(&dave_tx)).unwrap();
     assert_eq!(
         chainlock_signer::combine(&tx, &[sig_alice.clone(), sig_dave])
             .unwrap_err()
@@ -279,7 +293,7 @@ fn keychain_signer_against_a_real_secret_service() {
         "key_not_found"
     );
     assert_eq!(
-        chainlock_signer::sign_input(dave_signer.as_mut(), &dave_tx)
+        chainlock_signer::sign_input(dave_signer.as_mut(), &ready(&dave_tx))
             .unwrap_err()
             .kind(),
         "key_not_found"
@@ -291,7 +305,7 @@ fn keychain_signer_against_a_real_secret_service() {
     // A locked keyring: signing fails with KeychainLocked and says what to do; so does
     // creating a key; listing (the index) still works.
     session.lock();
-    let err = chainlock_signer::sign_input(signer.as_mut(), &tx).unwrap_err();
+    let err = chainlock_signer::sign_input(signer.as_mut(), &ready(&tx)).unwrap_err();
     assert_eq!(err.kind(), "keychain_locked", "{err}");
     assert!(err.to_string().contains("unlock"), "{err}");
     let err = chainlock_signer::sign_statement(signer.as_mut(), StatementKind::Request, &digest)

@@ -12,28 +12,25 @@ use chainlock_protocol::keys::{self, PublicKey};
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{SpentOutput, Transaction};
+use chainlock_protocol::verify::ReadyToSign;
 use chainlock_signer::ledger::transport::Exchange;
 use chainlock_signer::ledger::{DerivationPath, LedgerSigner, Replay};
 use chainlock_signer::Signer;
 use serde_json::Value;
 
-/// What a signer is handed: the record transaction and the funding transaction that
-/// created its custody output. The one place to switch to a verified request.
-struct ToSign {
-    tx: RecordTx,
-    funding: Transaction,
+/// What a signer is handed: a request that passed verification. These tests exercise the
+/// signer against the device, not the verification in front of it, so this is the one place
+/// that makes the value without a request (test support only).
+fn to_sign(tx: RecordTx, funding: Transaction) -> ReadyToSign {
+    chainlock_protocol::testing::ready_to_sign_unverified(tx, funding)
 }
 
-fn to_sign(tx: RecordTx, funding: Transaction) -> ToSign {
-    ToSign { tx, funding }
-}
-
-/// Signs the custody input with the Ledger, as the signing gate will.
+/// Signs the custody input with the Ledger, through the signing gate and the checked wrapper.
 fn ledger_sign(
     signer: &mut LedgerSigner<Replay>,
-    what: &ToSign,
+    what: &ReadyToSign,
 ) -> chainlock_signer::Result<Vec<u8>> {
-    signer.sign_with_funding(&what.tx, &what.funding)
+    chainlock_signer::sign_input(signer, what)
 }
 
 fn transcript(name: &str) -> Value {
@@ -63,7 +60,7 @@ fn replay(flow: &Value, edit: impl FnOnce(&mut Vec<Exchange>)) -> Replay {
     Replay::new(all)
 }
 
-fn what(t: &Value) -> ToSign {
+fn what(t: &Value) -> ReadyToSign {
     let tx = Transaction::from_hex(t["record_tx"].as_str().unwrap()).unwrap();
     let spent = SpentOutput {
         script_pubkey: Script::from(hex::decode(t["spent"]["script"].as_str().unwrap()).unwrap()),
@@ -103,14 +100,14 @@ fn a_record_transaction_replays_apdu_for_apdu_and_its_signature_verifies() {
     keys::verify_input_signature(
         &signer.identity().public_key,
         &sig,
-        what.tx.tx(),
+        what.record_tx().tx(),
         RecordTx::INPUT_INDEX,
-        what.tx.spent(),
+        what.record_tx().spent(),
     )
     .unwrap();
     signer.btchip().transport().finish().unwrap();
     // The device hashed the transaction itself: no APDU carried the digest.
-    let digest = what.tx.sighash();
+    let digest = what.record_tx().sighash();
     assert!(!exchanges(&t)
         .iter()
         .any(|e| e.send.windows(32).any(|w| w == digest)));
@@ -119,10 +116,13 @@ fn a_record_transaction_replays_apdu_for_apdu_and_its_signature_verifies() {
 #[test]
 fn another_transaction_does_not_replay() {
     let t = transcript("record-tx");
-    let mut what = what(&t);
-    let mut tx = what.tx.tx().clone();
+    let recorded = what(&t);
+    let mut tx = recorded.record_tx().tx().clone();
     tx.outputs[1].value -= 1;
-    what.tx = RecordTx::new(tx, what.tx.spent().clone()).unwrap();
+    let what = to_sign(
+        RecordTx::new(tx, recorded.record_tx().spent().clone()).unwrap(),
+        recorded.funding_tx().clone(),
+    );
     let mut signer = open(replay(&t, |_| {}));
     let err = ledger_sign(&mut signer, &what).unwrap_err();
     assert!(
@@ -148,8 +148,10 @@ fn a_tampered_signature_from_the_app_is_discarded() {
 #[test]
 fn a_funding_transaction_that_does_not_match_is_refused_before_the_device() {
     let t = transcript("record-tx");
-    let mut what = what(&t);
-    what.funding.outputs[1].value += 1;
+    let recorded = what(&t);
+    let mut funding = recorded.funding_tx().clone();
+    funding.outputs[1].value += 1;
+    let what = to_sign(recorded.record_tx().clone(), funding);
     let mut signer = open(replay(&t, |_| {}));
     let err = ledger_sign(&mut signer, &what).unwrap_err();
     assert_eq!(err.kind(), "funding_mismatch", "{err}");

@@ -33,6 +33,7 @@ use chainlock_protocol::keys::{PublicKey, SecretKey};
 use chainlock_protocol::record_tx::{self, RecordTx, RecordTxParams};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
+use chainlock_protocol::verify::ReadyToSign;
 use chainlock_signer::keychain::Keychain;
 use chainlock_signer::ledger::screens::{self, normalize_shown, squash};
 use chainlock_signer::ledger::speculos::{
@@ -50,30 +51,26 @@ type Ledger = LedgerSigner<Recorder<TcpTransport>>;
 // What gets signed: the one place that builds it.
 // ---------------------------------------------------------------------------------------
 
-/// What a signer is handed: the record transaction and the funding transaction that
-/// created its custody output. The one place to switch to a verified request.
-struct ToSign {
-    tx: RecordTx,
-    funding: Transaction,
+/// What a signer is handed: a request that passed verification. These tests exercise the
+/// signer against the device, not the verification in front of it, so this is the one place
+/// that makes the value without a request (test support only).
+fn to_sign(tx: RecordTx, funding: Transaction) -> ReadyToSign {
+    chainlock_protocol::testing::ready_to_sign_unverified(tx, funding)
 }
 
-fn to_sign(tx: RecordTx, funding: Transaction) -> ToSign {
-    ToSign { tx, funding }
-}
-
-/// Signs the custody input with the Ledger, as the signing gate will.
-fn ledger_sign(signer: &mut Ledger, what: &ToSign) -> chainlock_signer::Result<Vec<u8>> {
-    signer.sign_with_funding(&what.tx, &what.funding)
+/// Signs the custody input with the Ledger, through the signing gate and the checked wrapper.
+fn ledger_sign(signer: &mut Ledger, what: &ReadyToSign) -> chainlock_signer::Result<Vec<u8>> {
+    chainlock_signer::sign_input(signer, what)
 }
 
 /// Signs the custody input with any other signer, through the checked wrapper.
-fn cosign(signer: &mut dyn Signer, what: &ToSign) -> chainlock_signer::Result<Vec<u8>> {
-    chainlock_signer::sign_input(signer, &what.tx)
+fn cosign(signer: &mut dyn Signer, what: &ReadyToSign) -> chainlock_signer::Result<Vec<u8>> {
+    chainlock_signer::sign_input(signer, what)
 }
 
 /// A funding transaction whose output 1 is a 2-of-3 custody of `keys`, and the record
 /// transaction spending it (commitment to `digest`, P2PKH change).
-fn record(keys: &[PublicKey], digest: u8) -> ToSign {
+fn record(keys: &[PublicKey], digest: u8) -> ReadyToSign {
     let keys: Vec<[u8; 33]> = keys.iter().map(PublicKey::to_bytes).collect();
     let custody = Script::custody(2, &keys).unwrap();
     let funding = Transaction {
@@ -369,15 +366,19 @@ fn the_real_bitcoin_cash_app_in_speculos() {
         shown.len(),
         round_trip.as_secs_f64()
     );
-    assert_screens(&shown, &screens::record_tx(&what.tx, &default), "record tx");
+    assert_screens(
+        &shown,
+        &screens::record_tx(what.record_tx(), &default),
+        "record tx",
+    );
     assert!(
         !shown
             .iter()
             .any(|s| squash(&s.concat()).contains("UpdateLedgerLive")),
         "the trusted input must spare the user the unverified-inputs warning: {shown:?}"
     );
-    let fee = what.tx.fee();
-    let change = what.tx.tx().outputs[1].clone();
+    let fee = what.record_tx().fee();
+    let change = what.record_tx().tx().outputs[1].clone();
     assert_screens(
         &shown,
         &fill(
@@ -394,7 +395,7 @@ fn the_real_bitcoin_cash_app_in_speculos() {
         !log.lock()
             .unwrap()
             .iter()
-            .any(|e| e.send.windows(32).any(|w| w == what.tx.sighash())),
+            .any(|e| e.send.windows(32).any(|w| w == what.record_tx().sighash())),
         "the device is never sent the digest"
     );
     assert!(
@@ -408,17 +409,18 @@ fn the_real_bitcoin_cash_app_in_speculos() {
         "record-tx",
         json!({
             "flow": "record_tx", "path": default.to_string(),
-            "record_tx": what.tx.tx().to_hex(), "funding_tx": what.funding.to_hex(),
-            "spent": {"script": what.tx.spent().script_pubkey.to_hex(), "satoshis": what.tx.spent().value},
+            "record_tx": what.record_tx().tx().to_hex(), "funding_tx": what.funding_tx().to_hex(),
+            "spent": {"script": what.record_tx().spent().script_pubkey.to_hex(), "satoshis": what.record_tx().spent().value},
             "result": hex::encode(&signature), "screens": shown,
         }),
         &log,
     );
     // Combined with the keychain's signature, the spend passes the @bsv/sdk interpreter.
     let by_keychain = cosign(keychain.as_mut(), &what).unwrap();
-    let combined = chainlock_signer::combine(&what.tx, &[signature.clone(), by_keychain]).unwrap();
+    let combined =
+        chainlock_signer::combine(what.record_tx(), &[signature.clone(), by_keychain]).unwrap();
     assert!(combined.signers.contains(&device_key));
-    let spent = json!({"script": what.tx.spent().script_pubkey.to_hex(), "satoshis": what.tx.spent().value});
+    let spent = json!({"script": what.record_tx().spent().script_pubkey.to_hex(), "satoshis": what.record_tx().spent().value});
     let mut tampered = combined.tx.tx().clone();
     tampered.outputs[1].value -= 1;
     let verdicts = judge(
@@ -494,8 +496,8 @@ fn the_real_bitcoin_cash_app_in_speculos() {
         "record-tx-rejected",
         json!({
             "flow": "record_tx", "path": default.to_string(),
-            "record_tx": what.tx.tx().to_hex(), "funding_tx": what.funding.to_hex(),
-            "spent": {"script": what.tx.spent().script_pubkey.to_hex(), "satoshis": what.tx.spent().value},
+            "record_tx": what.record_tx().tx().to_hex(), "funding_tx": what.funding_tx().to_hex(),
+            "spent": {"script": what.record_tx().spent().script_pubkey.to_hex(), "satoshis": what.record_tx().spent().value},
             "result": err.kind(), "screens": shown,
         }),
         &log,
@@ -508,9 +510,9 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     chainlock_protocol::keys::verify_input_signature(
         &device_key,
         &retried.unwrap(),
-        what.tx.tx(),
+        what.record_tx().tx(),
         0,
-        what.tx.spent(),
+        what.record_tx().spent(),
     )
     .unwrap();
 
@@ -542,9 +544,9 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     chainlock_protocol::keys::verify_input_signature(
         &device_key,
         &retried.unwrap(),
-        what.tx.tx(),
+        what.record_tx().tx(),
         0,
-        what.tx.spent(),
+        what.record_tx().spent(),
     )
     .unwrap();
 }

@@ -5,7 +5,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use chainlock_protocol::hash::Digest;
-use chainlock_protocol::record_tx::FeeBounds;
 use chainlock_protocol::request::SigningRequest;
 use chainlock_protocol::verify::{self, verify_request};
 
@@ -67,20 +66,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .context("the system clock is before 1970")?
                     .as_secs(),
             };
+            // Offline: this command knows nothing of the package's record chain, the chain
+            // backend or the coordination remote, so those checks do not run and the request
+            // is never ready to sign here (`chainlock review` runs them all).
             let ctx = verify::Context {
-                now,
                 trusted_policy,
-                fee_bounds: FeeBounds::default(),
+                ..verify::Context::offline(now)
             };
             let mut verification = verify_request(&request, &ctx);
             // The diff digest from the clone and the builders' agreement, in the same report.
             chainlock_review::evidence::complete(&request, &mut verification, repo.as_deref());
-            let report = verification.report;
+            let report = verification.report();
             if json {
                 print_json(&serde_json::json!({
-                    "request_id": report.request_id,
+                    "request_id": report.request_id(),
+                    "record_digest": report.record_digest(),
+                    "record": report.record_fields(),
                     "ready_to_sign": report.ready_to_sign(),
-                    "checks": report.checks,
+                    "checks": report.checks(),
                 }))?;
             } else {
                 println!("{report}");

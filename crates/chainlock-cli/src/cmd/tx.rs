@@ -33,8 +33,6 @@ pub(crate) enum Sub {
     /// Exits 0 when every input is valid, 1 when any is invalid or spends an output whose
     /// template the checker does not know.
     Verify(VerifyArgs),
-    /// Co-sign the custody input of a record transaction with a maintainer key.
-    Sign(super::tx_sign::SignArgs),
     /// Assemble co-signatures into the custody input and check the whole spend.
     Combine(super::tx_sign::CombineArgs),
 }
@@ -68,7 +66,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Sub::Decode(a) => decode(a),
         Sub::Verify(a) => verify(a),
-        Sub::Sign(a) => super::tx_sign::sign(a),
         Sub::Combine(a) => super::tx_sign::combine(a),
     }
 }

@@ -1,11 +1,9 @@
-//! `chainlock tx sign` and `chainlock tx combine`: co-signing the custody input of a record
-//! transaction, and assembling the co-signatures into the spending transaction.
+//! `chainlock tx combine`: assembling co-signatures into the spending transaction.
 //!
-//! `sign` refuses anything that is not a record transaction of PROTOCOL.md section 2, and a
-//! key that is not one of its custody keys; the signer computes the digest from the
-//! transaction, and the signature is verified before it is printed. `combine` matches each
-//! signature to its key by verification, counts keys once, and prints the transaction only
-//! when the whole input passes the node-like checker.
+//! There is no `tx sign`: a maintainer key signs only a verified request
+//! (`chainlock sign <request-id>`). `combine` matches each signature to its key by
+//! verification, counts keys once, and prints the transaction only when the whole input passes
+//! the node-like checker.
 
 use std::process::ExitCode;
 
@@ -13,33 +11,9 @@ use anyhow::{bail, Context, Result};
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{SpentOutput, Transaction};
-use chainlock_signer::OpenOptions;
 use serde_json::json;
 
 use crate::output::{print_json, read_tx_arg};
-
-/// Arguments of `chainlock tx sign`.
-#[derive(Debug, clap::Args)]
-pub struct SignArgs {
-    /// The unsigned record transaction: hex, or a file holding hex or raw bytes, or - for
-    /// standard input.
-    tx: String,
-    /// The input to sign: a record transaction has one, input 0.
-    #[arg(long, default_value_t = 0)]
-    input: usize,
-    /// The custody output it spends, as `<locking script hex>:<satoshis>`.
-    #[arg(long, value_name = "SCRIPT_HEX:SATOSHIS")]
-    spent: String,
-    /// The key to sign with: keychain://<key-id> or ledger://<derivation-path>.
-    #[arg(long, value_name = "URI")]
-    key: String,
-    /// Use a Speculos emulator at HOST:PORT instead of a USB Ledger (also CHAINLOCK_LEDGER_TCP).
-    #[arg(long, value_name = "HOST:PORT")]
-    ledger_tcp: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
-}
 
 /// Arguments of `chainlock tx combine`.
 #[derive(Debug, clap::Args)]
@@ -56,58 +30,6 @@ pub struct CombineArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// Runs `chainlock tx sign`.
-pub fn sign(args: SignArgs) -> Result<ExitCode> {
-    if args.input != RecordTx::INPUT_INDEX {
-        bail!(
-            "--input {}: a record transaction has exactly one input, input 0; pass --input 0",
-            args.input
-        );
-    }
-    let tx = record_tx(&args.tx, &args.spent)?;
-    let mut options = OpenOptions::from_env();
-    if args.ledger_tcp.is_some() {
-        options.ledger_tcp = args.ledger_tcp;
-    }
-    let mut signer = chainlock_signer::open(&args.key, &options)
-        .with_context(|| format!("cannot open the signer {}", args.key))?;
-    let identity = signer.identity().clone();
-    let custody = tx.custody();
-    if !custody.keys.contains(&identity.public_key.to_bytes()) {
-        bail!(
-            "key {} ({}) is not one of the {} custody keys of the output this transaction spends: \
-             sign with a maintainer key of the policy in force",
-            identity.key_id,
-            identity.uri,
-            custody.keys.len()
-        );
-    }
-    eprintln!(
-        "signing input 0 of {} (record {}, fee {} sat) with {} {}",
-        tx.tx().txid(),
-        hex::encode(tx.record_digest().0),
-        tx.fee(),
-        identity.kind,
-        identity.key_id
-    );
-    let signature = chainlock_signer::sign_input(signer.as_mut(), &tx)
-        .with_context(|| format!("signing with {} failed", identity.uri))?;
-    if args.json {
-        print_json(&json!({
-            "txid": tx.tx().txid().to_string(),
-            "input": RecordTx::INPUT_INDEX,
-            "sighash": hex::encode(tx.sighash()),
-            "key_id": identity.key_id,
-            "public_key": identity.public_key.to_hex(),
-            "uri": identity.uri,
-            "signature": hex::encode(&signature),
-        }))?;
-    } else {
-        println!("{}", hex::encode(&signature));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `chainlock tx combine`.
@@ -156,7 +78,7 @@ fn record_tx(tx_arg: &str, spent_arg: &str) -> Result<RecordTx> {
     )?;
     let spent = parse_spent(spent_arg)?;
     RecordTx::new(tx, spent).context(
-        "refusing to sign or combine: co-signers sign only record transactions (PROTOCOL.md \
+        "refusing to combine: co-signers sign only record transactions (PROTOCOL.md \
          section 2); check the transaction and the --spent output",
     )
 }

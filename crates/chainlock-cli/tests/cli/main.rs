@@ -6,6 +6,5 @@ mod attest;
 mod diff;
 mod key;
 mod request;
-mod sign;
 mod tx;
 mod util;

@@ -49,8 +49,10 @@ fn signed_record() -> Spend {
         ],
         lock_time: 0,
     };
-    let s0 = keys[0].sign_input(&tx, 0, &spent).expect("sign");
-    let s2 = keys[2].sign_input(&tx, 0, &spent).expect("sign");
+    let s0 =
+        chainlock_protocol::testing::sign_unverified_input(&keys[0], &tx, 0, &spent).expect("sign");
+    let s2 =
+        chainlock_protocol::testing::sign_unverified_input(&keys[2], &tx, 0, &spent).expect("sign");
     let mut b = Builder::new();
     b.push(&[]).push(&s0).push(&s2);
     tx.inputs[0].script_sig = b.into_script();
@@ -275,6 +277,26 @@ fn verify_needs_one_spent_output_per_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("<locking script hex>:<satoshis>"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn there_is_no_way_to_sign_a_raw_transaction() {
+    // Signing is `chainlock sign <request-id>`, behind every check of a verified request.
+    let out = run(&[
+        "tx",
+        "sign",
+        "0100",
+        "--spent",
+        "51:1",
+        "--key",
+        "ledger://",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unrecognized subcommand 'sign'"),
         "{}",
         stderr(&out)
     );
