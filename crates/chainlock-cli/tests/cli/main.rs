@@ -5,6 +5,7 @@ mod artifact;
 mod attest;
 mod diff;
 mod key;
+mod ledger;
 mod request;
 mod tx;
 mod util;

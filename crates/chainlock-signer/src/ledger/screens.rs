@@ -23,6 +23,8 @@ pub enum Action {
     /// Press both buttons: this approves (the screen after it, with the right button,
     /// rejects).
     Approve,
+    /// Both buttons here reject; the right button goes on to the approving screen.
+    Reject,
 }
 
 /// One screen: its text, as one line, and what to do on it.
@@ -39,6 +41,13 @@ impl Screen {
         Screen {
             text: text.into(),
             action: Action::Next,
+        }
+    }
+
+    fn reject(text: impl Into<String>) -> Self {
+        Screen {
+            text: text.into(),
+            action: Action::Reject,
         }
     }
 
@@ -70,7 +79,7 @@ pub fn record_tx(tx: &RecordTx, path: &DerivationPath) -> Vec<Screen> {
     if is_unusual(path) {
         screens.push(Screen::next("The sign path is unusual"));
         screens.push(Screen::next(format!("Sign path {}", path_text(path))));
-        screens.push(Screen::next("Reject if you're not sure"));
+        screens.push(Screen::reject("Reject if you're not sure"));
         screens.push(Screen::approve("Approve"));
     }
     screens
@@ -98,12 +107,49 @@ pub fn public_key(path: &DerivationPath, key: &PublicKey) -> Vec<Screen> {
     if is_unusual(path) {
         screens.push(Screen::next("The derivation path is unusual!"));
         screens.push(Screen::next(format!("Derivation path {}", path_text(path))));
-        screens.push(Screen::next("Reject if you're not sure"));
+        screens.push(Screen::reject("Reject if you're not sure"));
         screens.push(Screen::approve("Approve derivation path"));
     }
     screens.push(Screen::next(format!("Address {}", p2pkh_address(key))));
     screens.push(Screen::approve("Approve"));
     screens
+}
+
+/// The screens as numbered instructions for a terminal, one screen a line:
+/// `  3. Reject if you're not sure      right button`.
+pub fn instructions(screens: &[Screen]) -> String {
+    let mut out = String::from(
+        "The Ledger will show these screens, in this order. Check each one; if any says something else, or another screen appears, reject on the device:\n",
+    );
+    let width = screens.iter().map(|s| s.text.len()).max().unwrap_or(0);
+    for (i, screen) in screens.iter().enumerate() {
+        let action = match screen.action {
+            Action::Next => "right button",
+            Action::Approve => "both buttons to approve (right button, then both, to reject)",
+            Action::Reject => "both buttons here reject; right button to go on",
+        };
+        out.push_str(&format!(
+            "  {:>2}. {:<width$}  {action}\n",
+            i + 1,
+            screen.text
+        ));
+    }
+    out
+}
+
+/// Parses the screen texts back out of [`instructions`] (for tests that compare what the
+/// user was told with what the device showed).
+pub fn parse_instructions(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let (number, rest) = line.trim_start().split_once(". ")?;
+            number.parse::<usize>().ok()?;
+            let cut = rest
+                .rfind("  right button")
+                .or_else(|| rest.rfind("  both buttons"))?;
+            Some(rest[..cut].trim_end().to_string())
+        })
+        .collect()
 }
 
 /// True when the app warns about the path: anything but `44'/145'/...` (BIP44, coin 145).
@@ -262,6 +308,32 @@ mod tests {
                 "Signmessage",
                 "AddressOP_RETURN"
             ]
+        );
+    }
+
+    #[test]
+    fn instructions_read_back_as_the_screens() {
+        let key = PublicKey::from_hex(
+            "03d3693093fc40773d3edd5d0b5c38669cb9180a27383137710703095d529d8939",
+        )
+        .unwrap();
+        let screens = public_key(&DerivationPath::chainlock_default(), &key);
+        let text = instructions(&screens);
+        let line = |n: usize| {
+            let words: Vec<&str> = text.lines().nth(n).unwrap().split_whitespace().collect();
+            words.join(" ")
+        };
+        assert_eq!(
+            line(3),
+            "3. Reject if you're not sure both buttons here reject; right button to go on"
+        );
+        assert_eq!(
+            line(4),
+            "4. Approve derivation path both buttons to approve (right button, then both, to reject)"
+        );
+        assert_eq!(
+            parse_instructions(&text),
+            screens.iter().map(|s| s.text.clone()).collect::<Vec<_>>()
         );
     }
 

@@ -211,8 +211,8 @@ pub enum Policy {
     /// Approve every request (both buttons on "Accept", "Accept and send", "Approve",
     /// "Approve derivation path", "Continue", and the closing "Sign message").
     Approve,
-    /// Refuse the first request: go right from the approving screen to "Reject" (or "Cancel
-    /// signature") and press both buttons there.
+    /// Refuse the first request: both buttons on "Reject if you're not sure", or go right
+    /// from the approving screen to "Reject" (or "Cancel signature") and press both there.
     Reject,
     /// Only read the screens (press right), never decide.
     Watch,
@@ -284,6 +284,8 @@ fn operator_loop(api_port: u16, policy: Policy, stop: &AtomicBool) -> Vec<Vec<St
         let refusing = matches!(text.as_str(), "Reject" | "Cancelsignature" | "Cancel");
         match policy {
             Policy::Approve if approving => press("both"),
+            // The path warnings' own reject screen.
+            Policy::Reject if text == "Rejectifyou'renotsure" => press("both"),
             Policy::Reject if refusing && rejecting => {
                 press("both");
                 rejecting = false;
