@@ -274,7 +274,12 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     for (name, value) in session.envs() {
         std::env::set_var(name, value);
     }
+    let started = Instant::now();
     let mut emu = Speculos::start(&binary);
+    eprintln!(
+        "starting Speculos until the app's idle screen: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let default = DerivationPath::chainlock_default();
     let bip44 = path("m/44'/145'/0'/0/0");
 
@@ -353,6 +358,20 @@ fn the_real_bitcoin_cash_app_in_speculos() {
 
     // --- A record transaction, approved on the device. ---
     let what = record(&keys, 0x11);
+    {
+        // The device's own work without a user: the trusted input of the funding transaction.
+        let tcp = TcpTransport::connect(&emu.apdu_addr(), DEFAULT_TCP_TIMEOUT).unwrap();
+        let mut btchip = chainlock_signer::ledger::Btchip::new(tcp);
+        let started = Instant::now();
+        let vout = what.record_tx().custody_outpoint().vout;
+        let trusted = btchip.trusted_input_of(what.funding_tx(), vout).unwrap();
+        eprintln!(
+            "GET_TRUSTED_INPUT in Speculos (funding transaction of {} bytes, no screens): {:.3} s",
+            what.funding_tx().encode().len(),
+            started.elapsed().as_secs_f64()
+        );
+        assert_eq!(trusted.amount, what.record_tx().spent().value);
+    }
     let (mut ledger, log) = open(&emu, &default);
     log.lock().unwrap().clear();
     let started = Instant::now();
