@@ -7,7 +7,8 @@
 //! and because two emulators at once would only compete for the machine's cores:
 //! - keys at the ChainLock path and at a BIP44 path equal @bsv/sdk's derivation from the
 //!   emulator's seed;
-//! - a record transaction (custody input, commitment, change) signed with a trusted input:
+//! - a record transaction (custody input, commitment, change) of a signing request that
+//!   passed `verify_request` (the signing gate), signed with a trusted input:
 //!   the screens are exactly those `ledger::screens` and the README announce (no "unverified
 //!   inputs" warning), the signature verifies, and with a keychain co-signature the spend
 //!   passes the @bsv/sdk interpreter;
@@ -30,10 +31,17 @@ use std::time::{Duration, Instant};
 use chainlock_protocol::bsm::{self, StatementKind};
 use chainlock_protocol::hash::{sha256, Digest};
 use chainlock_protocol::keys::{PublicKey, SecretKey};
-use chainlock_protocol::record_tx::{self, RecordTx, RecordTxParams};
+use chainlock_protocol::policy::Policy as ReleasePolicy;
+use chainlock_protocol::record::{
+    Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
+};
+use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
+use chainlock_protocol::request::{CustodyOutput, SigningRequest};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
-use chainlock_protocol::verify::ReadyToSign;
+use chainlock_protocol::verify::{
+    verify_request, BuilderEvidence, Context, CustodyState, DiffEvidence, KnownRecord, ReadyToSign,
+};
 use chainlock_signer::keychain::Keychain;
 use chainlock_signer::ledger::screens::{self, normalize_shown, squash};
 use chainlock_signer::ledger::speculos::{
@@ -51,11 +59,30 @@ type Ledger = LedgerSigner<Recorder<TcpTransport>>;
 // What gets signed: the one place that builds it.
 // ---------------------------------------------------------------------------------------
 
-/// What a signer is handed: a request that passed verification. These tests exercise the
-/// signer against the device, not the verification in front of it, so this is the one place
-/// that makes the value without a request (test support only).
-fn to_sign(tx: RecordTx, funding: Transaction) -> ReadyToSign {
-    chainlock_protocol::testing::ready_to_sign_unverified(tx, funding)
+/// What a signer is handed: a request that passed verification on this machine. The one
+/// place that builds it: [`request`] makes a signing request the way a publisher does, and
+/// `verify_request` with honest diff and builder evidence hands out the `ReadyToSign`.
+fn record(keys: &[PublicKey], publisher: &SecretKey, variant: u8) -> ReadyToSign {
+    let req = request(keys, publisher, variant);
+    let mut verification = verify_request(&req, &context(&req, keys));
+    let Record::Release(release) = &req.record else {
+        unreachable!("request() makes a release")
+    };
+    verification.record_diff_digest(DiffEvidence::Computed {
+        digest: release.diff_digest,
+        entries: 3,
+    });
+    verification.record_builders(BuilderEvidence::Evaluated {
+        commit: release.source.commit.clone(),
+        artifact_sha256: release.artifact.sha256,
+        agreeing_keys: builders()[..2].to_vec(),
+        attestation_digest: Some(release.attestation_digest),
+        invalid: 0,
+        remarks: String::new(),
+    });
+    verification
+        .ready_to_sign()
+        .unwrap_or_else(|| panic!("the request is not ready:\n{}", verification.report()))
 }
 
 /// Signs the custody input with the Ledger, through the signing gate and the checked wrapper.
@@ -68,17 +95,72 @@ fn cosign(signer: &mut dyn Signer, what: &ReadyToSign) -> chainlock_signer::Resu
     chainlock_signer::sign_input(signer, what)
 }
 
-/// A funding transaction whose output 1 is a 2-of-3 custody of `keys`, and the record
-/// transaction spending it (commitment to `digest`, P2PKH change).
-fn record(keys: &[PublicKey], digest: u8) -> ReadyToSign {
-    let keys: Vec<[u8; 33]> = keys.iter().map(PublicKey::to_bytes).collect();
-    let custody = Script::custody(2, &keys).unwrap();
+/// Fixed "now" of the requests (2026-11-21T00:00:00Z).
+const NOW: u64 = 1_795_219_200;
+
+/// Trusted builders: real Ed25519 points (RFC 8032's test keys 1 to 3).
+fn builders() -> Vec<String> {
+    vec![
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c".into(),
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".into(),
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025".into(),
+    ]
+}
+
+fn policy(keys: &[PublicKey]) -> ReleasePolicy {
+    ReleasePolicy::new(keys.to_vec(), 2, builders(), 2, 86_400).unwrap()
+}
+
+/// The package's record chain as the co-signer knows it: genesis, then release 1.3.0.
+fn known_chain(policy: &ReleasePolicy) -> Vec<KnownRecord> {
+    let genesis = Record::Genesis(Genesis {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "left-pad".into(),
+        policy: policy.clone(),
+    });
+    let v130 = Record::Release(Release {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "left-pad".into(),
+        version: "1.3.0".into(),
+        source: Source {
+            repository: "https://example.org/left-pad.git".into(),
+            tag: "v1.3.0".into(),
+            commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
+            base_commit: EMPTY_TREE.into(),
+        },
+        artifact: Artifact {
+            name: "left-pad-1.3.0.tgz".into(),
+            size: 2790,
+            sha256: Digest([0xa6; 32]),
+        },
+        diff_digest: Digest([0xd0; 32]),
+        attestation_digest: Digest([0xa0; 32]),
+        policy_digest: policy.digest().unwrap(),
+        previous: genesis.digest().unwrap(),
+    });
+    [genesis, v130]
+        .into_iter()
+        .map(|record| KnownRecord {
+            digest: record.digest().unwrap(),
+            record,
+        })
+        .collect()
+}
+
+/// A signing request for release 1.4.0 (its artifact hash varied by `variant`), published by
+/// `publisher`: a funding transaction whose output 1 is the policy's custody, and the record
+/// transaction spending it (commitment, P2PKH change to the publisher).
+fn request(keys: &[PublicKey], publisher: &SecretKey, variant: u8) -> SigningRequest {
+    let policy = policy(keys);
+    let custody = policy.custody_script().unwrap();
     let funding = Transaction {
         version: 1,
         inputs: vec![TxIn {
             prevout: OutPoint {
                 txid: Txid([0x55; 32]),
-                vout: 0,
+                vout: variant.into(),
             },
             script_sig: Script::from(vec![0x51]),
             sequence: 0xffff_ffff,
@@ -95,21 +177,77 @@ fn record(keys: &[PublicKey], digest: u8) -> ReadyToSign {
         ],
         lock_time: 0,
     };
+    let record = Record::Release(Release {
+        protocol: ProtocolVersion::V1,
+        ecosystem: Ecosystem::Npm,
+        package: "left-pad".into(),
+        version: "1.4.0".into(),
+        source: Source {
+            repository: "https://example.org/left-pad.git".into(),
+            tag: "v1.4.0".into(),
+            commit: "5f1c2a9e8b7d6c5b4a39281706f5e4d3c2b1a098".into(),
+            base_commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
+        },
+        artifact: Artifact {
+            name: "left-pad-1.4.0.tgz".into(),
+            size: 2817,
+            sha256: Digest([variant; 32]),
+        },
+        diff_digest: Digest([0xd1; 32]),
+        attestation_digest: Digest([0xa1; 32]),
+        policy_digest: policy.digest().unwrap(),
+        previous: known_chain(&policy)[1].digest,
+    });
     let tx = record_tx::build(&RecordTxParams {
         custody_outpoint: OutPoint {
             txid: funding.txid(),
             vout: 1,
         },
         spent: SpentOutput {
-            script_pubkey: custody,
+            script_pubkey: custody.clone(),
             value: 20_000,
         },
-        record_digest: Digest([digest; 32]),
-        change_pubkey_hash: Some([0x42; 20]),
-        fee_sat_per_kb: 1_000,
+        record_digest: record.digest().unwrap(),
+        change_pubkey_hash: Some(publisher.public_key().hash160()),
+        fee_sat_per_kb: 100,
     })
     .unwrap();
-    to_sign(tx, funding)
+    let mut req = SigningRequest {
+        protocol: ProtocolVersion::V1,
+        record,
+        policy,
+        attestations: vec![],
+        transaction: tx.tx().to_hex(),
+        custody: CustodyOutput {
+            funding_tx: funding.to_hex(),
+            vout: 1,
+            locking_script: custody.to_hex(),
+            satoshis: 20_000,
+        },
+        created_at: NOW - 600,
+        expires_at: NOW + 6 * 86_400,
+        publisher: publisher.public_key(),
+        signature: None,
+    };
+    let id = req.id().unwrap();
+    req.signature = Some(publisher.sign_statement(StatementKind::Request, &id.0));
+    req
+}
+
+/// What the co-signer's machine knows: the chain, the custody output unspent, no final, no
+/// rejection of its own.
+fn context(req: &SigningRequest, keys: &[PublicKey]) -> Context {
+    let policy = policy(keys);
+    let outpoint = Transaction::from_hex(&req.transaction).unwrap().inputs[0].prevout;
+    Context {
+        now: NOW,
+        trusted_policy: Some(policy.digest().unwrap()),
+        fee_bounds: FeeBounds::default(),
+        record_chain: Some(known_chain(&policy)),
+        custody: Some((outpoint, CustodyState::Unspent)),
+        finalized: Some(false),
+        my_rejection: Some(None),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -353,11 +491,11 @@ fn the_real_bitcoin_cash_app_in_speculos() {
         },
     )
     .unwrap();
-    let third = SecretKey::from_bytes(&[9; 32]).unwrap().public_key();
-    let keys = [device_key, cosigner.public_key, third];
+    let publisher = SecretKey::from_bytes(&[9; 32]).unwrap();
+    let keys = [device_key, cosigner.public_key, publisher.public_key()];
 
     // --- A record transaction, approved on the device. ---
-    let what = record(&keys, 0x11);
+    let what = record(&keys, &publisher, 0x11);
     {
         // The device's own work without a user: the trusted input of the funding transaction.
         let tcp = TcpTransport::connect(&emu.apdu_addr(), DEFAULT_TCP_TIMEOUT).unwrap();
@@ -501,7 +639,7 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     assert_eq!(valid, [true, true, false], "{verdicts:?}");
 
     // --- The user says no on the device; then retries. ---
-    let what = record(&keys, 0x22);
+    let what = record(&keys, &publisher, 0x22);
     log.lock().unwrap().clear();
     let (refused, shown) = with_operator(&emu, Policy::Reject, || ledger_sign(&mut ledger, &what));
     let err = refused.unwrap_err();
@@ -536,7 +674,7 @@ fn the_real_bitcoin_cash_app_in_speculos() {
     .unwrap();
 
     // --- Unplugged mid-exchange: the emulator stops while the device waits for the user. ---
-    let what = record(&keys, 0x33);
+    let what = record(&keys, &publisher, 0x33);
     let operator = emu.operate(Policy::Watch);
     let unplug = {
         let deadline = Instant::now() + Duration::from_secs(30);
