@@ -57,6 +57,23 @@ pub fn speculos_binary() -> Option<PathBuf> {
     bin.is_file().then_some(bin)
 }
 
+/// The `speculos` executable for a test, or `None` after a loud message saying the test is
+/// skipped because Speculos is not installed. Under CI (`CI=true`, where `scripts/setup` has
+/// installed it) a missing Speculos fails the test instead.
+pub fn speculos_or_skip() -> Option<PathBuf> {
+    let found = speculos_binary();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Speculos is not installed on this CI machine: {INSTALL_HINT}"
+        );
+        eprintln!(
+            "\n\n!!!!! SKIPPED: the tests against the real Ledger app need Speculos, which is not installed: {INSTALL_HINT} !!!!!\n\n"
+        );
+    }
+    found
+}
+
 /// The Bitcoin Cash app ELF: `$CHAINLOCK_LEDGER_APP_ELF`, else
 /// `shared/vectors/ledger/bitcoin_cash_nanosp.elf` beside the checkout.
 pub fn app_elf() -> PathBuf {
