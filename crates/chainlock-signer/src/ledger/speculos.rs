@@ -172,34 +172,22 @@ impl Speculos {
     }
 
     fn try_screen(&self) -> Option<Vec<String>> {
-        let body = http(self.api_port, "GET", "/events?currentscreenonly=true", "")?;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        Some(
-            v["events"]
-                .as_array()?
-                .iter()
-                .filter_map(|e| e["text"].as_str().map(str::to_string))
-                .collect(),
-        )
+        Api(self.api_port).screen()
     }
 
     /// Presses and releases `button` ("left", "right" or "both").
     pub fn press(&self, button: &str) {
-        http(
-            self.api_port,
-            "POST",
-            &format!("/button/{button}"),
-            r#"{"action": "press-and-release"}"#,
-        )
-        .expect("speculos's REST API does not answer");
+        Api(self.api_port)
+            .press(button)
+            .expect("speculos's REST API does not answer");
     }
 
     /// Plays the user on the device until [`Operator::finish`].
     pub fn operate(&self, policy: Policy) -> Operator {
         let stop = Arc::new(AtomicBool::new(false));
-        let api_port = self.api_port;
+        let api = Api(self.api_port);
         let flag = stop.clone();
-        let handle = std::thread::spawn(move || operator_loop(api_port, policy, &flag));
+        let handle = std::thread::spawn(move || operator_loop(api, policy, &flag));
         Operator { stop, handle }
     }
 
@@ -249,25 +237,10 @@ impl Operator {
     }
 }
 
-fn operator_loop(api_port: u16, policy: Policy, stop: &AtomicBool) -> Vec<Vec<String>> {
-    let read = || -> Option<Vec<String>> {
-        let body = http(api_port, "GET", "/events?currentscreenonly=true", "")?;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        Some(
-            v["events"]
-                .as_array()?
-                .iter()
-                .filter_map(|e| e["text"].as_str().map(str::to_string))
-                .collect(),
-        )
-    };
+fn operator_loop(api: Api, policy: Policy, stop: &AtomicBool) -> Vec<Vec<String>> {
+    let read = || api.screen();
     let press = |button: &str| {
-        http(
-            api_port,
-            "POST",
-            &format!("/button/{button}"),
-            r#"{"action": "press-and-release"}"#,
-        );
+        api.press(button);
     };
     let mut seen: Vec<Vec<String>> = Vec::new();
     let mut last: Option<Vec<String>> = None;
@@ -315,6 +288,36 @@ fn operator_loop(api_port: u16, policy: Policy, stop: &AtomicBool) -> Vec<Vec<St
         }
     }
     seen
+}
+
+/// Speculos's REST API on `127.0.0.1:<port>`.
+#[derive(Debug, Clone, Copy)]
+struct Api(u16);
+
+impl Api {
+    /// The text items of the current screen (`GET /events?currentscreenonly=true`).
+    fn screen(self) -> Option<Vec<String>> {
+        let body = http(self.0, "GET", "/events?currentscreenonly=true", "")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        Some(
+            v["events"]
+                .as_array()?
+                .iter()
+                .filter_map(|e| e["text"].as_str().map(str::to_string))
+                .collect(),
+        )
+    }
+
+    /// Presses and releases a button (`POST /button/{left,right,both}`).
+    fn press(self, button: &str) -> Option<()> {
+        http(
+            self.0,
+            "POST",
+            &format!("/button/{button}"),
+            r#"{"action": "press-and-release"}"#,
+        )
+        .map(drop)
+    }
 }
 
 /// One HTTP/1.1 request to Speculos's REST API on `127.0.0.1:port`; the body of a 200 reply.
