@@ -3,6 +3,8 @@
 
 mod artifact;
 mod attest;
+mod corpus_attacks;
+mod cosign;
 mod diff;
 mod key;
 mod ledger;
