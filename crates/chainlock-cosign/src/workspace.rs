@@ -944,6 +944,22 @@ impl Workspace {
         Ok(doc)
     }
 
+    /// The screens a Ledger at `path` (`ledger://` URI path; empty for the default) will show
+    /// when it signs request `id`, as numbered instructions: what the app and the CLI tell
+    /// the user to expect, screen by screen.
+    pub fn ledger_screens(&self, id: &str, path: &str) -> Result<String> {
+        let req = self.request(id)?;
+        let rtx = crate::objects::request_record_tx(&req).map_err(Error::Refused)?;
+        let path = if path.is_empty() {
+            chainlock_signer::ledger::DerivationPath::chainlock_default()
+        } else {
+            chainlock_signer::ledger::DerivationPath::parse(path)?
+        };
+        Ok(chainlock_signer::ledger::screens::instructions(
+            &chainlock_signer::ledger::screens::record_tx(&rtx, &path),
+        ))
+    }
+
     /// The audit log, its hash chain checked.
     pub fn history(&self) -> Result<History> {
         history::read(&self.paths.history_file())

@@ -409,11 +409,12 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         artifact: args.artifact.clone(),
         skip_risk: false,
     };
-    if args.key.starts_with("ledger://") {
+    if let Some(path) = args.key.strip_prefix("ledger://") {
+        // Before the device is asked: what it will show, to compare screen by screen.
+        eprint!("{}", ws.ledger_screens(&args.id, path)?);
         eprintln!(
-            "the Ledger will show the transaction screen by screen: compare each with `chainlock \
-             review {}` (amounts, change address, fee); the device never shows the record \
-             digest, which `review` shows",
+            "The device shows amounts, the change address and the fee, never the record \
+             digest: `chainlock review {}` shows that.",
             args.id
         );
     }
