@@ -366,10 +366,7 @@ pub fn verify_chain(
             .map_err(|e| Failure::Record(e.to_string()))?,
         proven: genesis_proven,
     });
-    loop {
-        let Some(mut next) = by_previous.remove(&Some(head)) else {
-            break;
-        };
+    while let Some(mut next) = by_previous.remove(&Some(head)) {
         // The first mined continues the chain; the others are forks.
         next.sort_by_key(|p| (p.height, p.digest));
         let mut candidates = next.into_iter();
