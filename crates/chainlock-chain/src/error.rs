@@ -232,6 +232,17 @@ pub enum Error {
         /// The text given (cut to 200 characters).
         text: String,
     },
+    /// The local chain cannot mine the block asked for.
+    #[error("cannot mine: {0}")]
+    Mining(String),
+    /// A network backend does not serve what was asked.
+    #[error("{backend} does not serve {what}")]
+    Unsupported {
+        /// The backend.
+        backend: String,
+        /// What was asked.
+        what: &'static str,
+    },
     /// The protocol core refused a value (a record or policy that cannot be encoded).
     #[error(transparent)]
     Protocol(#[from] chainlock_protocol::Error),

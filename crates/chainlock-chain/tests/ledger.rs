@@ -7,6 +7,7 @@
 mod bench;
 mod concurrency;
 mod files;
+mod mining;
 mod records;
 mod spends;
 mod util;
