@@ -493,3 +493,63 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
     assert_eq!(history["entries"].as_array().unwrap().len(), 2);
     assert_eq!(history["broken"], Value::Null);
 }
+
+#[test]
+fn the_demo_shows_a_ready_and_a_tampered_request_and_cleans_up_its_keys() {
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = |envs: &[(&str, &Path)], args: &[&str]| -> Output {
+        let mut c = chainlock();
+        c.args(args).envs(session.envs()).stdin(Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&[], &["demo", demo.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("nothing here is real"), "{printed}");
+    let you = [
+        ("CHAINLOCK_CONFIG_DIR", demo.join("you/config")),
+        ("CHAINLOCK_DATA_DIR", demo.join("you/data")),
+    ];
+    let envs: Vec<(&str, &Path)> = you.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let out = run(&envs, &["pending"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("DEMO workspace"), "{text}");
+    assert!(text.contains("[ready to sign]"), "{text}");
+    assert!(text.contains("[FAILING CHECKS: do not sign]"), "{text}");
+    assert!(
+        text.contains("diff digest recomputed from your clone"),
+        "{text}"
+    );
+
+    // A second demo into the same directory is refused; --clean removes keys and files.
+    let out = run(&[], &["demo", demo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    let index = dir.path().join("keys-copy");
+    std::fs::create_dir_all(&index).unwrap();
+    std::fs::copy(demo.join("you/config/keys.json"), index.join("keys.json")).unwrap();
+    let out = run(&[], &["demo", "--clean", demo.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 4 demo keys"));
+    assert!(!demo.exists());
+    // The keychain no longer holds your demo key's secret.
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(index.join("keys.json")).unwrap()).unwrap();
+    let id = keys["keys"][0]["key_id"].as_str().unwrap().to_string();
+    let out = run(&[("CHAINLOCK_CONFIG_DIR", &index)], &["key", "show", &id]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
