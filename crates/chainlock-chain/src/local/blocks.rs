@@ -60,8 +60,10 @@ fn coinbase(height: u64) -> Transaction {
 }
 
 impl Store<'_> {
-    /// Mines a block at `time` holding every accepted transaction no block holds yet.
-    pub(crate) fn mine(&self, time: u64) -> Result<Block> {
+    /// Mines a block at `time` holding every accepted transaction no block holds yet; with
+    /// `catch_up`, a `time` before the tip's becomes the tip's (another machine's clock ran
+    /// ahead), otherwise it is refused.
+    pub(crate) fn mine(&self, time: u64, catch_up: bool) -> Result<Block> {
         let time32 = u32::try_from(time).map_err(|_| {
             Error::Mining(format!("block time {time} does not fit a header's 32 bits"))
         })?;
@@ -74,9 +76,13 @@ impl Store<'_> {
             )
             .optional()
             .map_err(self.err("reading the chain tip"))?;
+        let mut time32 = time32;
         let (height, prev_hash) = match tip {
             None => (0u64, BlockHash([0; 32])),
             Some((h, hash, tip_time)) => {
+                if catch_up && i64::from(time32) < tip_time {
+                    time32 = u32::try_from(tip_time).unwrap_or(time32);
+                }
                 if i64::from(time32) < tip_time {
                     return Err(Error::Mining(format!(
                         "block time {time} is before the tip's {tip_time}: local blocks keep time order"
