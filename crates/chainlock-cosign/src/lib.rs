@@ -13,6 +13,7 @@
 
 #![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
 
+pub mod bundle;
 pub mod config;
 pub mod coord;
 pub mod demo;
