@@ -5,7 +5,35 @@ use chainlock_chain::proof::record_beef;
 use chainlock_chain::Chain;
 use chainlock_protocol::tx::Transaction;
 
+use chainlock_spv::bundle::Bundle;
+
+use crate::coord::Coord;
 use crate::Result;
+
+/// Prefix of the record refs.
+pub const RECORD_REFS: &str = "refs/chainlock/record/";
+
+/// Every record ref in a coordination mirror, each read as a bundle or with why it cannot be
+/// (a file missing, such as `proof.beef` before the transaction is mined, or malformed).
+pub fn read_bundles(coord: &Coord) -> Result<Vec<(String, std::result::Result<Bundle, String>)>> {
+    let mut out = Vec::new();
+    for (name, oid) in coord.refs()? {
+        let Some(digest) = name.strip_prefix(RECORD_REFS) else {
+            continue;
+        };
+        let read = |file: &str| {
+            coord
+                .read_file(oid, file)
+                .map_err(|e| format!("{file}: {e}"))
+        };
+        let bundle = (|| {
+            let [record, tx, beef] = Bundle::FILES;
+            Bundle::from_files(read(record)?, &read(tx)?, &read(beef)?)
+        })();
+        out.push((digest.to_string(), bundle));
+    }
+    Ok(out)
+}
 
 /// The files of a record's bundle. On a chain this machine mines (the local chain) the
 /// record transaction is mined first, at `now`; on a network, `proof.beef` joins once a
