@@ -62,6 +62,8 @@ enum Command {
     Pin(cmd::publish::PinArgs),
     /// Which chain backend answers for spends and record chains.
     Chain(cmd::cosign::ChainArgs),
+    /// Check a release's verification bundle offline, given block headers, back to its genesis.
+    VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
     Demo(cmd::cosign::DemoArgs),
 }
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Pin(args) => cmd::publish::pin(args),
         Command::Chain(args) => cmd::cosign::chain(args),
         Command::Demo(args) => cmd::cosign::demo(args),
+        Command::VerifyRecord(args) => cmd::verify_record::run(args),
     };
     match result {
         Ok(code) => code,

@@ -32,6 +32,30 @@ pub struct Bundle {
     pub beef: Beef,
 }
 
+impl Bundle {
+    /// The file names of a bundle, as the record ref and a bundle directory hold them.
+    pub const FILES: [&'static str; 3] = ["record.json", "tx.hex", "proof.beef"];
+
+    /// A bundle from its three files' bytes; says which file is malformed.
+    pub fn from_files(record_json: Vec<u8>, tx_hex: &[u8], beef: &[u8]) -> Result<Self, String> {
+        let tx_text = std::str::from_utf8(tx_hex)
+            .map_err(|_| "tx.hex is not text".to_string())?
+            .trim();
+        let tx = Transaction::from_hex(tx_text).map_err(|e| format!("tx.hex: {e}"))?;
+        let beef = Beef::decode(beef).map_err(|e| format!("proof.beef: {e}"))?;
+        Ok(Bundle {
+            record_json,
+            tx,
+            beef,
+        })
+    }
+
+    /// The digest of `record.json` as given (the record's digest when it is canonical).
+    pub fn claimed_digest(&self) -> Digest {
+        Digest::of(&self.record_json)
+    }
+}
+
 /// Why a bundle, or a package's chain of bundles, does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -114,6 +114,13 @@ enum ChainSub {
     },
     /// Say which backend is in use.
     Show,
+    /// Write the backend's block headers (80 bytes each, height 0 first): the file
+    /// `chainlock verify-record --headers` reads.
+    Headers {
+        /// Where to write them.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Runs `chainlock chain`.
@@ -131,6 +138,17 @@ pub fn chain(args: ChainArgs) -> Result<ExitCode> {
             ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
         }
         ChainSub::Show => {}
+        ChainSub::Headers { out } => {
+            let headers = ws.chain().headers()?;
+            chainlock_fs::write(
+                &out,
+                &headers.to_bytes(),
+                chainlock_fs::Options::REPLACE_PUBLIC,
+            )
+            .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{} headers written to {}", headers.len(), out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     println!("{}", ws.chain().describe());
     Ok(ExitCode::SUCCESS)

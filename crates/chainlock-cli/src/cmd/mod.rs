@@ -12,3 +12,4 @@ pub mod record;
 pub mod request;
 pub mod tx;
 pub mod tx_sign;
+pub mod verify_record;

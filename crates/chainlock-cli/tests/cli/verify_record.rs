@@ -1,0 +1,175 @@
+//! `chainlock verify-record`: the demo's release verified offline from its coordination
+//! mirror and from bundle directories with a headers file; tampered bundles refused with
+//! their reason.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use chainlock_signer::testing::SecretServiceSession;
+
+use crate::util::chainlock;
+
+fn git_show(remote: &Path, spec: &str) -> Vec<u8> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(remote)
+        .args(["show", spec])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git show {spec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() {
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = |you: bool, args: &[&str]| -> Output {
+        let mut c = chainlock();
+        c.args(args).envs(session.envs()).stdin(Stdio::null());
+        if you {
+            c.env("CHAINLOCK_CONFIG_DIR", demo.join("you/config"))
+                .env("CHAINLOCK_DATA_DIR", demo.join("you/data"));
+        }
+        c.output().unwrap()
+    };
+    let out = run(false, &["demo", demo.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(run(true, &["sync"]).status.success());
+
+    // From the watched package's mirror, headers from the configured local chain.
+    let out = run(true, &["verify-record", "npm:pad@1.0.0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("VERIFIED release pad@1.0.0"), "{text}");
+    assert!(text.contains("2 record(s) back to genesis"), "{text}");
+
+    // Offline: the headers file and bundle directories only.
+    let headers = dir.path().join("headers.bin");
+    let out = run(
+        true,
+        &["chain", "headers", "--out", headers.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let remote = demo.join("remote/pad.git");
+    let refs = String::from_utf8(
+        Command::new("git")
+            .arg("--git-dir")
+            .arg(&remote)
+            .args([
+                "for-each-ref",
+                "--format=%(refname)",
+                "refs/chainlock/record/",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bundles = dir.path().join("bundles");
+    let mut release_dir = None;
+    let mut genesis = None;
+    for name in refs.lines() {
+        let digest = name.rsplit('/').next().unwrap();
+        let d = bundles.join(digest);
+        std::fs::create_dir_all(&d).unwrap();
+        for file in ["record.json", "tx.hex", "proof.beef"] {
+            std::fs::write(d.join(file), git_show(&remote, &format!("{name}:{file}"))).unwrap();
+        }
+        let record = std::fs::read_to_string(d.join("record.json")).unwrap();
+        if record.contains("\"version\":\"1.0.0\"") {
+            release_dir = Some(d);
+        } else if record.contains("\"type\":\"genesis\"") {
+            genesis = Some(digest.to_string());
+        }
+    }
+    let release_dir = release_dir.unwrap();
+    let genesis = genesis.unwrap();
+    let verify = |extra: &[&str]| -> (Option<i32>, String) {
+        let mut args = vec!["verify-record", release_dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run(false, &args);
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let pinned = [
+        "--headers",
+        headers.to_str().unwrap(),
+        "--genesis",
+        genesis.as_str(),
+    ];
+    let (code, text) = verify(&pinned);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("VERIFIED release pad@1.0.0"), "{text}");
+
+    // Headers that end before the release's block: not in the best chain.
+    let all = std::fs::read(&headers).unwrap();
+    let short = dir.path().join("short.bin");
+    std::fs::write(&short, &all[..all.len() - 80]).unwrap();
+    let (code, text) = verify(&["--headers", short.to_str().unwrap(), "--genesis", &genesis]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("header not in the best chain"), "{text}");
+
+    // A truncated headers file is not a headers file.
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &all[..all.len() - 1]).unwrap();
+    let (code, text) = verify(&["--headers", cut.to_str().unwrap(), "--genesis", &genesis]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("not a multiple of 80"), "{text}");
+
+    // A record field changed.
+    let record_path = release_dir.join("record.json");
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    std::fs::write(&record_path, record.replace("\"size\":", "\"size\":1")).unwrap();
+    let (code, text) = verify(&pinned);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("record field or commitment tampered"),
+        "{text}"
+    );
+    std::fs::write(&record_path, &record).unwrap();
+
+    // A merkle path changed: a sibling hash of the record transaction's BUMP.
+    let beef_path = release_dir.join("proof.beef");
+    let beef = std::fs::read(&beef_path).unwrap();
+    let mut decoded = chainlock_spv::Beef::decode(&beef).unwrap();
+    let leaf = decoded.bumps[1].levels[0]
+        .iter_mut()
+        .find(|l| matches!(l.node, chainlock_spv::PathNode::Hash(_)))
+        .unwrap();
+    leaf.node = chainlock_spv::PathNode::Hash([0x5a; 32]);
+    let bent = decoded.encode().unwrap();
+    std::fs::write(&beef_path, &bent).unwrap();
+    let (code, text) = verify(&pinned);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("header not in the best chain") || text.contains("merkle path"),
+        "{text}"
+    );
+    std::fs::write(&beef_path, &beef).unwrap();
+    let (code, text) = verify(&pinned);
+    assert_eq!(code, Some(0), "restored: {text}");
+}
