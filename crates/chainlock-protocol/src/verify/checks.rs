@@ -5,9 +5,8 @@ use crate::policy::Policy;
 use crate::record::{Record, EMPTY_TREE};
 use crate::record_tx::RecordTx;
 use crate::request::SigningRequest;
-use crate::script::Script;
 use crate::text;
-use crate::tx::{OutPoint, SpentOutput, Transaction};
+use crate::tx::{OutPoint, Transaction};
 
 use super::report::{Field, Outcome};
 use super::{CustodyState, KnownRecord, CLOCK_SKEW_SECS, MAX_LIFETIME_SECS};
@@ -247,22 +246,13 @@ pub(super) fn custody_unspent(
 }
 
 pub(super) fn transaction_shape(req: &SigningRequest) -> Result<RecordTx, String> {
-    let tx = Transaction::from_hex(&req.transaction).map_err(|e| e.to_string())?;
-    let script = Script::from_hex(&req.custody.locking_script)
-        .map_err(|e| format!("custody locking script: {e}"))?;
-    if !tx.inputs.iter().all(|i| i.script_sig.is_empty()) {
+    let rtx = req.record_tx().map_err(|e| e.to_string())?;
+    if !rtx.tx().inputs.iter().all(|i| i.script_sig.is_empty()) {
         return Err(
             "the transaction is already (partly) signed: a request carries it unsigned".into(),
         );
     }
-    RecordTx::new(
-        tx,
-        SpentOutput {
-            script_pubkey: script,
-            value: req.custody.satoshis,
-        },
-    )
-    .map_err(|e| e.to_string())
+    Ok(rtx)
 }
 
 pub(super) fn custody_input(

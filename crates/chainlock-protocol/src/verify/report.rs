@@ -282,6 +282,13 @@ impl Report {
         failed.chain(not_run)
     }
 
+    /// The failed checks, then those that did not run, each as `title: detail`.
+    pub fn problem_lines(&self) -> Vec<String> {
+        self.problems()
+            .map(|c| format!("{}: {}", c.title(), c.detail()))
+            .collect()
+    }
+
     /// SHA-256 of the report's canonical JSON: what the audit log keeps of what was shown.
     pub fn digest(&self) -> Digest {
         // The report serializes to plain JSON objects, strings and arrays, which always
