@@ -61,6 +61,8 @@ impl Workspace {
         if !review.warnings.is_empty() && !accept_warnings {
             return Err(Error::Warnings(review.warnings.clone()));
         }
+        // The audit log must be able to take the entry before anything is signed.
+        self.check_history()?;
         let mut signer = chainlock_signer::open(key_uri, &options_with(&self.paths, options))?;
         let signature = chainlock_signer::sign_input(signer.as_mut(), &ready)?;
         let identity = signer.identity().clone();
@@ -172,16 +174,6 @@ impl Workspace {
         if let Some((_, doc)) = &state.final_tx {
             return Ok(doc.clone());
         }
-        // Everything but the signatures must still hold: the custody unspent, the chain
-        // continued, the evidence agreeing.
-        let failing: Vec<String> = review.report.problem_lines();
-        if !failing.is_empty() {
-            return Err(Error::NotReady(format!(
-                "not finalizing, {} check(s) did not pass: {}",
-                failing.len(),
-                failing.join("; ")
-            )));
-        }
         let rtx = crate::objects::request_record_tx(&state.request).map_err(Error::Refused)?;
         let sigs: Vec<Vec<u8>> = state
             .signatures
@@ -190,6 +182,19 @@ impl Workspace {
             .collect();
         let combined = chainlock_signer::combine(&rtx, &sigs)?;
         let tx = combined.tx.tx().clone();
+        // A finalize that broadcast but could not push its refs is finished, not refused:
+        // the custody output is spent by this very transaction.
+        let already = self.chain.transaction(&tx.txid())?.is_some();
+        // Otherwise everything but the signatures must still hold: the custody unspent, the
+        // chain continued, the evidence agreeing.
+        let failing: Vec<String> = review.report.problem_lines();
+        if !already && !failing.is_empty() {
+            return Err(Error::NotReady(format!(
+                "not finalizing, {} check(s) did not pass: {}",
+                failing.len(),
+                failing.join("; ")
+            )));
+        }
         let broadcast = self.chain.broadcast(&tx, Some(&state.request.record))?;
         let doc = FinalDoc {
             protocol: ProtocolVersion::V1,
@@ -223,5 +228,17 @@ impl Workspace {
     /// The audit log, its hash chain checked.
     pub fn history(&self) -> Result<History> {
         history::read(&self.paths.history_file())
+    }
+
+    /// Refuses when the audit log is damaged: nothing is signed that could not be logged.
+    fn check_history(&self) -> Result<()> {
+        match self.history()?.broken {
+            None => Ok(()),
+            Some(why) => Err(Error::Refused(format!(
+                "the audit log {} is damaged ({why}); move it aside and keep it for review \
+                 before signing again",
+                self.paths.history_file().display()
+            ))),
+        }
     }
 }
