@@ -35,6 +35,32 @@ enum Command {
     Request(cmd::request::Args),
     /// Review evidence from git: the diff digest and the review diff of a release range.
     Diff(cmd::diff::Args),
+    /// Co-signer: watch a package's coordination remote and pin its genesis.
+    Watch(cmd::cosign::WatchArgs),
+    /// Co-signer: fetch requests, signatures and rejections; push what waits locally.
+    Sync(cmd::cosign::JsonArgs),
+    /// Co-signer: the requests waiting for signatures.
+    Pending(cmd::cosign::PendingArgs),
+    /// Co-signer: every check of a request, every record field, the transaction, who signed.
+    Review(cmd::cosign::ReviewArgs),
+    /// Co-signer: sign a request that passes every check on this machine.
+    Sign(cmd::cosign::SignArgs),
+    /// Co-signer: reject a request with a reason (a signed statement).
+    Reject(cmd::cosign::RejectArgs),
+    /// Assemble m signatures, check the spend, broadcast, and publish `final`.
+    Finalize(cmd::cosign::FinalizeArgs),
+    /// Co-signer: this machine's audit log of signatures and rejections (hash-chained).
+    History(cmd::cosign::JsonArgs),
+    /// Publisher: write the policy, fund custody, publish the genesis request.
+    Init(Box<cmd::publish::InitArgs>),
+    /// Publisher: create custody outputs for the policy (a top-up).
+    Fund(cmd::publish::FundArgs),
+    /// Publisher: write `.chainlock/genesis` once the genesis is on the chain.
+    Pin(cmd::publish::PinArgs),
+    /// Which chain backend answers for spends and record chains.
+    Chain(cmd::cosign::ChainArgs),
+    /// Build a local demo world (a package, builders, keys, a request waiting for you).
+    Demo(cmd::cosign::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +78,19 @@ fn main() -> ExitCode {
         Command::Record(args) => cmd::record::run(args),
         Command::Request(args) => cmd::request::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Watch(args) => cmd::cosign::watch(args),
+        Command::Sync(args) => cmd::cosign::sync(args),
+        Command::Pending(args) => cmd::cosign::pending(args),
+        Command::Review(args) => cmd::cosign::review(args),
+        Command::Sign(args) => cmd::cosign::sign(args),
+        Command::Reject(args) => cmd::cosign::reject(args),
+        Command::Finalize(args) => cmd::cosign::finalize(args),
+        Command::History(args) => cmd::cosign::history(args),
+        Command::Init(args) => cmd::publish::init(*args),
+        Command::Fund(args) => cmd::publish::fund(args),
+        Command::Pin(args) => cmd::publish::pin(args),
+        Command::Chain(args) => cmd::cosign::chain(args),
+        Command::Demo(args) => cmd::cosign::demo(args),
     };
     match result {
         Ok(code) => code,

@@ -179,6 +179,21 @@ impl Keychain {
         Ok(info)
     }
 
+    /// Signs input `input_index` of a top-up transaction with key `key_id` used as a funding
+    /// key: the spent output must be a P2PKH of that key (never a custody output: a
+    /// maintainer's consent is given only through [`crate::sign_input`] on a verified request).
+    pub fn sign_funding_input(
+        &self,
+        key_id: &str,
+        tx: &chainlock_protocol::tx::Transaction,
+        input_index: usize,
+        spent: &chainlock_protocol::tx::SpentOutput,
+    ) -> Result<Vec<u8>> {
+        let info = self.find(key_id)?;
+        let secret = load_secret(&info.key_id, Some(&info.public_key))?;
+        Ok(secret.sign_p2pkh_input(tx, input_index, spent)?)
+    }
+
     /// Opens the signer for a key. Its identity comes from the index; a key that is in the
     /// keychain but not indexed is still usable (its public key is derived from the secret).
     pub fn open(&self, key_id: &str) -> Result<KeychainSigner> {

@@ -72,6 +72,17 @@ struct CreateArgs {
 enum AttestCommand {
     /// Check attestation envelopes and, with --policy, the builder agreement for a release.
     Verify(VerifyArgs),
+    /// Publish an envelope on the coordination remote, where publishers and co-signers find it.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PublishArgs {
+    /// The envelope file `chainlock attest --out` wrote.
+    envelope: PathBuf,
+    /// The coordination remote (git URL).
+    #[arg(long, value_name = "URL")]
+    remote: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +108,9 @@ struct VerifyArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Some(AttestCommand::Verify(v)) => verify(v),
+        Some(AttestCommand::Publish(p)) => {
+            super::publish::publish_attestation(&p.envelope, &p.remote)
+        }
         None => create(args.create),
     }
 }

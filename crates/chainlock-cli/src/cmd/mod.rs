@@ -2,9 +2,11 @@
 
 pub mod attest;
 pub mod builder;
+pub mod cosign;
 pub mod diff;
 pub mod diff_artifact;
 pub mod key;
+pub mod publish;
 pub mod record;
 pub mod request;
 pub mod tx;

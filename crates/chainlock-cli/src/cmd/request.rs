@@ -40,6 +40,8 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// Publisher: build, sign and publish the request for a release tag.
+    Create(Box<super::publish::CreateArgs>),
     /// Print a request's id: SHA-256 of its canonical JSON without the signature.
     Id {
         /// The request file (JSON), or - for standard input.
@@ -94,6 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Sub::Create(args) => super::publish::create(*args),
         Sub::Id { file } => {
             println!("{}", parse(&file)?.id()?);
             Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 
 mod artifact;
 mod attest;
+mod cosign;
 mod diff;
 mod key;
 mod request;

@@ -1,0 +1,545 @@
+//! The co-signer's commands: `watch`, `sync`, `pending`, `review`, `sign`, `reject`,
+//! `finalize`, `history`. Each is a few lines over `chainlock_cosign::Workspace`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chainlock_cosign::workspace::{now, Workspace};
+use chainlock_cosign::Paths;
+use chainlock_protocol::text::{duration, shown, unix_time};
+use chainlock_signer::OpenOptions;
+
+use crate::output::print_json;
+
+/// Opens the workspace from the environment's directories.
+pub fn workspace() -> Result<Workspace> {
+    let paths = Paths::from_env()?;
+    Workspace::open(paths).context("cannot open the co-signer's workspace")
+}
+
+/// Arguments of `chainlock watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    command: WatchSub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum WatchSub {
+    /// Watch a package: fetch its coordination refs and pin its genesis (trust on first use).
+    Add {
+        /// The coordination remote (by default the package repository's own remote).
+        remote: String,
+        /// Your own clone of the package's source (cloned from REMOTE if it does not exist).
+        #[arg(long, value_name = "DIR")]
+        clone: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List watched packages.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `chainlock watch`.
+pub fn watch(args: WatchArgs) -> Result<ExitCode> {
+    let mut ws = workspace()?;
+    match args.command {
+        WatchSub::Add {
+            remote,
+            clone,
+            json,
+        } => {
+            if chainlock_cosign::publisher::clone_if_missing(&remote, &clone)? {
+                eprintln!("cloned {remote} into {}", clone.display());
+            }
+            let (watched, source) = ws.watch_add(&remote, &clone)?;
+            if json {
+                print_json(&serde_json::json!({"watched": watched, "pinned_from": source}))?;
+            } else {
+                println!(
+                    "watching {} (coordination remote {})",
+                    watched.package, watched.remote
+                );
+                println!("pinned genesis {} from {}", watched.genesis, source);
+                println!(
+                    "trust on first use: compare this genesis digest with another maintainer \
+                     (in person or on a channel you trust) before you sign anything"
+                );
+            }
+        }
+        WatchSub::List { json } => {
+            let packages = &ws.config().packages;
+            if json {
+                print_json(packages)?;
+            } else if packages.is_empty() {
+                println!("no watched packages: `chainlock watch add <remote> --clone <dir>`");
+            } else {
+                for w in packages {
+                    println!(
+                        "{}  remote {}  clone {}  genesis {}",
+                        w.package,
+                        w.remote,
+                        w.clone.display(),
+                        w.genesis
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock chain`.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
+    #[command(subcommand)]
+    command: ChainSub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ChainSub {
+    /// Use the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV network).
+    Use {
+        /// `local` (network backends come later).
+        backend: String,
+        /// The ledger file (default: ledger.sqlite in the data directory). Co-signers of one
+        /// local setup point at the same file.
+        path: Option<PathBuf>,
+    },
+    /// Say which backend is in use.
+    Show,
+}
+
+/// Runs `chainlock chain`.
+pub fn chain(args: ChainArgs) -> Result<ExitCode> {
+    let mut ws = workspace()?;
+    match args.command {
+        ChainSub::Use { backend, path } => {
+            if backend != "local" {
+                anyhow::bail!(
+                    "unknown backend {:?}: only `local` exists so far (ARC comes with the chain issue)",
+                    shown(&backend)
+                );
+            }
+            let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
+            ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
+        }
+        ChainSub::Show => {}
+    }
+    println!("{}", ws.chain().describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of the commands that take only `--json`.
+#[derive(Debug, clap::Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `chainlock sync`.
+pub fn sync(args: JsonArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let summaries = ws.sync()?;
+    if args.json {
+        print_json(&summaries)?;
+    } else {
+        if summaries.is_empty() {
+            println!("no watched packages: `chainlock watch add <remote> --clone <dir>`");
+        }
+        for s in &summaries {
+            println!(
+                "{}: {} {} updated, {} {} on the remote{}",
+                s.package,
+                s.updated,
+                plural(s.updated, "ref", "refs"),
+                s.requests,
+                plural(s.requests, "request", "requests"),
+                if s.pushed > 0 {
+                    format!(
+                        ", {} queued {} pushed",
+                        s.pushed,
+                        plural(s.pushed, "object", "objects")
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            for bad in &s.invalid {
+                println!("  INVALID (not counted) {}: {}", bad.name, bad.reason);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock pending`.
+#[derive(Debug, clap::Args)]
+pub struct PendingArgs {
+    /// List every request, final, rejected and expired ones too.
+    #[arg(long)]
+    all: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `chainlock pending`.
+pub fn pending(args: PendingArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let now = now();
+    let list = if args.all {
+        ws.requests()?
+    } else {
+        ws.pending(now)?
+    };
+    if args.json {
+        print_json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if ws.config().demo {
+        println!("DEMO workspace (local ledger, demo keys): nothing here is a real release\n");
+    }
+    if list.is_empty() {
+        println!("nothing pending (run `chainlock sync` to fetch new requests)");
+    }
+    for p in &list {
+        let state = if p.finalized {
+            "final".to_string()
+        } else if !p.rejected_by.is_empty() {
+            format!("rejected by {}", p.rejected_by.len())
+        } else if p.expires_at <= now {
+            "expired".to_string()
+        } else {
+            format!("expires in {}", duration(p.expires_at - now))
+        };
+        let verdict = match p.verdict {
+            Some(chainlock_cosign::Verdict::Ready) => "ready to sign",
+            Some(chainlock_cosign::Verdict::Failing) => "FAILING CHECKS: do not sign",
+            Some(chainlock_cosign::Verdict::Waiting) => "waiting on evidence",
+            None => "",
+        };
+        println!(
+            "{}  {} {}  {}/{} signed  {}{}{}",
+            &p.request[..16],
+            p.package,
+            p.what,
+            p.signed_by.len(),
+            p.threshold,
+            state,
+            if p.my_keys_to_sign.is_empty() {
+                String::new()
+            } else {
+                "  needs your signature".to_string()
+            },
+            if verdict.is_empty() {
+                String::new()
+            } else {
+                format!("  [{verdict}]")
+            }
+        );
+        if p.verdict == Some(chainlock_cosign::Verdict::Failing) {
+            for problem in p.problems.iter().take(3) {
+                println!("    {problem}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock review`.
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    /// The request id (a unique prefix of at least 8 hex digits).
+    id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Check expiry as of this Unix time instead of now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    now: Option<u64>,
+}
+
+/// Runs `chainlock review`: exit 0 when ready to sign, 1 when not.
+pub fn review(args: ReviewArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let review = ws.review(&args.id, args.now.unwrap_or_else(now))?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "package": review.package,
+            "request_id": review.report.request_id(),
+            "ready_to_sign": review.report.ready_to_sign(),
+            "record_digest": review.report.record_digest(),
+            "record": review.report.record_fields(),
+            "checks": review.report.checks(),
+            "diff_digest": review.diff_digest,
+            "builders": review.builders,
+            "transaction": review.transaction,
+            "signatures": review.signatures,
+            "rejections": review.rejections,
+            "threshold": review.threshold,
+            "maintainers": review.maintainers,
+            "invalid_refs": review.invalid,
+        }))?;
+    } else {
+        if ws.config().demo {
+            println!("DEMO workspace: nothing here is a real release\n");
+        }
+        println!("package {}", review.package);
+        println!("{}", review.report);
+        if let Some(tx) = &review.transaction {
+            println!("transaction:");
+            println!(
+                "  spends      {} ({} satoshis, {} custody)",
+                tx.custody_outpoint, tx.custody_satoshis, tx.custody
+            );
+            println!("  output 0    commitment to record {}", tx.commits_to);
+            if let Some((hash, sats)) = &tx.change {
+                println!("  output 1    {sats} satoshis change to P2PKH {hash}");
+            }
+            println!("  fee         {} satoshis", tx.fee);
+            println!("  you sign    sighash {} (ALL|FORKID)", tx.sighash);
+        }
+        println!(
+            "signatures: {} of {} needed{}",
+            review.signatures.len(),
+            review.threshold,
+            review
+                .signatures
+                .iter()
+                .map(|s| format!("\n  {}", s.key_id))
+                .collect::<String>()
+        );
+        for r in &review.rejections {
+            println!(
+                "REJECTED by {} at {}: {}",
+                r.public_key.key_id(),
+                unix_time(r.created_at),
+                shown(&r.reason)
+            );
+        }
+        for bad in &review.invalid {
+            println!("INVALID ref (not counted) {}: {}", bad.name, bad.reason);
+        }
+    }
+    Ok(if review.report.ready_to_sign() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Arguments of `chainlock sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The request id (a unique prefix of at least 8 hex digits).
+    id: String,
+    /// The key: keychain://<key-id or prefix> or ledger://<path>.
+    #[arg(long, value_name = "URI")]
+    key: String,
+    /// Use a Speculos emulator at HOST:PORT instead of a USB Ledger (also CHAINLOCK_LEDGER_TCP).
+    #[arg(long, value_name = "HOST:PORT")]
+    ledger_tcp: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `chainlock sign`.
+pub fn sign(args: SignArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let mut options = OpenOptions::from_env();
+    if args.ledger_tcp.is_some() {
+        options.ledger_tcp = args.ledger_tcp;
+    }
+    let doc = match ws.sign(&args.id, &args.key, &options, now()) {
+        Ok(doc) => doc,
+        Err(chainlock_cosign::Error::NotReady(why)) => {
+            eprintln!("not signing: {why}");
+            eprintln!(
+                "run `chainlock review {}` for the whole report; nothing was signed",
+                args.id
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        print_json(&doc)?;
+    } else {
+        println!(
+            "signed request {} with key {}; the signature is on the coordination remote",
+            doc.request,
+            doc.public_key.key_id()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock reject`.
+#[derive(Debug, clap::Args)]
+pub struct RejectArgs {
+    /// The request id (a unique prefix of at least 8 hex digits).
+    id: String,
+    /// Why: the other maintainers will read it.
+    #[arg(long)]
+    reason: String,
+    /// The key that signs the rejection: keychain://<key-id> or ledger://<path>.
+    #[arg(long, value_name = "URI")]
+    key: String,
+    /// Use a Speculos emulator at HOST:PORT instead of a USB Ledger.
+    #[arg(long, value_name = "HOST:PORT")]
+    ledger_tcp: Option<String>,
+}
+
+/// Runs `chainlock reject`.
+pub fn reject(args: RejectArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let mut options = OpenOptions::from_env();
+    if args.ledger_tcp.is_some() {
+        options.ledger_tcp = args.ledger_tcp;
+    }
+    let doc = ws.reject(&args.id, &args.reason, &args.key, &options, now())?;
+    println!(
+        "rejected request {} with key {}; the signed rejection is on the coordination remote",
+        doc.request,
+        doc.public_key.key_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock finalize`.
+#[derive(Debug, clap::Args)]
+pub struct FinalizeArgs {
+    /// The request id (a unique prefix of at least 8 hex digits).
+    id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `chainlock finalize`.
+pub fn finalize(args: FinalizeArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let doc = ws.finalize(&args.id, now())?;
+    if args.json {
+        print_json(&doc)?;
+    } else {
+        println!(
+            "request {} is final: transaction {} ({} by {})",
+            doc.request,
+            doc.txid,
+            doc.status,
+            ws.chain().describe()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `chainlock history`: exit 1 when the log's hash chain is broken.
+pub fn history(args: JsonArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let h = ws.history()?;
+    if args.json {
+        print_json(&h)?;
+    } else {
+        if h.entries.is_empty() {
+            println!("nothing signed or rejected yet on this machine");
+        }
+        for e in &h.entries {
+            println!(
+                "{}  {:6}  {}  request {}  key {}{}",
+                unix_time(e.time),
+                match e.action {
+                    chainlock_cosign::history::Action::Sign => "signed",
+                    chainlock_cosign::history::Action::Reject => "reject",
+                },
+                e.package,
+                &e.request.to_hex()[..16],
+                &e.key_id[..16],
+                e.reason
+                    .as_deref()
+                    .map(|r| format!("  reason: {}", shown(r)))
+                    .unwrap_or_default()
+            );
+        }
+        match &h.broken {
+            None => println!("hash chain: intact ({} entries)", h.entries.len()),
+            Some(why) => println!("hash chain: BROKEN: {why}"),
+        }
+    }
+    Ok(if h.broken.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// Arguments of `chainlock demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to build the demo (default: `demo` in the data directory).
+    dir: Option<PathBuf>,
+    /// Remove the demo: its keychain entries and its directory.
+    #[arg(long)]
+    clean: bool,
+}
+
+/// Runs `chainlock demo`.
+pub fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => Paths::from_env()?.data_dir.join("demo"),
+    };
+    if args.clean {
+        let removed = chainlock_cosign::demo::clean(&dir)?;
+        println!(
+            "removed {removed} demo {} from the keychain and {}",
+            plural(removed, "key", "keys"),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let world = chainlock_cosign::demo::create(&dir, now(), |step| println!("demo: {step}"))?;
+    let config = world.you.config_dir.display();
+    let data = world.you.data_dir.display();
+    println!();
+    println!("The demo is ready (local ledger and demo keys: nothing here is real). Try:");
+    println!("  export CHAINLOCK_CONFIG_DIR={config} CHAINLOCK_DATA_DIR={data}");
+    println!("  chainlock pending                  # 1.1.0 needs your signature");
+    println!(
+        "  chainlock review {}     # every check passes; one builder disagrees",
+        &world.pending.to_hex()[..16]
+    );
+    println!(
+        "  chainlock review {}     # the tampered request: failing checks",
+        &world.tampered.to_hex()[..16]
+    );
+    println!(
+        "  chainlock sign {} --key keychain://{}",
+        &world.pending.to_hex()[..16],
+        &world.your_key[..16]
+    );
+    println!("  chainlock finalize {}", &world.pending.to_hex()[..16]);
+    println!("  chainlock history");
+    println!(
+        "Remove it with: chainlock demo --clean {}",
+        world.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,364 @@
+//! The publisher's commands: `init` (policy, genesis request), `fund` (custody top-ups),
+//! `request create` (a release request), `pin` (`.chainlock/genesis` once final), and
+//! `attest publish` for builders. A few lines each over `chainlock_cosign::publisher`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use chainlock_chain::{LocalLedger, PackageId};
+use chainlock_cosign::coord::Coord;
+use chainlock_cosign::publisher::{
+    self, GenesisPin, Publisher, DEFAULT_CUSTODY_SATS, DEFAULT_LIFETIME_SECS,
+};
+use chainlock_cosign::workspace::now;
+use chainlock_cosign::{ChainConfig, Paths};
+use chainlock_protocol::keys::PublicKey;
+use chainlock_protocol::policy::Policy;
+use chainlock_protocol::record::Record;
+use chainlock_signer::OpenOptions;
+
+use super::cosign::workspace;
+
+/// Options every publisher command shares.
+#[derive(Debug, clap::Args)]
+pub struct PublisherOptions {
+    /// The package's repository (its work tree).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: PathBuf,
+    /// The coordination remote; by default the repository's `origin`.
+    #[arg(long, value_name = "URL")]
+    remote: Option<String>,
+    /// Your maintainer key, which signs the request statement: keychain://ID or ledger://PATH.
+    #[arg(long, value_name = "URI")]
+    key: String,
+    /// The keychain key (id or prefix) whose P2PKH coins pay for custody outputs; change
+    /// returns to it.
+    #[arg(long, value_name = "KEY_ID")]
+    funding_key: String,
+}
+
+impl PublisherOptions {
+    fn remote(&self) -> Result<String> {
+        if let Some(r) = &self.remote {
+            return Ok(r.clone());
+        }
+        Ok(publisher::origin_url(&self.repo)?)
+    }
+
+    fn publisher<'a>(
+        &self,
+        chain: &'a dyn chainlock_chain::Chain,
+        package: &str,
+    ) -> Result<Publisher<'a>> {
+        let paths = Paths::from_env()?;
+        let remote = self.remote()?;
+        let coord = Coord::open(&paths.mirror(package), &remote)?;
+        coord.fetch()?;
+        let key = if self.key.contains("://") {
+            self.key.clone()
+        } else {
+            format!("keychain://{}", self.key)
+        };
+        Ok(Publisher {
+            chain,
+            config_dir: paths.config_dir,
+            coord,
+            publisher_key: key,
+            funding_key: self.funding_key.clone(),
+            options: OpenOptions::from_env(),
+        })
+    }
+}
+
+/// Arguments of `chainlock init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The package, as `ecosystem:name` (`npm:left-pad`, `pypi:requests`, `crates:serde`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    /// A maintainer's public key (from `chainlock key show`); repeat for each (n <= 3).
+    #[arg(long = "maintainer", value_name = "HEX", required = true)]
+    maintainers: Vec<String>,
+    /// Co-signatures a record needs (m).
+    #[arg(long)]
+    threshold: u8,
+    /// A trusted builder's Ed25519 public key (from `chainlock builder key show`); repeat.
+    #[arg(long = "builder", value_name = "HEX")]
+    builders: Vec<String>,
+    /// Distinct trusted builders that must agree on an artifact.
+    #[arg(long, default_value_t = 1)]
+    min_builders: u32,
+    /// Seconds a release waits for challenges.
+    #[arg(long, default_value_t = 86_400)]
+    challenge_window: u64,
+    /// On the LOCAL ledger only: first credit the funding key with this many test satoshis.
+    #[arg(long, value_name = "SATOSHIS")]
+    faucet: Option<u64>,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock init`: writes the policy, tops up custody if needed, publishes the
+/// genesis request.
+pub fn init(args: InitArgs) -> Result<ExitCode> {
+    let package: PackageId = args.package.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--package {:?} must be ecosystem:name, e.g. npm:left-pad",
+            args.package
+        )
+    })?;
+    let mut maintainers = Vec::new();
+    for m in &args.maintainers {
+        maintainers.push(PublicKey::from_hex(m).with_context(|| {
+            format!("--maintainer {m:?} is not a compressed public key: copy it from `chainlock key show`")
+        })?);
+    }
+    for b in &args.builders {
+        chainlock_attest::BuilderPublicKey::from_hex("--builder", b).with_context(|| {
+            format!("--builder {b:?} is not an Ed25519 public key: copy it from `chainlock builder key show`")
+        })?;
+    }
+    let policy = Policy::new(
+        maintainers,
+        args.threshold,
+        args.builders.clone(),
+        args.min_builders,
+        args.challenge_window,
+    )
+    .context("the policy is not valid (see docs/protocol.md section 6)")?;
+    let ws = workspace()?;
+    let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
+    if let Some(sats) = args.faucet {
+        faucet(&ws, &publisher, sats)?;
+    }
+    let path = publisher::write_policy(&args.options.repo, &policy)?;
+    println!("wrote {} (policy {})", path.display(), policy.digest()?);
+    ensure_custody(&publisher, &policy)?;
+    let genesis = Publisher::genesis(&package, &policy);
+    let req = publisher.request(genesis, &policy, vec![], now(), DEFAULT_LIFETIME_SECS)?;
+    println!(
+        "published genesis request {} on {}",
+        req.id()?,
+        publisher.coord.remote_url()
+    );
+    println!(
+        "next: {} of the maintainers run `chainlock watch add {} --clone <dir>`, `chainlock \
+         review` and `chainlock sign` it; then `chainlock finalize` and `chainlock pin`",
+        policy.threshold,
+        publisher.coord.remote_url()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Credits the funding key with test satoshis on the local ledger.
+fn faucet(ws: &chainlock_cosign::Workspace, publisher: &Publisher<'_>, sats: u64) -> Result<()> {
+    let ChainConfig::Local { path } = &ws.config().chain;
+    let ledger_path = path.clone().unwrap_or_else(|| ws.paths().default_ledger());
+    let ledger = LocalLedger::open(&ledger_path)?;
+    let (script, _) = publisher.funding_script()?;
+    let tx = ledger.faucet(&script, sats)?;
+    println!(
+        "LOCAL faucet: {sats} test satoshis (not real coins) to the funding key in {}",
+        tx.txid()
+    );
+    Ok(())
+}
+
+fn ensure_custody(publisher: &Publisher<'_>, policy: &Policy) -> Result<()> {
+    let custody = policy.custody_script()?;
+    if publisher.chain.unspent_outputs(&custody)?.is_empty() {
+        let tx = publisher.fund(policy, 3, DEFAULT_CUSTODY_SATS)?;
+        println!(
+            "topped up custody: {} outputs of {DEFAULT_CUSTODY_SATS} satoshis in {}",
+            3,
+            tx.txid()
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `chainlock fund`.
+#[derive(Debug, clap::Args)]
+pub struct FundArgs {
+    /// On the LOCAL ledger only: first credit the funding key with this many satoshis out of
+    /// nothing (test coins, worth nothing, never on the BSV network).
+    #[arg(long, value_name = "SATOSHIS")]
+    faucet: Option<u64>,
+    /// How many custody outputs to create.
+    #[arg(long, default_value_t = 3)]
+    outputs: usize,
+    /// Satoshis in each.
+    #[arg(long, default_value_t = DEFAULT_CUSTODY_SATS)]
+    satoshis: u64,
+    /// The package (`ecosystem:name`) whose policy (`.chainlock/policy.json`) the outputs are for.
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock fund`.
+pub fn fund(args: FundArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let publisher = args.options.publisher(ws.chain(), &args.package)?;
+    if let Some(sats) = args.faucet {
+        faucet(&ws, &publisher, sats)?;
+    }
+    let policy = publisher::read_policy(&args.options.repo)?;
+    let tx = publisher.fund(&policy, args.outputs, args.satoshis)?;
+    println!(
+        "top-up {}: {} custody {} of {} satoshis for policy {}",
+        tx.txid(),
+        args.outputs,
+        if args.outputs == 1 {
+            "output"
+        } else {
+            "outputs"
+        },
+        args.satoshis,
+        policy.digest()?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock request create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The release tag in the repository.
+    #[arg(long)]
+    tag: String,
+    /// The artifact as it will be published.
+    #[arg(long, value_name = "FILE")]
+    artifact: PathBuf,
+    /// The package (`ecosystem:name`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    /// The repository URL the record names; by default the coordination remote.
+    #[arg(long, value_name = "URL")]
+    repository_url: Option<String>,
+    /// How long co-signers have, in hours (at most 168: PROTOCOL.md section 7).
+    #[arg(long, default_value_t = 72)]
+    hours: u64,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock request create`.
+pub fn create(args: CreateArgs) -> Result<ExitCode> {
+    if args.hours == 0 || args.hours > 168 {
+        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
+    }
+    let package: PackageId = args
+        .package
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    let ws = workspace()?;
+    let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
+    let url = match &args.repository_url {
+        Some(u) => u.clone(),
+        None => args.options.remote()?,
+    };
+    let (record, policy, envelopes) = publisher.release(
+        &package,
+        &args.options.repo,
+        &url,
+        &args.tag,
+        &args.artifact,
+    )?;
+    let req = publisher.request(record, &policy, envelopes, now(), args.hours * 3600)?;
+    let Record::Release(r) = &req.record else {
+        bail!("internal: not a release record");
+    };
+    println!(
+        "published request {} for {} {}",
+        req.id()?,
+        package,
+        r.version
+    );
+    println!(
+        "  range {}..{}  diff digest {}",
+        short(&r.source.base_commit),
+        short(&r.source.commit),
+        r.diff_digest
+    );
+    println!(
+        "  artifact {} ({} bytes, sha256 {})",
+        r.artifact.name, r.artifact.size, r.artifact.sha256
+    );
+    println!(
+        "  {} attestations relied on, digest {}",
+        req.attestations.len(),
+        r.attestation_digest
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock pin`.
+#[derive(Debug, clap::Args)]
+pub struct PinArgs {
+    /// The package's repository (its work tree).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: PathBuf,
+    /// The package (`ecosystem:name`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+}
+
+/// Runs `chainlock pin`: writes `.chainlock/genesis` once the genesis is on the chain.
+pub fn pin(args: PinArgs) -> Result<ExitCode> {
+    let package: PackageId = args
+        .package
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name"))?;
+    let ws = workspace()?;
+    let chain = ws.chain().record_chain(&package)?;
+    let Some(genesis) = chain.genesis() else {
+        bail!(
+            "{package} has no genesis on {} yet: finalize its genesis request first",
+            ws.chain().describe()
+        );
+    };
+    let path = publisher::write_pin(
+        &args.repo,
+        &GenesisPin {
+            record: genesis.digest,
+            txid: Some(genesis.txid.to_string()),
+        },
+    )?;
+    println!(
+        "wrote {}: genesis {} in transaction {}; commit it, so every clone pins it",
+        path.display(),
+        genesis.digest,
+        genesis.txid
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes a builder's envelope to `refs/chainlock/attest/<commit>/<builder-key-id>`.
+pub fn publish_attestation(envelope: &Path, remote: &str) -> Result<ExitCode> {
+    let bytes =
+        std::fs::read(envelope).with_context(|| format!("cannot read {}", envelope.display()))?;
+    let env = chainlock_attest::dsse::parse(&bytes)?;
+    let key_id = chainlock_attest::dsse::signer_key_id(&env)?.to_string();
+    let payload = chainlock_attest::dsse::payload_bytes(&env)?;
+    let commit = chainlock_attest::statement::Statement::from_payload(&payload)?
+        .check()?
+        .commit;
+    let paths = Paths::from_env()?;
+    let coord = Coord::open(
+        &paths.data_dir.join("coordination").join("attest.git"),
+        remote,
+    )?;
+    coord.publish(
+        &format!("refs/chainlock/attest/{commit}/{key_id}"),
+        &[("envelope.json", &bytes)],
+        "chainlock: attestation",
+    )?;
+    println!("published the attestation of commit {commit} by builder {key_id} to {remote}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
