@@ -57,7 +57,8 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope> {
             bytes.len()
         )));
     }
-    serde_json::from_slice(bytes).map_err(|e| Error::Envelope(e.to_string()))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Envelope(chainlock_protocol::text::json_reason(bytes, &e)))
 }
 
 /// The envelope as pretty JSON (its digest does not depend on the layout).

@@ -10,8 +10,21 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// No valid envelope by a trusted builder names a release.
+    #[error("no valid envelope by a trusted builder names the release: pass --commit and --artifact-sha256 to see why each envelope does not count")]
+    NoRelease,
+    /// Trusted builders are split evenly between releases, so none can be chosen.
+    #[error("trusted builders are split between {count} candidates ({candidates}); pass --commit and --artifact-sha256 to choose the release")]
+    SplitRelease {
+        /// How many releases tie.
+        count: usize,
+        /// The tied releases, listed.
+        candidates: String,
+    },
     /// A file that cannot be read, written or created.
-    #[error("{action} {path}: {source}")]
+    // The OS error is the source, not part of the message: printed with its chain it would
+    // otherwise show twice.
+    #[error("{action} {}", .path.display())]
     Io {
         /// What was being done ("cannot read", "cannot create" ...).
         action: &'static str,
@@ -20,6 +33,12 @@ pub enum Error {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// No builder key file where one was looked for.
+    #[error("no builder key at {}: create one with `chainlock builder key new --out {}`, or pass --key FILE", .path.display(), .path.display())]
+    KeyMissing {
+        /// Where it was looked for.
+        path: PathBuf,
     },
     /// A builder key file that exists already: keys are never overwritten.
     #[error("{path} already exists; builder keys are never overwritten (choose another --out, or remove the old key yourself if it is truly unused)")]
@@ -64,7 +83,7 @@ pub enum Error {
     #[error("invalid statement: {0}")]
     Statement(String),
     /// A release parameter (commit, artifact hash) that is malformed.
-    #[error("invalid {what} {value:?}: {reason}")]
+    #[error("invalid {what} {value}: {reason}")]
     Parameter {
         /// Which parameter.
         what: &'static str,
@@ -141,7 +160,7 @@ impl Error {
     pub(crate) fn parameter(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
         Error::Parameter {
             what,
-            value: value.chars().take(80).collect(),
+            value: chainlock_protocol::text::quoted(value),
             reason: reason.into(),
         }
     }

@@ -6,8 +6,8 @@
 //! knows nothing of secp256k1 or the keychain, and a builder key is never accepted elsewhere.
 
 use std::fmt;
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use base64ct::{Base64, Encoding};
@@ -37,11 +37,7 @@ impl BuilderPublicKey {
             what: what.to_string(),
             reason: reason.to_string(),
         };
-        if text.len() != 64
-            || !text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !chainlock_protocol::hash::is_lower_hex(text, &[64]) {
             return Err(bad("expected 64 lowercase hex digits"));
         }
         let mut bytes = [0u8; 32];
@@ -195,43 +191,34 @@ impl BuilderKey {
     /// directory and linked into place, which fails if `path` exists: nothing half-written is
     /// ever found at `path`, and an existing key is never replaced.
     pub fn write_new(&self, path: &Path) -> Result<()> {
-        if path.symlink_metadata().is_ok() {
-            return Err(Error::KeyExists {
-                path: path.to_path_buf(),
-            });
-        }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".chainlock-key-")
-            .permissions(std::fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(|e| Error::io("cannot create a key file in", dir, e))?;
         let pem = self.to_pem();
-        tmp.write_all(pem.as_bytes())
-            .map_err(|e| Error::io("cannot write", tmp.path().to_path_buf(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io("cannot sync", tmp.path().to_path_buf(), e))?;
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::KeyExists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                Error::io("cannot create", path, e.error)
+        chainlock_fs::write(path, pem.as_bytes(), chainlock_fs::Options::NEW_PRIVATE).map_err(|e| {
+            match e {
+                chainlock_fs::Error::Exists { path } => Error::KeyExists { path },
+                chainlock_fs::Error::Io {
+                    action,
+                    path,
+                    error: source,
+                } => Error::Io {
+                    action,
+                    path,
+                    source,
+                },
+                other => Error::io("cannot create", path, std::io::Error::other(other)),
             }
-        })?;
-        Ok(())
+        })
     }
 
     /// Loads a key file, refusing one that anyone but its owner can read or write.
     pub fn load(path: &Path) -> Result<Self> {
         // Before opening: opening a FIFO or a device could block or have effects.
-        let listed =
-            std::fs::metadata(path).map_err(|e| Error::io("cannot open builder key", path, e))?;
+        let listed = std::fs::metadata(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::KeyMissing { path: path.into() }
+            } else {
+                Error::io("cannot open builder key", path, e)
+            }
+        })?;
         if !listed.is_file() {
             return Err(Error::KeyFormat {
                 path: path.to_path_buf(),
@@ -274,6 +261,7 @@ impl BuilderKey {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     // RFC 8032 section 7.1, TEST 1.
     const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";

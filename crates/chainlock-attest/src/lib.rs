@@ -5,7 +5,7 @@
 //! ([`statement`]), signed with the builder's Ed25519 key ([`key`]). [`rebuild`] is the
 //! builder's side: clone at a commit, build in a scrubbed environment inside a sandbox
 //! ([`sandbox`]), hash, sign.
-//! [`evaluate`] is the verifier's side: which distinct trusted builders agree on a release's
+//! [`evaluate`] is the verifier's side ([`release`] when the release is not given): which distinct trusted builders agree on a release's
 //! artifact, which disagree, which envelopes are untrusted or invalid, whether the policy's
 //! minimum is met, and the attestation digest a record commits to (PROTOCOL.md section 5).
 //!
@@ -20,9 +20,11 @@ pub mod error;
 pub mod evaluate;
 pub mod key;
 pub mod rebuild;
+pub mod release;
 pub mod sandbox;
 pub mod statement;
 
 pub use error::{Error, Result};
 pub use evaluate::{evaluate, BuilderReport, EnvelopeInput};
 pub use key::{BuilderKey, BuilderPublicKey};
+pub use release::{check_without_policy, choose_release, EnvelopeCheck, Release};

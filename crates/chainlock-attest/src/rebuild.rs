@@ -26,6 +26,7 @@ use crate::key::BuilderKey;
 use crate::sandbox::Sandbox;
 use crate::statement::{is_lower_hex, RebuildFacts, Statement};
 use crate::{Error, Result};
+use chainlock_protocol::text::quoted;
 
 /// The `PATH` a build gets when the builder's own session has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -50,7 +51,9 @@ pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub struct RebuildSpec {
     /// The repository URL (anything `git clone` takes; `file://` works).
     pub repository: String,
-    /// The full source commit id.
+    /// The source revision: a full commit id, a tag or a unique commit-id prefix, resolved
+    /// in the fresh clone; what is built and attested is the full commit it names
+    /// ([`RebuildFacts::commit`]).
     pub commit: String,
     /// The build command, run by `/bin/sh -c` at the root of the checkout.
     pub command: String,
@@ -64,13 +67,7 @@ pub struct RebuildSpec {
 
 /// Clones, builds and hashes: the facts a builder attests.
 pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
-    if !is_lower_hex(&spec.commit, &[40, 64]) {
-        return Err(Error::parameter(
-            "commit",
-            &spec.commit,
-            "give the full lowercase hex commit id, not a branch, tag or prefix",
-        ));
-    }
+    check_revision(&spec.commit)?;
     let pattern = artifact_pattern(&spec.artifact)?;
     let work = tempfile::Builder::new()
         .prefix("chainlock-rebuild-")
@@ -106,12 +103,15 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         ],
     )
     .map_err(|d| git_err("clone", d))?;
-    git(
+    // The revision as the clone knows it (tags come with the clone): from here on only the
+    // full commit id is used, and it is what the statement attests.
+    let resolved = git(
         Some(&src),
         &[
-            "checkout".into(),
+            "rev-parse".into(),
+            "--verify".into(),
             "--quiet".into(),
-            "--detach".into(),
+            "--end-of-options".into(),
             format!("{}^{{commit}}", spec.commit).into(),
         ],
     )
@@ -119,17 +119,36 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         git_err(
             "checkout",
             format!(
-                "commit {} is not in the repository (is it pushed?): {d}",
-                spec.commit
+                "{} names no commit in the repository (is it pushed? is a prefix ambiguous?): {d}",
+                quoted(&spec.commit)
             ),
         )
     })?;
-    let head = git(Some(&src), &["rev-parse".into(), "HEAD".into()])
-        .map_err(|d| git_err("rev-parse", d))?;
-    if head.trim() != spec.commit {
+    let commit = resolved.trim().to_owned();
+    if !is_lower_hex(&commit, &[40, 64])
+        || (is_lower_hex(&spec.commit, &[40, 64]) && commit != spec.commit)
+    {
         return Err(git_err(
             "checkout",
-            format!("checked out {} instead of {}", head.trim(), spec.commit),
+            format!("{} resolved to {commit:?}", quoted(&spec.commit)),
+        ));
+    }
+    git(
+        Some(&src),
+        &[
+            "checkout".into(),
+            "--quiet".into(),
+            "--detach".into(),
+            commit.clone().into(),
+        ],
+    )
+    .map_err(|d| git_err("checkout", format!("commit {commit}: {d}")))?;
+    let head = git(Some(&src), &["rev-parse".into(), "HEAD".into()])
+        .map_err(|d| git_err("rev-parse", d))?;
+    if head.trim() != commit {
+        return Err(git_err(
+            "checkout",
+            format!("checked out {} instead of {commit}", head.trim()),
         ));
     }
     let epoch_text = git(
@@ -155,14 +174,14 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         Err(BuildEnd::Failed(status)) => {
             return Err(Error::Build {
                 command: spec.command.clone(),
-                commit: spec.commit.clone(),
+                commit: commit.clone(),
                 status,
             })
         }
         Err(BuildEnd::TimedOut) => {
             return Err(Error::BuildTimeout {
                 command: spec.command.clone(),
-                commit: spec.commit.clone(),
+                commit: commit.clone(),
                 seconds: spec.timeout.as_secs(),
             })
         }
@@ -179,7 +198,7 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
     let artifact_sha256 = hash_artifact(&src, &artifact, &spec.artifact)?;
     Ok(RebuildFacts {
         repository: spec.repository.clone(),
-        commit: spec.commit.clone(),
+        commit,
         command: spec.command.clone(),
         artifact_glob: spec.artifact.clone(),
         artifact_name,
@@ -193,6 +212,21 @@ pub fn attest(spec: &RebuildSpec, key: &BuilderKey) -> Result<(Envelope, Rebuild
     let facts = rebuild(spec)?;
     let payload = Statement::for_rebuild(&facts, &key.public_key()).to_payload()?;
     Ok((dsse::sign(PAYLOAD_TYPE, &payload, key), facts))
+}
+
+/// A revision git may be handed: not an option, no whitespace or controls, not absurdly long.
+fn check_revision(rev: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::parameter("commit", rev, why));
+    if rev.is_empty() || rev.len() > 256 {
+        return bad("give a commit id, a tag or a commit-id prefix");
+    }
+    if rev.starts_with('-') {
+        return bad("a revision cannot start with '-'");
+    }
+    if rev.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("a revision has no spaces or control characters");
+    }
+    Ok(())
 }
 
 /// Parses the artifact glob, which must stay inside the checkout.

@@ -290,8 +290,8 @@ impl Statement {
         let mut strict = serde_json::Deserializer::from_slice(payload);
         serde::Deserializer::deserialize_any(&mut strict, NoDuplicateKeys)
             .and_then(|()| strict.end())
-            .map_err(|e| Error::Statement(e.to_string()))?;
-        serde_json::from_slice(payload).map_err(|e| Error::Statement(e.to_string()))
+            .map_err(|e| Error::Statement(json_reason(payload, &e)))?;
+        serde_json::from_slice(payload).map_err(|e| Error::Statement(json_reason(payload, &e)))
     }
 
     /// Checks the statement's shape and returns what it attests.
@@ -387,13 +387,8 @@ impl Statement {
     }
 }
 
-/// True if `text` is lowercase hex of one of the given lengths.
-pub(crate) fn is_lower_hex(text: &str, lengths: &[usize]) -> bool {
-    lengths.contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub(crate) use chainlock_protocol::hash::is_lower_hex;
+use chainlock_protocol::text::json_reason;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic

@@ -324,3 +324,62 @@ fn json_report_names_every_category() {
     assert_eq!(v["minimum_met"], true);
     let _ = chainlock_attest::evaluate::trusted_keys(&policy(&[1], 1)).unwrap();
 }
+
+#[test]
+fn the_release_is_chosen_by_most_trusted_builders_and_a_tie_is_an_error() {
+    use chainlock_attest::{choose_release, Release};
+    let p = policy(&[1, 2, 3], 2);
+    let inputs = vec![
+        input("a", attestation(1, COMMIT, 0xaa)),
+        input("b", attestation(2, COMMIT, 0xaa)),
+        input("c", attestation(3, COMMIT, 0xcc)),
+    ];
+    let chosen = choose_release(&p, &inputs, None, None).unwrap();
+    assert_eq!(
+        chosen,
+        Release {
+            commit: COMMIT.into(),
+            artifact_sha256: sha(0xaa)
+        }
+    );
+    // Asking for the minority artifact evaluates that one.
+    let other = choose_release(&p, &inputs, None, Some(&sha(0xcc))).unwrap();
+    assert_eq!(other.artifact_sha256, sha(0xcc));
+    // One against one: no pick.
+    let split = choose_release(&p, &inputs[1..], None, None).unwrap_err();
+    assert!(
+        matches!(split, Error::SplitRelease { count: 2, .. }),
+        "{split}"
+    );
+    // Nobody trusted names a release.
+    let none = choose_release(&policy(&[4], 1), &inputs, None, None).unwrap_err();
+    assert!(matches!(none, Error::NoRelease), "{none}");
+}
+
+#[test]
+fn without_a_policy_each_envelope_is_judged_on_its_own() {
+    use chainlock_attest::check_without_policy;
+    // Signed by key 2 but naming key 1 as its builder.
+    let payload =
+        Statement::for_rebuild(&facts(COMMIT, 0xaa, "npm pack"), &builder(1).public_key())
+            .to_payload()
+            .unwrap();
+    let tampered = dsse::sign(PAYLOAD_TYPE, &payload, &builder(2));
+    let inputs = vec![
+        input("good", attestation(1, COMMIT, 0xaa)),
+        input("other-commit", attestation(3, OTHER_COMMIT, 0xaa)),
+        input("tampered", tampered),
+    ];
+    let checks = check_without_policy(&inputs, Some(COMMIT), None);
+    assert!(checks[0].valid);
+    assert_eq!(
+        checks[0].builder.as_deref(),
+        Some(builder(1).public_key().to_hex().as_str())
+    );
+    assert!(!checks[1].valid);
+    assert!(checks[1].problem.as_deref().unwrap().contains(OTHER_COMMIT));
+    assert!(!checks[2].valid && checks[2].problem.is_some());
+    assert!(check_without_policy(&inputs[..2], None, None)
+        .iter()
+        .all(|c| c.valid));
+}

@@ -171,8 +171,10 @@ fn failures_are_reported_and_nothing_is_attested() {
         "{err}"
     );
 
-    let err = attest(&spec(&url, &commit[..12], "true", "a.txt"), &key).unwrap_err();
-    assert!(matches!(err, Error::Parameter { .. }), "{err}");
+    for rev in ["--upload-pack=touch /tmp/x", "main v1", "", "a\u{1b}b"] {
+        let err = attest(&spec(&url, rev, "true", "a.txt"), &key).unwrap_err();
+        assert!(matches!(err, Error::Parameter { .. }), "{rev:?}: {err}");
+    }
 
     let err = attest(
         &spec(&format!("{url}-missing"), &commit, "true", "a.txt"),
@@ -192,6 +194,29 @@ fn failures_are_reported_and_nothing_is_attested() {
 
     let err = attest(&spec(&url, &commit, "true", "../a.txt"), &key).unwrap_err();
     assert!(matches!(err, Error::Artifact { .. }), "{err}");
+}
+
+#[test]
+fn a_tag_or_a_short_id_is_resolved_to_the_full_commit_attested() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, commit) = repo(tmp.path(), &[("a.txt", "A")]);
+    let tag = Command::new("git")
+        .args(["tag", "-a", "-m", "release", "v1.0.0"])
+        .current_dir(tmp.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", tmp.path())
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .status()
+        .unwrap();
+    assert!(tag.success());
+    let key = BuilderKey::from_seed(&[6; 32]);
+    for rev in ["v1.0.0", &commit[..10], &commit] {
+        let mut s = spec(&url, rev, "true", "a.txt");
+        s.sandbox = Sandbox::None;
+        let (_, facts) = attest(&s, &key).unwrap();
+        assert_eq!(facts.commit, commit, "{rev}");
+    }
 }
 
 /// A repository in `dir/src` holding `a.txt` = "A", so that `dir` is free for what a build

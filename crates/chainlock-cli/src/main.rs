@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use chainlock_diff::{limit_libgit2_memory, Libgit2Limits};
 use clap::{Parser, Subcommand};
 
-mod cmd;
+#[macro_use]
 mod output;
+mod cmd;
 
 /// ChainLock: releases that count only when m maintainers co-sign them on the BSV chain.
 #[derive(Debug, Parser)]
@@ -31,6 +32,8 @@ enum Command {
     Key(cmd::key::Args),
     /// Work with release records.
     Record(cmd::record::Args),
+    /// Read a policy and print its digest.
+    Policy(cmd::policy::Args),
     /// Check signing requests.
     Request(cmd::request::Args),
     /// Review evidence from git: the diff digest and the review diff of a release range.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     if let Err(err) = limit_libgit2_memory(Libgit2Limits::default()) {
         eprintln!("warning: {err:#}; reading huge ranges may use more memory");
     }
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Attest(args) => cmd::attest::run(*args),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Tx(args) => cmd::tx::run(args),
         Command::Key(args) => cmd::key::run(args),
         Command::Record(args) => cmd::record::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
         Command::Request(args) => cmd::request::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Watch(args) => cmd::cosign::watch(args),
@@ -95,8 +100,42 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote what they were given (file names, JSON fields, revisions): escaped
+            // and cut here once more, whatever the message's source, so hostile input can
+            // neither drive the terminal nor flood it. Line breaks the message itself holds
+            // (before "next:") stay.
+            eprintln!("error: {}", error_text(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error message made safe to print: each line escaped and cut to
+/// [`chainlock_protocol::text::MESSAGE_CHARS`] characters with its length stated.
+fn error_text(message: &str) -> String {
+    use chainlock_protocol::text::{printable_cut, MESSAGE_CHARS};
+    message
+        .split('\n')
+        .map(|line| printable_cut(line, MESSAGE_CHARS))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A safety net for any `println!` left in a module: std panics when standard output is a
+/// closed pipe, which would print a backtrace and exit 101; the reader went away, so exit 0
+/// quietly instead. Output goes through `out!`/`outln!`, which handle this without panicking.
+fn quiet_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
 }

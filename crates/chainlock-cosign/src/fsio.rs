@@ -1,8 +1,6 @@
-//! Files written whole or not at all: a temporary file in the same directory, synced, then
-//! renamed over the target (or linked, when the target must not be replaced).
+//! Files written whole or not at all (through `chainlock_fs`), and reads with a size cap.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 
 use crate::{Error, Result};
@@ -10,26 +8,31 @@ use crate::{Error, Result};
 /// The largest state or configuration file read (a watched package list, a cached request).
 pub const MAX_STATE_FILE: u64 = 64 << 20;
 
-/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a part.
+/// Writes `bytes` to `path` atomically (readers see the old file or the new one, never a
+/// part), creating its directory: `chainlock_fs`, the one way ChainLock writes files.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_beside(path, bytes)?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io("cannot replace", path, e)
-    })?;
-    sync_dir(path);
-    Ok(())
+    create_parent(path)?;
+    chainlock_fs::write(path, bytes, chainlock_fs::Options::REPLACE_PRIVATE).map_err(fs_error)
 }
 
-/// Writes `bytes` to `path` only if nothing is there yet (a key, evidence, an audit entry):
-/// an existing file is never replaced.
+/// Writes `bytes` to `path` only if nothing is there yet (a policy, evidence): an existing
+/// file is never replaced.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_beside(path, bytes)?;
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    linked.map_err(|e| Error::io("cannot create (it may already exist)", path, e))?;
-    sync_dir(path);
-    Ok(())
+    create_parent(path)?;
+    chainlock_fs::write(path, bytes, chainlock_fs::Options::NEW_PUBLIC).map_err(fs_error)
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn fs_error(e: chainlock_fs::Error) -> Error {
+    Error::Refused(e.to_string())
 }
 
 /// Reads a file of at most [`MAX_STATE_FILE`] bytes.
@@ -50,48 +53,6 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>> {
         });
     }
     Ok(bytes)
-}
-
-fn temp_beside(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for attempt in 0..100u32 {
-        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(mut f) => {
-                let done = f.write_all(bytes).and_then(|()| f.sync_all());
-                if let Err(e) = done {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(Error::io("cannot write", &tmp, e));
-                }
-                return Ok(tmp);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io("cannot write", &tmp, e)),
-        }
-    }
-    Err(Error::io(
-        "cannot find a free temporary name beside",
-        path,
-        std::io::Error::other("100 attempts"),
-    ))
-}
-
-fn sync_dir(path: &Path) {
-    // Best effort: the rename is durable once the directory entry is.
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -166,6 +166,17 @@ pub fn check_signature(
     })
 }
 
+/// A co-signature whose ref, at this commit, was verified before (by [`check_signature`]).
+pub fn trusted_signature(doc: &SignatureDoc, key_id: &str) -> Result<ValidSignature, String> {
+    let signature =
+        hex::decode(&doc.signature).map_err(|_| "the signature is not hex".to_string())?;
+    Ok(ValidSignature {
+        key_id: key_id.to_string(),
+        public_key: doc.public_key,
+        signature,
+    })
+}
+
 /// Checks a rejection of `req` found under the ref of `key_id`.
 pub fn check_rejection(
     doc: &Rejection,

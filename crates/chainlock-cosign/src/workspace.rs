@@ -136,8 +136,25 @@ pub struct Review {
     pub maintainers: Vec<String>,
     /// Refs of this request that failed verification.
     pub invalid: Vec<InvalidRef>,
+    /// The risk flags of the release range (and of the artifact against the source, when the
+    /// artifact was given), from the co-signer's clone.
+    pub risk: Option<chainlock_review::RangeScan>,
+    /// Why the risk scan could not run, when it could not.
+    pub risk_error: Option<String>,
+    /// What needs an explicit acknowledgement before signing: high risk flags, trusted
+    /// builders that got another artifact.
+    pub warnings: Vec<String>,
     #[serde(skip)]
     verification: Option<Verification>,
+}
+
+/// What a review looks at besides the request.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewOptions {
+    /// The published artifact, to compare with the source at the release's commit.
+    pub artifact: Option<PathBuf>,
+    /// Skip the risk scan (the inbox's verdicts do not need it).
+    pub skip_risk: bool,
 }
 
 /// The transaction a co-signer signs, in numbers.
@@ -462,7 +479,11 @@ impl Workspace {
             })
             .collect();
         for p in &mut out {
-            match self.review(&p.request, now) {
+            let options = ReviewOptions {
+                skip_risk: true,
+                ..ReviewOptions::default()
+            };
+            match self.review_with(&p.request, now, &options) {
                 Ok(review) => {
                     let report = &review.report;
                     p.verdict = Some(if report.ready_to_sign() {
@@ -497,15 +518,37 @@ impl Workspace {
         let id = id.to_ascii_lowercase();
         let mut found = Vec::new();
         for watched in &self.config.packages {
-            let view = PackageView::read(&self.coord(watched)?)?;
-            let hits: Vec<Digest> = view
-                .requests
-                .keys()
-                .filter(|d| d.to_hex().starts_with(&id))
-                .copied()
+            let coord = self.coord(watched)?;
+            // Resolve the id from the ref names alone, then read only that request's refs
+            // (and the attestations, for the builders' view).
+            let hits: Vec<String> = coord
+                .refs()?
+                .into_iter()
+                .filter_map(|(name, _)| {
+                    let rest = name.strip_prefix("refs/chainlock/req/")?;
+                    let (rid, tail) = rest.split_once('/')?;
+                    (tail == "request" && rid.starts_with(&id)).then(|| rid.to_string())
+                })
                 .collect();
-            for d in hits {
-                found.push((watched.clone(), view.clone(), d));
+            for rid in hits {
+                let prefix = format!("req/{rid}/");
+                let view = PackageView::read_where(&coord, |p| {
+                    p.starts_with(&prefix) || p.starts_with("attest/")
+                })?;
+                if let Some(d) = view.requests.keys().next().copied() {
+                    found.push((watched.clone(), view, d));
+                } else {
+                    let why = view
+                        .invalid
+                        .iter()
+                        .find(|r| r.name.contains(&prefix))
+                        .map(|r| r.reason.clone())
+                        .unwrap_or_default();
+                    return Err(Error::UnknownRequest(format!(
+                        "request {rid} on {} failed verification and is not shown: {why}",
+                        watched.remote
+                    )));
+                }
             }
         }
         match found.len() {
@@ -548,8 +591,14 @@ impl Workspace {
     }
 
     /// Reviews request `id` (a unique prefix will do): runs every check of section 7 with this
-    /// machine's knowledge, the diff from the watched clone, the builders' envelopes.
+    /// machine's knowledge, the diff from the watched clone, the builders' envelopes, and
+    /// the range's risk flags.
     pub fn review(&self, id: &str, now: u64) -> Result<Review> {
+        self.review_with(id, now, &ReviewOptions::default())
+    }
+
+    /// [`Self::review`] with options (an artifact file to compare with the source).
+    pub fn review_with(&self, id: &str, now: u64, options: &ReviewOptions) -> Result<Review> {
         let (watched, view, digest) = self.find_request(id)?;
         let state = view
             .requests
@@ -630,8 +679,37 @@ impl Workspace {
             }
             _ => builders,
         };
+        let (risk, risk_error) = match (&req.record, options.skip_risk) {
+            (Record::Release(r), false) => {
+                let base = (r.source.base_commit != chainlock_protocol::record::EMPTY_TREE)
+                    .then_some(r.source.base_commit.as_str());
+                let range_options = chainlock_review::RangeOptions {
+                    artifact: options.artifact.clone(),
+                    compare: chainlock_review::CompareOptions {
+                        reproduction: builders
+                            .as_ref()
+                            .and_then(chainlock_review::Reproduction::from_report),
+                    },
+                    ..chainlock_review::RangeOptions::default()
+                };
+                match chainlock_review::scan_range(
+                    &watched.clone,
+                    base,
+                    &r.source.commit,
+                    &range_options,
+                ) {
+                    Ok(scan) => (Some(scan), None),
+                    Err(e) => (None, Some(chainlock_protocol::text::shown(&e.to_string()))),
+                }
+            }
+            _ => (None, None),
+        };
+        let warnings = warnings(risk.as_ref(), builders.as_ref());
         let prefix = format!("req/{}/", digest.to_hex());
         Ok(Review {
+            risk,
+            risk_error,
+            warnings,
             package: watched.package.clone(),
             report: verification.report().clone(),
             diff_digest: diff_digest.map(|d| d.to_hex()),
@@ -652,15 +730,38 @@ impl Workspace {
     }
 
     /// Signs request `id` with the key `key_uri`: reviews it again here, signs only the value
-    /// a passing verification hands out, pushes the signature and logs it.
+    /// a passing verification hands out, pushes the signature and logs it. Warnings (high
+    /// risk flags, a disagreeing trusted builder) are refused unless `accept_warnings`; the
+    /// ones accepted are kept in the audit log.
     pub fn sign(
         &self,
         id: &str,
         key_uri: &str,
         options: &OpenOptions,
         now: u64,
+        accept_warnings: bool,
     ) -> Result<SignatureDoc> {
-        let review = self.review(id, now)?;
+        self.sign_with(
+            id,
+            key_uri,
+            options,
+            now,
+            accept_warnings,
+            &ReviewOptions::default(),
+        )
+    }
+
+    /// [`Self::sign`] with the review's options (the artifact compared).
+    pub fn sign_with(
+        &self,
+        id: &str,
+        key_uri: &str,
+        options: &OpenOptions,
+        now: u64,
+        accept_warnings: bool,
+        review_options: &ReviewOptions,
+    ) -> Result<SignatureDoc> {
+        let review = self.review_with(id, now, review_options)?;
         let ready = review
             .verification
             .as_ref()
@@ -677,6 +778,9 @@ impl Workspace {
                     problems.join("; ")
                 ))
             })?;
+        if !review.warnings.is_empty() && !accept_warnings {
+            return Err(Error::Warnings(review.warnings.clone()));
+        }
         let mut signer = chainlock_signer::open(key_uri, &options_with(&self.paths, options))?;
         let signature = chainlock_signer::sign_input(signer.as_mut(), &ready)?;
         let identity = signer.identity().clone();
@@ -698,6 +802,7 @@ impl Workspace {
                 key_id: identity.key_id.clone(),
                 time: now,
                 reason: None,
+                warnings: review.warnings.clone(),
             },
         )?;
         let watched = self.config.find(&review.package)?;
@@ -766,6 +871,7 @@ impl Workspace {
                 key_id: identity.key_id.clone(),
                 time: now,
                 reason: Some(reason.to_string()),
+                warnings: Vec::new(),
             },
         )?;
         let bytes = pretty(&doc)?;
@@ -838,6 +944,22 @@ impl Workspace {
         Ok(doc)
     }
 
+    /// The screens a Ledger at `path` (`ledger://` URI path; empty for the default) will show
+    /// when it signs request `id`, as numbered instructions: what the app and the CLI tell
+    /// the user to expect, screen by screen.
+    pub fn ledger_screens(&self, id: &str, path: &str) -> Result<String> {
+        let req = self.request(id)?;
+        let rtx = crate::objects::request_record_tx(&req).map_err(Error::Refused)?;
+        let path = if path.is_empty() {
+            chainlock_signer::ledger::DerivationPath::chainlock_default()
+        } else {
+            chainlock_signer::ledger::DerivationPath::parse(path)?
+        };
+        Ok(chainlock_signer::ledger::screens::instructions(
+            &chainlock_signer::ledger::screens::record_tx(&rtx, &path),
+        ))
+    }
+
     /// The audit log, its hash chain checked.
     pub fn history(&self) -> Result<History> {
         history::read(&self.paths.history_file())
@@ -848,6 +970,39 @@ impl Workspace {
         let (_, view, digest) = self.find_request(id)?;
         Ok(view.requests[&digest].request.clone())
     }
+}
+
+/// What must be acknowledged before signing: high risk flags and trusted builders that got
+/// another artifact.
+fn warnings(
+    risk: Option<&chainlock_review::RangeScan>,
+    builders: Option<&chainlock_attest::BuilderReport>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(scan) = risk {
+        for flag in scan
+            .all_flags()
+            .filter(|f| f.severity == chainlock_review::Severity::High)
+        {
+            out.push(format!(
+                "high risk flag {} in {}{}: {}",
+                flag.rule.id(),
+                chainlock_protocol::text::shown(&flag.file),
+                flag.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                chainlock_protocol::text::shown(&flag.message)
+            ));
+        }
+    }
+    if let Some(b) = builders {
+        for d in &b.disagreeing {
+            out.push(format!(
+                "trusted builder {} rebuilt another artifact ({})",
+                &d.key_id[..d.key_id.len().min(16)],
+                d.artifact_sha256.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// The policy in force for `req`'s package as this machine knows it: the latest rotation's

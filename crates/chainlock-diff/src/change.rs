@@ -187,10 +187,31 @@ fn resolve<'r>(repo: &'r Repository, path: &Path, spec: &str) -> Result<git2::Co
         })
 }
 
+/// Git's empty tree id (SHA-1 repositories): how a release record names the base of the first
+/// release after genesis.
+pub const EMPTY_TREE_SHA1: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// Git's empty tree id in SHA-256 repositories.
+pub const EMPTY_TREE_SHA256: &str =
+    "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321";
+
+/// Whether `spec` names the empty tree: its well-known id (which need not be stored in the
+/// repository), or any revision that resolves to a tree with no entries.
+fn names_empty_tree(repo: &Repository, spec: &str) -> bool {
+    spec == EMPTY_TREE_SHA1
+        || spec == EMPTY_TREE_SHA256
+        || repo
+            .revparse_single(spec)
+            .ok()
+            .and_then(|object| object.into_tree().ok())
+            .is_some_and(|tree| tree.is_empty())
+}
+
 /// Lists the changed paths between `base` and `head` (any revisions git resolves to commits;
-/// `base` `None` for the empty tree), recursively, without rename or copy detection.
+/// `base` `None`, or the empty tree's id, for the empty tree), recursively, without rename or
+/// copy detection.
 pub fn changes(repo: &Path, base: Option<&str>, head: &str) -> Result<Changes> {
     let git = open(repo)?;
+    let base = base.filter(|spec| !names_empty_tree(&git, spec));
     let base_commit = base.map(|spec| resolve(&git, repo, spec)).transpose()?;
     let head_commit = resolve(&git, repo, head)?;
     let range = Range {

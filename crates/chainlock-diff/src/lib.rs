@@ -26,6 +26,7 @@ mod review;
 
 pub use change::{
     changes, for_each_change, Changes, Entry, FileChange, Mode, ObjectId, Range, Status,
+    EMPTY_TREE_SHA1, EMPTY_TREE_SHA256,
 };
 pub use digest::{diff_digest, manifest_entry, DiffDigest, MANIFEST_HEADER};
 pub use error::{Error, Result};

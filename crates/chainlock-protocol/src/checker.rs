@@ -22,7 +22,7 @@ use std::fmt;
 use crate::hash::hash160;
 use crate::keys::{is_low_s, parse_der_strict, verify_prehash, PublicKey};
 use crate::script::{is_minimal_push, op, Custody, Instruction, PubKeyBytes, Script};
-use crate::sighash::{sighash_forkid, SIGHASH_ANYONECANPAY, SIGHASH_FORKID};
+use crate::sighash::{sighash_forkid_with, SighashParts, SIGHASH_ANYONECANPAY, SIGHASH_FORKID};
 use crate::tx::{SpentOutput, Transaction};
 
 /// The locking-script template of the output an input spends.
@@ -240,8 +240,28 @@ impl InputVerdict {
 
 /// Judges input `input_index` of `tx`, which spends `spent`, as the BSV node would.
 pub fn check_input(tx: &Transaction, input_index: usize, spent: &SpentOutput) -> InputVerdict {
+    check_input_with(tx, &SighashParts::new(tx), input_index, spent)
+}
+
+/// Judges every input; `spent` must list the spent outputs in input order. The
+/// transaction-wide sighash parts are hashed once, so this is linear in the transaction.
+pub fn check_inputs(tx: &Transaction, spent: &[SpentOutput]) -> Vec<InputVerdict> {
+    let parts = SighashParts::new(tx);
+    spent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_input_with(tx, &parts, i, s))
+        .collect()
+}
+
+fn check_input_with(
+    tx: &Transaction,
+    parts: &SighashParts,
+    input_index: usize,
+    spent: &SpentOutput,
+) -> InputVerdict {
     let template = Template::of(&spent.script_pubkey);
-    let outcome = match judge(tx, input_index, spent, &template) {
+    let outcome = match judge(tx, parts, input_index, spent, &template) {
         Ok(signatures) => Outcome::Valid { signatures },
         Err(reason) => Outcome::Invalid(reason),
     };
@@ -252,17 +272,9 @@ pub fn check_input(tx: &Transaction, input_index: usize, spent: &SpentOutput) ->
     }
 }
 
-/// Judges every input; `spent` must list the spent outputs in input order.
-pub fn check_inputs(tx: &Transaction, spent: &[SpentOutput]) -> Vec<InputVerdict> {
-    spent
-        .iter()
-        .enumerate()
-        .map(|(i, s)| check_input(tx, i, s))
-        .collect()
-}
-
 fn judge(
     tx: &Transaction,
+    parts: &SighashParts,
     input_index: usize,
     spent: &SpentOutput,
     template: &Template,
@@ -276,6 +288,7 @@ fn judge(
     let items = unlocking_items(&input.script_sig)?;
     let mut sighasher = Sighasher {
         tx,
+        parts,
         input_index,
         spent,
         cache: HashMap::new(),
@@ -333,6 +346,7 @@ fn unlocking_items(script: &Script) -> Result<Vec<Vec<u8>>, Reason> {
 /// Computes (and remembers) the FORKID sighash per sighash type.
 struct Sighasher<'a> {
     tx: &'a Transaction,
+    parts: &'a SighashParts,
     input_index: usize,
     spent: &'a SpentOutput,
     cache: HashMap<u8, [u8; 32]>,
@@ -343,8 +357,9 @@ impl Sighasher<'_> {
         if let Some(d) = self.cache.get(&sighash_type) {
             return Ok(*d);
         }
-        let d = sighash_forkid(
+        let d = sighash_forkid_with(
             self.tx,
+            self.parts,
             self.input_index,
             &self.spent.script_pubkey,
             self.spent.value,
@@ -553,7 +568,7 @@ mod tests {
     use super::*;
     use crate::keys::SecretKey;
     use crate::script::Builder;
-    use crate::sighash::SIGHASH_ALL_FORKID;
+    use crate::sighash::{sighash_forkid, SIGHASH_ALL_FORKID};
     use crate::tx::{OutPoint, TxIn, TxOut, Txid};
     use k256::ecdsa::signature::hazmat::PrehashSigner;
 

@@ -59,17 +59,10 @@ impl PublicKey {
 
     /// Parses 66 lowercase hex digits (the protocol's canonical text form).
     pub fn from_hex(text: &str) -> Result<Self> {
-        if text.len() != 2 * PUBLIC_KEY_LEN || text.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(Error::Hex {
-                what: "public key".into(),
-                reason: format!(
-                    "expected {} lowercase hex digits, got {:?}",
-                    2 * PUBLIC_KEY_LEN,
-                    text.chars().take(80).collect::<String>()
-                ),
-            });
-        }
-        Self::from_bytes(&crate::hash::from_hex("public key", text)?)
+        Self::from_bytes(&crate::hash::lower_hex_array::<PUBLIC_KEY_LEN>(
+            "public key",
+            text,
+        )?)
     }
 
     /// The 33 bytes.

@@ -51,7 +51,7 @@ impl Policy {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let p: Policy = serde_json::from_slice(bytes).map_err(|e| Error::Json {
             what: "policy".into(),
-            reason: e.to_string(),
+            reason: crate::text::json_reason(bytes, &e),
         })?;
         p.validate()?;
         Ok(p)

@@ -162,7 +162,7 @@ impl Record {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let r: Record = serde_json::from_slice(bytes).map_err(|e| Error::Json {
             what: "record".into(),
-            reason: e.to_string(),
+            reason: crate::text::json_reason(bytes, &e),
         })?;
         r.validate()?;
         Ok(r)

@@ -123,7 +123,7 @@ impl SigningRequest {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let r: SigningRequest = serde_json::from_slice(bytes).map_err(|e| Error::Json {
             what: "signing request".into(),
-            reason: e.to_string(),
+            reason: crate::text::json_reason(bytes, &e),
         })?;
         r.record.validate()?;
         r.policy.validate()?;

@@ -15,14 +15,72 @@ pub const SIGHASH_ANYONECANPAY: u32 = 0x80;
 const SIGHASH_NONE: u32 = 0x02;
 const SIGHASH_SINGLE: u32 = 0x03;
 
+/// The transaction-wide parts of the BIP143 preimage (hashPrevouts, hashSequence and
+/// hashOutputs for ALL): computed once per transaction, so judging every input of a
+/// transaction costs time linear in its size, not quadratic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SighashParts {
+    hash_prevouts: [u8; 32],
+    hash_sequence: [u8; 32],
+    hash_outputs: [u8; 32],
+}
+
+impl SighashParts {
+    /// Hashes the prevouts, sequences and outputs of `tx`.
+    pub fn new(tx: &Transaction) -> Self {
+        let mut buf = Vec::with_capacity(36 * tx.inputs.len());
+        for i in &tx.inputs {
+            buf.extend_from_slice(&i.prevout.txid.0);
+            buf.extend_from_slice(&i.prevout.vout.to_le_bytes());
+        }
+        let hash_prevouts = sha256d(&buf);
+        buf.clear();
+        for i in &tx.inputs {
+            buf.extend_from_slice(&i.sequence.to_le_bytes());
+        }
+        let hash_sequence = sha256d(&buf);
+        buf.clear();
+        for o in &tx.outputs {
+            o.encode_into(&mut buf);
+        }
+        let hash_outputs = sha256d(&buf);
+        SighashParts {
+            hash_prevouts,
+            hash_sequence,
+            hash_outputs,
+        }
+    }
+}
+
 /// The FORKID signature hash of input `input_index`, spending an output worth `amount`
 /// satoshis, with `script_code` (the spent locking script) and the full 32-bit
 /// `sighash_type` as it is committed in the preimage.
 ///
 /// Computed as the BSV node computes it for a type with FORKID set, whatever the other
-/// bits say; callers decide which types they accept.
+/// bits say; callers decide which types they accept. To hash several inputs of one
+/// transaction, compute [`SighashParts`] once and call [`sighash_forkid_with`].
 pub fn sighash_forkid(
     tx: &Transaction,
+    input_index: usize,
+    script_code: &Script,
+    amount: u64,
+    sighash_type: u32,
+) -> Result<[u8; 32]> {
+    sighash_forkid_with(
+        tx,
+        &SighashParts::new(tx),
+        input_index,
+        script_code,
+        amount,
+        sighash_type,
+    )
+}
+
+/// [`sighash_forkid`] with the transaction-wide parts already computed; `parts` must be
+/// [`SighashParts::new`] of the same `tx`.
+pub fn sighash_forkid_with(
+    tx: &Transaction,
+    parts: &SighashParts,
     input_index: usize,
     script_code: &Script,
     amount: u64,
@@ -40,29 +98,15 @@ pub fn sighash_forkid(
     let hash_prevouts = if anyone_can_pay {
         [0u8; 32]
     } else {
-        let mut buf = Vec::with_capacity(36 * tx.inputs.len());
-        for i in &tx.inputs {
-            buf.extend_from_slice(&i.prevout.txid.0);
-            buf.extend_from_slice(&i.prevout.vout.to_le_bytes());
-        }
-        sha256d(&buf)
+        parts.hash_prevouts
     };
     let hash_sequence = if anyone_can_pay || base == SIGHASH_SINGLE || base == SIGHASH_NONE {
         [0u8; 32]
     } else {
-        let buf: Vec<u8> = tx
-            .inputs
-            .iter()
-            .flat_map(|i| i.sequence.to_le_bytes())
-            .collect();
-        sha256d(&buf)
+        parts.hash_sequence
     };
     let hash_outputs = if base != SIGHASH_SINGLE && base != SIGHASH_NONE {
-        let mut buf = Vec::new();
-        for o in &tx.outputs {
-            o.encode_into(&mut buf);
-        }
-        sha256d(&buf)
+        parts.hash_outputs
     } else if base == SIGHASH_SINGLE && input_index < tx.outputs.len() {
         let mut buf = Vec::new();
         tx.outputs[input_index].encode_into(&mut buf);

@@ -888,26 +888,25 @@ fn expiry(created_at: u64, expires_at: u64, now: u64) -> Result<String, String> 
     if expires_at <= created_at {
         Err(format!(
             "expires ({}) before it was created ({})",
-            text::unix_time(expires_at),
-            text::unix_time(created_at)
+            text::unix_time(expires_at, None),
+            text::unix_time(created_at, None)
         ))
     } else if created_at > now.saturating_add(CLOCK_SKEW_SECS) {
         Err(format!(
             "created in the future ({} > now {}): check the clocks",
-            text::unix_time(created_at),
-            text::unix_time(now)
+            text::unix_time(created_at, Some(now)),
+            text::utc_date(now)
         ))
     } else if now >= expires_at {
         Err(format!(
             "expired at {} (now {}): ask the publisher for a fresh request",
-            text::unix_time(expires_at),
-            text::unix_time(now)
+            text::unix_time(expires_at, Some(now)),
+            text::utc_date(now)
         ))
     } else {
         Ok(format!(
-            "valid until {} ({} left)",
-            text::unix_time(expires_at),
-            text::duration(expires_at - now)
+            "valid until {}",
+            text::unix_time(expires_at, Some(now))
         ))
     }
 }
@@ -930,7 +929,7 @@ fn record_fields(record: &Record) -> Vec<Field> {
     let mut add = |name: &str, value: String| {
         fields.push(Field {
             name: name.to_string(),
-            value: text::escape(&value, 1024),
+            value: text::printable_cut(&value, 1024),
         })
     };
     add("type", record.kind().to_string());

@@ -732,10 +732,7 @@ fn the_report_shows_every_record_field_escaped() {
     }
     let human = v.report().to_string();
     assert!(!human.contains('\u{1b}'), "{human}");
-    assert!(
-        human.contains("v1.4.0\\u{001b}]0;owned\\u{0007}"),
-        "{human}"
-    );
+    assert!(human.contains("v1.4.0\\u{1b}]0;owned\\u{7}"), "{human}");
     let json = serde_json::to_string(v.report()).unwrap();
     assert!(json.contains("\"name\":\"source.tag\""), "{json}");
     assert!(!json.contains("\\u001b"), "raw escape in {json}");

@@ -96,6 +96,32 @@ pub enum Error {
         /// Its value.
         limit: u64,
     },
+    /// The archive holds no file at all: nothing was published, so nothing can match.
+    #[error("{artifact} holds no files (an empty archive): there is nothing to compare with the source, and nothing to co-sign")]
+    EmptyArchive {
+        /// The artifact's file name.
+        artifact: String,
+    },
+    /// The content is not the format its name or `--format` claims.
+    #[error("{artifact} is not a {claimed}: {reason}")]
+    FormatMismatch {
+        /// The artifact's file name.
+        artifact: String,
+        /// The format claimed by the name or by the caller.
+        claimed: &'static str,
+        /// What the content is instead.
+        reason: String,
+    },
+    /// A release range could not be read.
+    #[error("cannot read the range {range} in {repo}: {message}")]
+    Range {
+        /// The repository path.
+        repo: PathBuf,
+        /// `base..head` as given.
+        range: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The repository could not be opened, or a revision not resolved.
     #[error("git error in {repo} at {rev:?}: {message}")]
     Git {

@@ -10,6 +10,11 @@
 //!   changes, binaries and opaque content, added lines that reach the network, spawn
 //!   processes, `eval`, or read credentials). It knows nothing of git, so the range scan
 //!   (over `chainlock-diff`'s changes) and the artifact comparison share it.
+//! - [`scan_range`]: every change of a release range through [`scan_file_change`], and
+//!   optionally the artifact comparison at its head: what `chainlock diff risk` and the
+//!   desktop app show.
+//! - [`compare_with`]: [`compare`] with agreeing rebuilds ([`Reproduction`], from
+//!   `chainlock_attest::evaluate`) that cover the build output no source file matches.
 //!
 //! This crate must never write an archive's entries to disk, never follow a link out of an
 //! archive, and never hold more than [`Limits`] allow: artifacts are hostile input. It reads
@@ -19,11 +24,18 @@ mod archive;
 mod compare;
 mod error;
 pub mod evidence;
+mod python;
+mod range;
+mod rebuilt;
 mod risk;
 mod source;
 
 pub use archive::{Archive, Entry, EntryKind, Format, Limits};
-pub use compare::{compare, ArtifactReport, DifferingFile, ExpectedFile};
+pub use compare::{
+    compare, compare_with, ArtifactReport, BuildOutput, CompareOptions, DifferingFile,
+    ExpectedFile, Reproduction,
+};
 pub use error::{Error, Result};
+pub use range::{scan_range, RangeOptions, RangeScan};
 pub use risk::{is_hidden_char, scan_change, scan_file_change, sort_flags, Flag, Rule, Severity};
 pub use source::{SourceFile, SourceTree};

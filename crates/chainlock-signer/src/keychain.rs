@@ -10,7 +10,6 @@
 //! the index recorded, used and zeroized: a [`KeychainSigner`] never holds it between calls.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -128,7 +127,7 @@ impl Keychain {
     /// Finds a key in the index by its id or a unique prefix of it (at least 8 digits).
     pub fn find(&self, id_or_prefix: &str) -> Result<KeyInfo> {
         let not_found = || Error::KeyNotFound {
-            key_id: id_or_prefix.chars().take(64).collect(),
+            key_id: chainlock_protocol::text::quoted(id_or_prefix),
         };
         if id_or_prefix.len() < 8 || !id_or_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(not_found());
@@ -196,15 +195,15 @@ impl Keychain {
 
     /// Opens the signer for a key. Its identity comes from the index; a key that is in the
     /// keychain but not indexed is still usable (its public key is derived from the secret).
+    /// `key_id` may be a unique prefix of 8 digits or more, as everywhere a key id is taken.
     pub fn open(&self, key_id: &str) -> Result<KeychainSigner> {
-        if !is_key_id(key_id) {
-            return Err(Error::KeyNotFound {
-                key_id: key_id.chars().take(64).collect(),
-            });
-        }
-        let info = match self.list()?.into_iter().find(|k| k.key_id == key_id) {
-            Some(info) => info,
-            None => unindexed_info(key_id)?,
+        let info = if is_key_id(key_id) {
+            match self.list()?.into_iter().find(|k| k.key_id == key_id) {
+                Some(info) => info,
+                None => unindexed_info(key_id)?,
+            }
+        } else {
+            self.find(key_id)?
         };
         let uri = info.uri();
         Ok(KeychainSigner {
@@ -293,8 +292,11 @@ impl Keychain {
                 "{len} bytes is larger than any key index"
             )));
         }
-        let index: IndexFile = serde_json::from_reader(std::io::BufReader::new(file))
-            .map_err(|e| index_err(format!("not a key index: {e}")))?;
+        let index: IndexFile =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+                let reason = chainlock_protocol::text::printable_cut(&e.to_string(), 160);
+                index_err(format!("not a key index: {reason}"))
+            })?;
         if index.version != INDEX_VERSION {
             return Err(index_err(format!(
                 "index version {} is not supported (expected {INDEX_VERSION})",
@@ -320,28 +322,8 @@ impl Keychain {
         };
         let mut json = serde_json::to_vec_pretty(index).map_err(|e| index_err(e.to_string()))?;
         json.push(b'\n');
-        let tmp = self
-            .dir
-            .join(format!(".{INDEX_FILE}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            // Make the rename itself durable where the platform allows syncing a directory.
-            if let Ok(dir) = fs::File::open(&self.dir) {
-                let _ = dir.sync_all();
-            }
-            Ok::<(), std::io::Error>(())
-        })();
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            index_err(e.to_string())
-        })
+        chainlock_fs::write(&path, &json, chainlock_fs::Options::REPLACE_PRIVATE)
+            .map_err(|e| index_err(e.to_string()))
     }
 }
 
@@ -664,6 +646,15 @@ mod tests {
         assert_eq!(store.list().unwrap(), vec![info.clone()]);
         assert_eq!(store.find(&info.key_id[..8]).unwrap(), info);
         assert_eq!(store.find("abc").unwrap_err().kind(), "key_not_found");
+        // A unique prefix opens the key (what `keychain://80a9f999` names), with its full id.
+        let signer = store.open(&info.key_id[..8]).unwrap();
+        assert_eq!(signer.identity().key_id, info.key_id);
+        assert_eq!(signer.identity().uri, format!("keychain://{}", info.key_id));
+        assert_eq!(
+            store.open("00000000").unwrap_err().kind(),
+            "key_not_found",
+            "a prefix matching no key"
+        );
         // No temporary file is left beside the index.
         let names: Vec<_> = fs::read_dir(&store.dir)
             .unwrap()

@@ -36,7 +36,7 @@ use chainlock_protocol::verify::ReadyToSign;
 
 pub use combine::{combine, Combined};
 pub use error::{Error, Result};
-pub use signer::{is_key_id, key_id, KeyUri, Signer, SignerIdentity, SignerKind};
+pub use signer::{is_key_id, is_key_id_prefix, key_id, KeyUri, Signer, SignerIdentity, SignerKind};
 
 /// Environment variable naming a Speculos `HOST:PORT` to use instead of a USB Ledger.
 pub const LEDGER_TCP_ENV: &str = "CHAINLOCK_LEDGER_TCP";

@@ -79,9 +79,10 @@ pub trait Signer: Sealed + Send {
 /// A parsed key URI: `keychain://<key-id>` or `ledger://<derivation-path>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyUri {
-    /// A key in the OS keychain, named by its key id (64 lowercase hex digits).
+    /// A key in the OS keychain, named by its key id (64 lowercase hex digits) or a unique
+    /// prefix of it (8 digits or more), resolved against the key index when opened.
     Keychain {
-        /// The key id.
+        /// The key id, or a prefix of it.
         key_id: String,
     },
     /// A key on a Ledger; an empty path means the default ChainLock path.
@@ -98,16 +99,17 @@ impl KeyUri {
     /// Parses a key URI, refusing anything but the two schemes.
     pub fn parse(uri: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidUri {
-            uri: uri.chars().take(80).collect(),
+            uri: chainlock_protocol::text::quoted(uri),
             reason: reason.to_string(),
         };
         if uri.len() > MAX_URI_LEN {
             return Err(invalid("too long"));
         }
         if let Some(key_id) = uri.strip_prefix("keychain://") {
-            if !is_key_id(key_id) {
+            if !is_key_id_prefix(key_id) {
                 return Err(invalid(
-                    "a keychain key id is 64 lowercase hex digits (see `chainlock key list`)",
+                    "a keychain key id is 64 lowercase hex digits, or a unique prefix of 8 or \
+                     more (see `chainlock key list`)",
                 ));
             }
             return Ok(KeyUri::Keychain {
@@ -147,9 +149,14 @@ impl fmt::Display for KeyUri {
     }
 }
 
+/// True for a key id or a prefix of one that may name a key: 8 to 64 lowercase hex digits.
+pub fn is_key_id_prefix(text: &str) -> bool {
+    chainlock_protocol::hash::is_lower_hex(text, &(8..=64).collect::<Vec<_>>())
+}
+
 /// True for a key id: exactly 64 lowercase hex digits.
 pub fn is_key_id(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    chainlock_protocol::hash::is_lower_hex(text, &[64])
 }
 
 /// The key id of a public key: lowercase hex SHA-256 of its 33 compressed bytes.
@@ -187,6 +194,13 @@ mod tests {
                 .to_string(),
             format!("keychain://{id}")
         );
+        // A unique prefix, as `key show` takes, resolved when the keychain opens it.
+        assert_eq!(
+            KeyUri::parse("keychain://80a9f999").unwrap(),
+            KeyUri::Keychain {
+                key_id: "80a9f999".into()
+            }
+        );
     }
 
     #[test]
@@ -214,6 +228,8 @@ mod tests {
             "file:///tmp/key",
             "keychain://",
             "keychain://ABAB",
+            "keychain://80a9f99",
+            "keychain://80A9F999",
             &format!("keychain://{}", "AB".repeat(32)),
             &format!("keychain://{}/x", "ab".repeat(32)),
             "ledger://m/45'/236'; rm -rf",

@@ -2,21 +2,21 @@
 //! check envelopes and the policy's builder agreement.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chainlock_attest::dsse::{self, MAX_ENVELOPE_BYTES};
-use chainlock_attest::evaluate::{self, Examined, Verdict};
+use chainlock_attest::dsse;
+use chainlock_attest::evaluate::{self, Verdict};
 use chainlock_attest::rebuild::{self, RebuildSpec};
 use chainlock_attest::sandbox::{Isolation, Sandbox};
+use chainlock_attest::{check_without_policy, choose_release};
 use chainlock_attest::{BuilderKey, BuilderReport, EnvelopeInput};
 use chainlock_protocol::policy::Policy;
-use serde::Serialize;
+use chainlock_protocol::text::unix_time;
 
-use crate::output::{print_json, read_input};
+use crate::output::{count, print_json, printable, quoted, read_input};
 
 /// Arguments of `chainlock attest`.
 #[derive(Debug, clap::Args)]
@@ -34,8 +34,9 @@ struct CreateArgs {
     /// The source repository URL (anything `git clone` takes; file:// works).
     #[arg(long, value_name = "URL", required = true)]
     repo: Option<String>,
-    /// The full source commit id to build.
-    #[arg(long, value_name = "COMMIT", required = true)]
+    /// The source to build: a full commit id, a tag or a unique commit-id prefix. The full
+    /// commit it resolves to in the fresh clone is what is built, attested and printed.
+    #[arg(long, value_name = "REVISION", required = true)]
     commit: Option<String>,
     /// The build command, run by /bin/sh at the root of the checkout.
     #[arg(long, value_name = "CMD", required = true)]
@@ -43,8 +44,9 @@ struct CreateArgs {
     /// Glob (relative to the checkout) matching exactly one file: the artifact.
     #[arg(long, value_name = "GLOB", required = true)]
     artifact: Option<String>,
-    /// The builder key file (see `chainlock builder key new`).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// The builder key file [default: $XDG_CONFIG_HOME/chainlock/builder-ed25519.pem, where
+    /// `chainlock builder key new` writes it].
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Stop the build (and attest nothing) after this long: seconds, or with s, m or h.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
@@ -116,10 +118,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn create(args: CreateArgs) -> Result<ExitCode> {
-    let (Some(repository), Some(commit), Some(command), Some(artifact), Some(key_path)) =
-        (args.repo, args.commit, args.build, args.artifact, args.key)
+    let (Some(repository), Some(commit), Some(command), Some(artifact)) =
+        (args.repo, args.commit, args.build, args.artifact)
     else {
-        bail!("attest needs --repo, --commit, --build, --artifact and --key (see `chainlock attest --help`)");
+        bail!(
+            "attest needs --repo, --commit, --build and --artifact (see `chainlock attest --help`)"
+        );
+    };
+    let key_path = match args.key {
+        Some(path) => path,
+        None => super::builder::default_key_path()?,
     };
     // Check the key and the output first: a build whose result cannot be signed or written
     // is not worth running.
@@ -151,6 +159,7 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         sandbox,
     };
+    let commit = spec.commit.clone();
     let (envelope, facts) = rebuild::attest(&spec, &key).context("nothing was signed")?;
     let text = dsse::to_json_pretty(&envelope)? + "\n";
     let summary = serde_json::json!({
@@ -159,64 +168,45 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
         "commit": facts.commit,
         "source_date_epoch": facts.source_date_epoch,
         "builder_key_id": key.public_key().key_id(),
+        "builder_public_key": key.public_key().to_hex(),
         "envelope_digest": hex::encode(dsse::digest(&envelope)?),
         "out": args.out.as_ref().map(|p| p.display().to_string()),
     });
+    let resolved = if facts.commit == commit {
+        String::new()
+    } else {
+        format!(" (resolved from {})", quoted(&commit))
+    };
     let human = format!(
-        "attested {} sha256 {}\n  commit {} (SOURCE_DATE_EPOCH {})\n  builder key id {}",
-        facts.artifact_name,
+        "attested {} sha256 {}\n  commit {}{resolved}\n  SOURCE_DATE_EPOCH {}\n  builder public key {}",
+        printable(&facts.artifact_name),
         hex::encode(facts.artifact_sha256),
         facts.commit,
-        facts.source_date_epoch,
-        key.public_key().key_id()
+        source_date(facts.source_date_epoch),
+        key.public_key().to_hex()
     );
     match args.out {
         Some(path) => {
-            write_atomically(&path, text.as_bytes())?;
+            // Evidence is never overwritten, even by a file created while the build ran.
+            chainlock_fs::write(&path, text.as_bytes(), chainlock_fs::Options::NEW_PUBLIC)?;
             if args.json {
                 print_json(&summary)?;
             } else {
-                println!("{human}\n  envelope written to {}", path.display());
+                outln!("{human}\n  envelope written to {}", path.display());
             }
         }
         None => {
-            print!("{text}");
+            out!("{text}");
             eprintln!("{human}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a file through a temporary sibling and a rename: never half-written.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist_noclobber(path).with_context(|| {
-        format!(
-            "cannot write {}: does it exist already? (attest never overwrites a file)",
-            path.display()
-        )
-    })?;
-    Ok(())
-}
-
-fn read_envelope(path: &str) -> Result<EnvelopeInput> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {path}: check the path"))?;
-    let mut bytes = Vec::new();
-    // One byte over the limit is enough for the parser to refuse it by size.
-    file.take(MAX_ENVELOPE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {path}"))?;
+pub(crate) fn read_envelope(path: &str) -> Result<EnvelopeInput> {
+    // Read like every input (capped); one over the envelope limit is listed as invalid, not
+    // fatal, so the other envelopes are still judged.
+    let bytes = read_input(path)?;
     Ok(EnvelopeInput::from_bytes(path, &bytes))
 }
 
@@ -230,10 +220,19 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         return verify_without_policy(&inputs, &args);
     };
     let policy = Policy::from_json(&read_input(policy_path)?).with_context(|| {
-        format!("{policy_path} is not a valid policy: check it against PROTOCOL.md section 6")
+        format!(
+            "{} is not a valid policy: check it against docs/protocol.md, section 6 (`chainlock \
+             policy show FILE` reads one)",
+            quoted(policy_path)
+        )
     })?;
-    let (commit, sha) = choose_release(&policy, &inputs, &args)?;
-    let report = evaluate::evaluate(&policy, &inputs, &commit, &sha)?;
+    let release = choose_release(
+        &policy,
+        &inputs,
+        args.commit.as_deref(),
+        args.artifact_sha256.as_deref(),
+    )?;
+    let report = evaluate::evaluate(&policy, &inputs, &release.commit, &release.artifact_sha256)?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -246,54 +245,29 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     })
 }
 
-/// The release to evaluate: as given, or the (commit, artifact) most trusted builders attest.
-fn choose_release(
-    policy: &Policy,
-    inputs: &[EnvelopeInput],
-    args: &VerifyArgs,
-) -> Result<(String, String)> {
-    if let (Some(c), Some(s)) = (&args.commit, &args.artifact_sha256) {
-        return Ok((c.clone(), s.clone()));
-    }
-    let candidates: Vec<_> = evaluate::candidates(policy, inputs)?
-        .into_iter()
-        .filter(|c| args.commit.as_ref().is_none_or(|x| *x == c.commit))
-        .filter(|c| {
-            args.artifact_sha256
-                .as_ref()
-                .is_none_or(|x| *x == c.artifact_sha256)
-        })
-        .collect();
-    match candidates.as_slice() {
-        [] => bail!(
-            "no valid envelope by a trusted builder names the release: pass --commit and --artifact-sha256 to see why each envelope does not count"
-        ),
-        [first, second, ..] if first.builders == second.builders => bail!(
-            "trusted builders are split between {} candidates ({}); pass --commit and --artifact-sha256 to choose the release",
-            candidates.iter().filter(|c| c.builders == first.builders).count(),
-            candidates
-                .iter()
-                .map(|c| format!("{} at {}: {}", &c.artifact_sha256, &c.commit, c.builders))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        [first, ..] => Ok((
-            args.commit.clone().unwrap_or_else(|| first.commit.clone()),
-            args.artifact_sha256.clone().unwrap_or_else(|| first.artifact_sha256.clone()),
-        )),
-    }
-}
-
+/// Prints the report naming builders by their public keys, as the policy lists them.
 fn print_report(r: &BuilderReport) {
-    println!(
+    outln!(
         "release   commit {}  artifact sha256 {}",
-        r.source_commit, r.artifact_sha256
+        r.source_commit,
+        r.artifact_sha256
     );
-    println!(
-        "policy    {} trusted builders, at least {} must agree",
-        r.trusted_builders, r.min_builders
+    outln!(
+        "policy    {} trusted, at least {} must agree",
+        count(r.trusted_builders, "builder", "builders"),
+        r.min_builders
     );
-    println!();
+    outln!();
+    let public_keys: HashMap<&str, &str> = r
+        .agreeing
+        .iter()
+        .map(|b| (b.key_id.as_str(), b.public_key.as_str()))
+        .chain(
+            r.disagreeing
+                .iter()
+                .map(|b| (b.key_id.as_str(), b.public_key.as_str())),
+        )
+        .collect();
     for e in &r.envelopes {
         let verdict = match e.verdict {
             Verdict::Agrees => "agrees",
@@ -302,45 +276,52 @@ fn print_report(r: &BuilderReport) {
             Verdict::Untrusted => "untrusted",
             Verdict::Invalid => "INVALID",
         };
-        println!("  {verdict:<10} {}", e.label);
+        outln!("  {verdict:<10} {}", printable(&e.label));
         if let Some(k) = &e.key_id {
-            println!("             key id {k}");
+            match public_keys.get(k.as_str()) {
+                Some(pk) => outln!("             builder {pk}"),
+                None => outln!("             key id {k}"),
+            }
         }
         if let Some(s) = &e.artifact_sha256 {
-            println!("             artifact sha256 {s}");
+            outln!("             artifact sha256 {s}");
         }
-        println!("             {}", e.detail);
+        outln!("             {}", printable(&e.detail));
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "agreeing builders: {} distinct (minimum {})",
         r.agreeing.len(),
         r.min_builders
     );
     for b in &r.agreeing {
-        println!("  {}", b.key_id);
+        outln!("  {}", b.public_key);
     }
     if !r.disagreeing.is_empty() {
-        println!("disagreeing builders: {}", r.disagreeing.len());
+        outln!("disagreeing builders: {}", r.disagreeing.len());
         for b in &r.disagreeing {
-            println!("  {} attests {}", b.key_id, b.artifact_sha256.join(" and "));
+            outln!(
+                "  {} attests {}",
+                b.public_key,
+                b.artifact_sha256.join(" and ")
+            );
         }
     }
     if !r.untrusted.is_empty() {
-        println!("untrusted envelopes: {}", r.untrusted.len());
+        outln!("untrusted envelopes: {}", r.untrusted.len());
     }
     if !r.invalid.is_empty() {
-        println!("invalid envelopes: {}", r.invalid.len());
+        outln!("invalid envelopes: {}", r.invalid.len());
     }
     match &r.attestation_digest {
-        Some(d) => println!(
-            "attestation digest: {d} (over {} envelopes)",
-            r.relied_on.len()
+        Some(d) => outln!(
+            "attestation digest: {d} (over {})",
+            count(r.relied_on.len(), "envelope", "envelopes")
         ),
-        None => println!("attestation digest: none (no trusted builder agrees)"),
+        None => outln!("attestation digest: none (no trusted builder agrees)"),
     }
     if r.passes() {
-        println!(
+        outln!(
             "result: minimum met ({} of {} required)",
             r.agreeing.len(),
             r.min_builders
@@ -355,110 +336,57 @@ fn print_report(r: &BuilderReport) {
             ));
         }
         if !r.invalid.is_empty() {
-            why.push(format!("{} envelope(s) are invalid", r.invalid.len()));
+            why.push(count(
+                r.invalid.len(),
+                "envelope is invalid",
+                "envelopes are invalid",
+            ));
         }
-        println!("result: FAILED: {}", why.join("; "));
-        println!("next: drop invalid envelopes and ask more trusted builders to rebuild (`chainlock attest`); a disagreeing builder means the build is not reproducible");
+        outln!("result: FAILED: {}", why.join("; "));
+        outln!("next: drop invalid envelopes and ask more trusted builders to rebuild (`chainlock attest`); a disagreeing builder means the build is not reproducible");
     }
-}
-
-#[derive(Serialize)]
-struct SelfCheck {
-    label: String,
-    valid: bool,
-    key_id: Option<String>,
-    builder: Option<String>,
-    artifact_name: Option<String>,
-    artifact_sha256: Option<String>,
-    commit: Option<String>,
-    repository: Option<String>,
-    envelope_digest: Option<String>,
-    problem: Option<String>,
 }
 
 /// Without a policy nobody is trusted: each envelope is checked against the key it names,
 /// and against the release given with --commit / --artifact-sha256.
 fn verify_without_policy(inputs: &[EnvelopeInput], args: &VerifyArgs) -> Result<ExitCode> {
-    let nobody = HashMap::new();
-    let mut checks = Vec::new();
-    for input in inputs {
-        let mut c = SelfCheck {
-            label: input.label.clone(),
-            valid: false,
-            key_id: None,
-            builder: None,
-            artifact_name: None,
-            artifact_sha256: None,
-            commit: None,
-            repository: None,
-            envelope_digest: None,
-            problem: None,
-        };
-        match evaluate::examine(input, &nobody) {
-            Examined::Invalid { key_id, reason } => {
-                c.key_id = key_id;
-                c.problem = Some(reason);
-            }
-            Examined::Untrusted { attested, digest } | Examined::Trusted { attested, digest } => {
-                let mut problems = Vec::new();
-                if args.commit.as_ref().is_some_and(|x| *x != attested.commit) {
-                    problems.push(format!(
-                        "attests commit {}, not {}",
-                        attested.commit,
-                        args.commit.as_deref().unwrap_or("")
-                    ));
-                }
-                if args
-                    .artifact_sha256
-                    .as_ref()
-                    .is_some_and(|x| *x != attested.artifact_sha256)
-                {
-                    problems.push(format!(
-                        "attests sha256 {}, not {}",
-                        attested.artifact_sha256,
-                        args.artifact_sha256.as_deref().unwrap_or("")
-                    ));
-                }
-                c.valid = problems.is_empty();
-                c.problem = (!problems.is_empty()).then(|| problems.join("; "));
-                c.key_id = Some(attested.builder.key_id());
-                c.builder = Some(attested.builder.to_hex());
-                c.artifact_name = Some(attested.artifact_name);
-                c.artifact_sha256 = Some(attested.artifact_sha256);
-                c.commit = Some(attested.commit);
-                c.repository = Some(attested.repository);
-                c.envelope_digest = Some(hex::encode(digest));
-            }
-        }
-        checks.push(c);
-    }
+    let checks = check_without_policy(
+        inputs,
+        args.commit.as_deref(),
+        args.artifact_sha256.as_deref(),
+    );
     let ok = checks.iter().all(|c| c.valid);
     if args.json {
         print_json(&serde_json::json!({ "policy": null, "envelopes": checks, "valid": ok }))?;
     } else {
-        println!("no --policy given: each signature is checked against the builder key its envelope names; no builder is trusted");
+        outln!("no --policy given: each signature is checked against the builder key its envelope names; no builder is trusted");
         for c in &checks {
             if c.valid {
-                println!("  valid      {}", c.label);
+                outln!("  valid      {}", printable(&c.label));
             } else {
-                println!("  INVALID    {}", c.label);
+                outln!("  INVALID    {}", printable(&c.label));
             }
-            if let Some(k) = &c.key_id {
-                println!("             key id {k}");
+            match (&c.builder, &c.key_id) {
+                (Some(pk), _) => outln!("             builder {pk}"),
+                (None, Some(k)) => outln!("             key id {k}"),
+                (None, None) => {}
             }
             if let (Some(name), Some(sha), Some(commit)) =
                 (&c.artifact_name, &c.artifact_sha256, &c.commit)
             {
-                println!("             {name} sha256 {sha} at commit {commit}");
+                outln!(
+                    "             {} sha256 {sha} at commit {commit}",
+                    printable(name)
+                );
             }
             if let Some(p) = &c.problem {
-                println!("             {p}");
+                outln!("             {}", printable(p));
             }
         }
         if ok {
-            println!("result: every envelope is well-formed and correctly signed; pass --policy to count trusted builders");
+            outln!("result: every envelope is well-formed and correctly signed; pass --policy to count trusted builders");
         } else {
-            println!("result: FAILED: some envelopes are invalid or attest another release");
+            outln!("result: FAILED: some envelopes are invalid or attest another release");
         }
     }
     Ok(if ok {
@@ -466,6 +394,11 @@ fn verify_without_policy(inputs: &[EnvelopeInput], args: &VerifyArgs) -> Result<
     } else {
         ExitCode::from(1)
     })
+}
+
+/// SOURCE_DATE_EPOCH with its date.
+fn source_date(epoch: i64) -> String {
+    u64::try_from(epoch).map_or_else(|_| epoch.to_string(), |s| unix_time(s, None))
 }
 
 /// Parses `90`, `90s`, `15m` or `2h` (a positive whole number of seconds, minutes or hours).

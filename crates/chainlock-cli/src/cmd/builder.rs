@@ -39,9 +39,9 @@ enum KeyCommand {
     },
     /// Print the public key and key id of a builder key file.
     Show {
-        /// The key file.
+        /// The key file [default: $XDG_CONFIG_HOME/chainlock/builder-ed25519.pem].
         #[arg(long, value_name = "FILE")]
-        key: PathBuf,
+        key: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -54,7 +54,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         BuilderCommand::Key(KeyCommand::New { out, json }) => {
             let path = match out {
                 Some(p) => p,
-                None => default_key_path()?,
+                None => {
+                    let path = default_key_path()?;
+                    create_private_dir(&path)?;
+                    path
+                }
             };
             let key = BuilderKey::generate()?;
             key.write_new(&path)
@@ -62,6 +66,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             report(&path, &key, json, true)
         }
         BuilderCommand::Key(KeyCommand::Show { key, json }) => {
+            let key = match key {
+                Some(k) => k,
+                None => default_key_path()?,
+            };
             let loaded = BuilderKey::load(&key)?;
             report(&key, &loaded, json, false)
         }
@@ -78,22 +86,31 @@ fn report(path: &Path, key: &BuilderKey, json: bool, created: bool) -> Result<Ex
         }))?;
     } else {
         if created {
-            println!("created builder key {} (mode 0600)", path.display());
+            outln!("created builder key {} (mode 0600)", path.display());
         } else {
-            println!("builder key {}", path.display());
+            outln!("builder key {}", path.display());
         }
-        println!("public key  {}", public.to_hex());
-        println!("key id      {}", public.key_id());
+        outln!("public key  {}", public.to_hex());
+        outln!("key id      {}", public.key_id());
         if created {
-            println!("To trust this builder, add its public key to the policy's \"builders\".");
+            outln!("To trust this builder, add its public key to the policy's \"builders\".");
+            if path == default_key_path()?.as_path() {
+                outln!("`chainlock attest` uses this key when no --key is given.");
+            } else {
+                outln!(
+                    "Attest with it: chainlock attest ... --key {}",
+                    path.display()
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `$XDG_CONFIG_HOME/chainlock/builder-ed25519.pem`, or under `~/.config`; creates the
-/// directory (mode 0700) if needed.
-fn default_key_path() -> Result<PathBuf> {
+/// Where builder keys live unless `--out`/`--key` say otherwise:
+/// `$XDG_CONFIG_HOME/chainlock/builder-ed25519.pem`, or under `~/.config`. `builder key new`
+/// writes there and `builder key show` and `attest` read from there.
+pub fn default_key_path() -> Result<PathBuf> {
     let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -103,16 +120,22 @@ fn default_key_path() -> Result<PathBuf> {
             PathBuf::from(home).join(".config")
         }
     };
-    let dir = base.join("chainlock");
+    Ok(base.join("chainlock").join("builder-ed25519.pem"))
+}
+
+/// Creates the key's directory (mode 0700) if needed.
+fn create_private_dir(key: &Path) -> Result<()> {
+    let Some(dir) = key.parent() else {
+        return Ok(());
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&dir)
+        .create(dir)
         .with_context(|| {
             format!(
                 "cannot create {}: pass --out FILE to put the key elsewhere",
                 dir.display()
             )
-        })?;
-    Ok(dir.join("builder-ed25519.pem"))
+        })
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -10,7 +10,7 @@ use chainlock_diff::{
     Content, DiffDigest, FileDiff, LineKind, Range, ReviewOptions, ReviewSummary,
 };
 
-use crate::output::{has_hidden_chars, printable};
+use crate::output::{count, has_hidden_chars, printable};
 
 /// Arguments of `chainlock diff`.
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@ pub struct Args {
 /// The `chainlock diff` subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum DiffCommand {
-    /// Print the diff digest of a release range (PROTOCOL.md section 4) and the commits it covers.
+    /// Print the diff digest of a release range (docs/protocol.md, section 4) and the commits it covers.
     Digest(DigestArgs),
     /// Show the review diff: changed files, line counts, hunks with word-level changes.
     Show(ShowArgs),
@@ -38,8 +38,9 @@ pub(crate) struct RangeArgs {
     /// The git repository (work tree or bare); not searched upwards.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub(crate) repo: PathBuf,
-    /// The previous release's source revision (tag, branch or commit). Omit it for the first
-    /// release after genesis: the base is then the empty tree.
+    /// The previous release's source revision (tag, branch or commit). For the first release
+    /// after genesis the base is the empty tree: omit --base, or give git's empty tree id
+    /// 4b825dc642cb6eb9a060e54bf8d69288fbee4904 as the record's base_commit names it.
     #[arg(long, value_name = "REV")]
     pub(crate) base: Option<String>,
     /// The new release's source revision (tag, branch or commit).
@@ -133,6 +134,12 @@ impl From<chainlock_diff::Error> for StreamError {
     }
 }
 
+impl From<chainlock_fs::Error> for StreamError {
+    fn from(err: chainlock_fs::Error) -> Self {
+        StreamError::Io(err.into())
+    }
+}
+
 impl From<io::Error> for StreamError {
     fn from(err: io::Error) -> Self {
         StreamError::Io(err)
@@ -168,9 +175,12 @@ fn digest(args: DigestArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| explain(e, range))?;
     let result: Result<DiffDigest, StreamError> = match &args.manifest {
         None => changes.digest_with(None, |_| Ok(())),
-        Some(path) => write_atomically(path, |out| {
-            changes.digest_with(None, |bytes| out.write_all(bytes).map_err(StreamError::Io))
-        }),
+        // Replaced atomically: a failed run never leaves a half-written manifest behind.
+        Some(path) => {
+            chainlock_fs::write_with(path, chainlock_fs::Options::REPLACE_PUBLIC, |out| {
+                changes.digest_with(None, |bytes| out.write_all(bytes).map_err(StreamError::Io))
+            })
+        }
     };
     let digest = match result {
         Ok(digest) => digest,
@@ -187,41 +197,18 @@ fn digest(args: DigestArgs) -> anyhow::Result<ExitCode> {
             "diff_digest": digest.to_hex(),
         }))?;
     } else {
-        println!(
+        outln!(
             "base         {}",
             commit_label(digest.range.base, range.base.as_deref())
         );
-        println!(
+        outln!(
             "head         {}",
             commit_label(Some(digest.range.head), Some(&range.head))
         );
-        println!("entries      {}", digest.entries);
-        println!("diff digest  {}", digest.to_hex());
+        outln!("entries      {}", digest.entries);
+        outln!("diff digest  {}", digest.to_hex());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file beside `path` and renames it into place at the end, so a
-/// failed run never leaves a half-written manifest behind.
-fn write_atomically<T>(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> Result<T, StreamError>,
-) -> Result<T, StreamError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)?;
-    let mut out = BufWriter::new(file);
-    let result = write(&mut out).and_then(|value| {
-        out.flush()?;
-        out.get_ref().sync_all()?;
-        std::fs::rename(&partial, path)?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
@@ -362,8 +349,11 @@ fn show_human(
         })?;
     writeln!(
         out,
-        "\n{} files changed, {} insertions(+), {} deletions(-), {} not shown as text",
-        summary.files, summary.additions, summary.deletions, summary.not_shown
+        "\n{} changed, {}(+), {}(-), {} not shown as text",
+        count(summary.files, "file", "files"),
+        count(summary.additions, "insertion", "insertions"),
+        count(summary.deletions, "deletion", "deletions"),
+        summary.not_shown
     )?;
     Ok(())
 }

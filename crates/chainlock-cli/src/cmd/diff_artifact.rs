@@ -4,14 +4,15 @@
 //! Exit codes: 0 clean, 1 findings (the artifact does not match its source; a high-severity
 //! flag), 2 the check could not run.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
+use chainlock_protocol::policy::Policy;
 use chainlock_review::{
-    compare, sort_flags, Archive, ArtifactReport, Flag, Format, Limits, Severity, SourceTree,
+    compare_with, scan_range, Archive, ArtifactReport, CompareOptions, Flag, Format, Limits,
+    RangeOptions, Reproduction, Severity, SourceTree,
 };
 
 use crate::output::printable;
@@ -61,12 +62,25 @@ pub struct ArtifactArgs {
     /// The artifact's format; detected from its name and layout when omitted.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
+    #[command(flatten)]
+    rebuilds: RebuildArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// Arguments of `chainlock diff risk`.
+/// Rebuild attestations that may cover the artifact's build output.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RebuildArgs {
+    /// Rebuild attestations (DSSE envelopes from `chainlock attest`): when at least the
+    /// policy's minimum of trusted builders reproduced this artifact from this commit, its
+    /// build output (dist/, bundles) is covered by the rebuilds.
+    #[arg(long, value_name = "ENVELOPE", num_args = 1.., requires = "policy")]
+    attestations: Vec<String>,
+    /// The policy naming the trusted builders and their minimum (with --attestations).
+    #[arg(long, value_name = "FILE", requires = "attestations")]
+    policy: Option<String>,
+}
 #[derive(Debug, clap::Args)]
 pub struct RiskArgs {
     #[command(flatten)]
@@ -77,6 +91,8 @@ pub struct RiskArgs {
     /// The artifact's format; detected from its name and layout when omitted.
     #[arg(long, value_enum, requires = "artifact")]
     format: Option<FormatArg>,
+    #[command(flatten)]
+    rebuilds: RebuildArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -84,7 +100,13 @@ pub struct RiskArgs {
 
 /// Runs `chainlock diff artifact`.
 pub fn run_artifact(args: ArtifactArgs) -> anyhow::Result<ExitCode> {
-    let report = artifact_report(&args.repo, &args.commit, &args.artifact, args.format)?;
+    let report = artifact_report(
+        &args.repo,
+        &args.commit,
+        &args.artifact,
+        args.format,
+        &args.rebuilds,
+    )?;
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(map) = value.as_object_mut() {
@@ -112,48 +134,46 @@ pub fn run_artifact(args: ArtifactArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `chainlock diff risk`.
 pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
-    let mut flags: Vec<Flag> = Vec::new();
-    let mut files = 0usize;
-    let range = chainlock_diff::for_each_change(&args.range.repo, args.range.base.as_deref(), &args.range.head, |change| -> Result<(), chainlock_diff::Error> {
-        files += 1;
-        let path = String::from_utf8_lossy(change.path);
-        let executable = change.new_mode == chainlock_diff::Mode::EXECUTABLE;
-        flags.extend(chainlock_review::scan_file_change(&path, executable, change.old, change.new));
-        Ok(())
-    })
-    .map_err(|e| {
-        anyhow!(
-            "cannot read the range {}..{} in {}: {e}\nnext: check that both revisions exist in the clone (git fetch --tags) and that --repo is a git repository",
-            args.range.base.as_deref().unwrap_or("(empty tree)"),
-            args.range.head,
-            args.range.repo.display()
-        )
-    })?;
-    sort_flags(&mut flags);
-    let report = match &args.artifact {
-        Some(path) => Some(artifact_report(
-            &args.range.repo,
-            &range.head.to_hex(),
-            path,
-            args.format,
-        )?),
-        None => None,
+    if args.artifact.is_none() && args.rebuilds.policy.is_some() {
+        anyhow::bail!(
+            "--attestations and --policy cover an artifact's build output: add --artifact FILE (the release's published artifact)"
+        );
+    }
+    let (base, head) = (args.range.base.as_deref(), args.range.head.as_str());
+    let compare = match &args.artifact {
+        Some(path) => {
+            let archive = open_archive(path, args.format, &args.range.repo)?;
+            let source = SourceTree::open(&args.range.repo, head)
+                .map_err(|e| explain(e, &args.range.repo, path))?;
+            compare_options(&args.rebuilds, &archive, &source)?
+        }
+        None => CompareOptions::default(),
     };
-    let all: Vec<&Flag> = flags
-        .iter()
-        .chain(report.iter().flat_map(|r| r.flags.iter()))
-        .collect();
-    let high = all.iter().any(|f| f.severity == Severity::High);
+    let options = RangeOptions {
+        artifact: args.artifact.clone(),
+        format: args.format.map(FormatArg::format),
+        compare,
+        limits: Limits::default(),
+    };
+    let scan = scan_range(&args.range.repo, base, head, &options).map_err(|e| match e {
+        chainlock_review::Error::Range { .. } => anyhow!(
+            "{e}\nnext: check that both revisions exist in the clone (git fetch --tags) and that --repo is a git repository"
+        ),
+        e => explain(e, &args.range.repo, args.artifact.as_deref().unwrap_or(Path::new(""))),
+    })?;
+    let (flags, report) = (&scan.flags, scan.artifact.as_ref());
+    let all: Vec<&Flag> = scan.all_flags().collect();
+    let high = scan.has_high();
     if args.json {
         crate::output::print_json(&serde_json::json!({
             "repo": args.range.repo.display().to_string(),
-            "base": range.base.map(|id| id.to_hex()),
+            "base": scan.base,
             "base_rev": args.range.base,
-            "head": range.head.to_hex(),
+            "head": scan.head,
             "head_rev": args.range.head,
-            "files_scanned": files,
+            "files_scanned": scan.files_scanned,
             "flags": flags,
-            "artifact": report.as_ref().map(|r| {
+            "artifact": report.map(|r| {
                 let mut value = serde_json::to_value(r).unwrap_or_default();
                 if let (Some(map), Some(path)) = (value.as_object_mut(), &args.artifact) {
                     map.insert("artifact".to_owned(), path.display().to_string().into());
@@ -161,28 +181,28 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
                 }
                 value
             }),
-            "summary": severity_counts(&all),
+            "summary": scan.severity_counts(),
         }))?;
     } else {
         let mut out = String::new();
-        let base = range.base.map_or_else(
+        let base = scan.base.as_ref().map_or_else(
             || "empty tree".to_owned(),
-            |id| label(&id.to_hex(), args.range.base.as_deref()),
+            |id| label(id, args.range.base.as_deref()),
         );
         let _ = writeln!(out, "base     {base}");
         let _ = writeln!(
             out,
             "head     {}",
-            label(&range.head.to_hex(), Some(&args.range.head))
+            label(&scan.head, Some(&args.range.head))
         );
-        let _ = writeln!(out, "scanned  {files} changed files");
-        write_flags(&mut out, "range flags", &flags);
-        if let (Some(report), Some(path)) = (&report, &args.artifact) {
+        let _ = writeln!(out, "scanned  {} changed files", scan.files_scanned);
+        write_flags(&mut out, "range flags", flags);
+        if let (Some(report), Some(path)) = (report, &args.artifact) {
             out.push('\n');
             write_artifact(&mut out, path, &args.range.head, report, false);
             write_flags(&mut out, "artifact flags", &report.flags);
         }
-        let counts = severity_counts(&all);
+        let counts = scan.severity_counts();
         let _ = writeln!(
             out,
             "\n{} flags: {} high, {} medium, {} low",
@@ -206,19 +226,54 @@ pub fn run_risk(args: RiskArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn severity_counts(flags: &[&Flag]) -> BTreeMap<&'static str, usize> {
-    let mut counts = BTreeMap::from([("high", 0), ("medium", 0), ("low", 0)]);
-    for flag in flags {
-        *counts.entry(flag.severity.as_str()).or_default() += 1;
-    }
-    counts
-}
-
 fn label(id: &str, rev: Option<&str>) -> String {
     match rev {
         Some(rev) if rev != id => format!("{id} ({rev})"),
         _ => id.to_owned(),
     }
+}
+
+fn open_archive(
+    artifact: &Path,
+    format: Option<FormatArg>,
+    repo: &Path,
+) -> anyhow::Result<Archive> {
+    Archive::open(artifact, format.map(FormatArg::format), &Limits::default())
+        .map_err(|e| explain(e, repo, artifact))
+}
+
+/// The comparison's options: with `--attestations`, the builder agreement that
+/// `chainlock_attest::evaluate` finds for this commit and this artifact's sha256.
+fn compare_options(
+    rebuilds: &RebuildArgs,
+    archive: &Archive,
+    source: &SourceTree,
+) -> anyhow::Result<CompareOptions> {
+    let Some(policy_path) = &rebuilds.policy else {
+        return Ok(CompareOptions::default());
+    };
+    let policy =
+        Policy::from_json(&crate::output::read_input(policy_path)?).with_context(|| {
+            format!("{policy_path} is not a valid policy: check it against PROTOCOL.md section 6")
+        })?;
+    let inputs = rebuilds
+        .attestations
+        .iter()
+        .map(|p| super::attest::read_envelope(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report =
+        chainlock_attest::evaluate::evaluate(&policy, &inputs, source.commit(), &archive.sha256)
+            .context("cannot evaluate the attestations")?;
+    let reproduction = Reproduction::from_report(&report);
+    if reproduction.is_none() {
+        eprintln!(
+            "note: {} of at least {} trusted builders reproduced this artifact ({} invalid envelopes): its build output is not covered by rebuilds (see `chainlock attest verify`)",
+            report.agreeing.len(),
+            report.min_builders,
+            report.invalid.len()
+        );
+    }
+    Ok(CompareOptions { reproduction })
 }
 
 /// Reads the artifact and the source tree and compares them, with errors that say what to do.
@@ -227,11 +282,12 @@ fn artifact_report(
     rev: &str,
     artifact: &Path,
     format: Option<FormatArg>,
+    rebuilds: &RebuildArgs,
 ) -> anyhow::Result<ArtifactReport> {
-    let archive = Archive::open(artifact, format.map(FormatArg::format), &Limits::default())
-        .map_err(|e| explain(e, repo, artifact))?;
+    let archive = open_archive(artifact, format, repo)?;
     let source = SourceTree::open(repo, rev).map_err(|e| explain(e, repo, artifact))?;
-    compare(&archive, &source).map_err(|e| explain(e, repo, artifact))
+    let options = compare_options(rebuilds, &archive, &source)?;
+    compare_with(&archive, &source, &options).map_err(|e| explain(e, repo, artifact))
 }
 
 fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow::Error {
@@ -239,6 +295,14 @@ fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow
     let next = match &err {
         E::ReadArtifact { .. } => "check the --artifact path and its permissions".to_owned(),
         E::UnknownFormat(_) => "give an npm .tgz, a wheel, an sdist, a .crate, a tar or a zip (or pass --format)".to_owned(),
+        E::FormatMismatch { .. } => format!(
+            "check that {} is the file the registry serves, under its own name; pass --format only for what the content is. Do not install or co-sign a file whose name lies about its content",
+            artifact.display()
+        ),
+        E::EmptyArchive { .. } => format!(
+            "{} was cut or packed from an empty directory: fetch it again and compare its hash with the release record; an empty package is nothing to co-sign",
+            artifact.display()
+        ),
         E::UnsafePath { .. }
         | E::LinkOutOfTree { .. }
         | E::SpecialEntry { .. }
@@ -260,7 +324,7 @@ fn explain(err: chainlock_review::Error, repo: &Path, artifact: &Path) -> anyhow
              if not, {} was crafted or broken: do not install or co-sign it, and report it to the publisher",
             artifact.display()
         ),
-        E::Git { .. } => format!(
+        E::Git { .. } | E::Range { .. } => format!(
             "check that --repo {} is a git clone holding that revision (git fetch --tags)",
             repo.display()
         ),
@@ -335,7 +399,40 @@ fn write_artifact(
             );
         }
     }
-    write_list(out, "only in the artifact", &report.only_in_artifact);
+    for group in report
+        .build_output
+        .iter()
+        .filter(|g| !g.reproduced_by.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "build output      {} ({} files): reproduced by {} agreeing builders ({})",
+            printable(&group.dir),
+            group.files.len(),
+            group.reproduced_by.len(),
+            group.reproduced_by.join(", ")
+        );
+    }
+    // Files no source file matches, one line per directory (`--json` lists every file).
+    let unreproduced: Vec<String> = report
+        .build_output
+        .iter()
+        .filter(|g| g.reproduced_by.is_empty())
+        .map(|g| match g.files.as_slice() {
+            [one] => one.clone(),
+            files => format!("{} ({} files)", g.dir, files.len()),
+        })
+        .collect();
+    if !unreproduced.is_empty() {
+        let _ = writeln!(
+            out,
+            "only in the artifact ({}):",
+            report.only_in_artifact.len()
+        );
+        for line in &unreproduced {
+            let _ = writeln!(out, "  {}", printable(line));
+        }
+    }
     if !report.differing.is_empty() {
         let _ = writeln!(out, "differ ({}):", report.differing.len());
         for d in &report.differing {
@@ -381,13 +478,18 @@ fn write_artifact_verdict(out: &mut String, report: &ArtifactReport) {
     if report.matches_source() {
         let _ = writeln!(
             out,
-            "result: the artifact matches the source at {} (only tool-written files differ)",
-            report.commit
+            "result: the artifact matches the source at {} (only tool-written files differ{})",
+            report.commit,
+            if report.build_output.is_empty() {
+                ""
+            } else {
+                "; build output reproduced by agreeing rebuilds"
+            }
         );
     } else {
         let _ = writeln!(
             out,
-            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ, {} high flags\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source",
+            "result: the artifact does NOT match the source at {}: {} files only in the artifact, {} differ, {} high flags\nnext: do not co-sign; ask the publisher how these files got into the artifact and rebuild it from the tagged source{}",
             report.commit,
             report.only_in_artifact.len(),
             report.differing.len(),
@@ -395,7 +497,12 @@ fn write_artifact_verdict(out: &mut String, report: &ArtifactReport) {
                 .flags
                 .iter()
                 .filter(|f| f.severity == Severity::High)
-                .count()
+                .count(),
+            if report.only_in_artifact.is_empty() {
+                ""
+            } else {
+                " (files built from the source are covered when independent builders reproduce the artifact: pass their envelopes with --attestations and the policy with --policy)"
+            }
         );
     }
 }

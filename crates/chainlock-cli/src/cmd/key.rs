@@ -8,11 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use chainlock_signer::keychain::{self, KeyInfo, Keychain};
+use chainlock_signer::ledger::{screens, DerivationPath};
 use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity, SignerKind};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::output::print_json;
+use crate::output::{print_json, printable};
 
 /// Arguments of `chainlock key`.
 #[derive(Debug, clap::Args)]
@@ -126,7 +127,7 @@ fn key_text(info: &KeyInfo) -> String {
     format!(
         "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
         info.key_id,
-        info.label,
+        printable(&info.label),
         info.public_key.to_hex(),
         info.uri()
     )
@@ -136,7 +137,7 @@ fn report_key(verb: &str, info: &KeyInfo, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&key_json(info))?;
     } else {
-        print!("{verb} key {}\n{}", info.key_id, key_text(info));
+        out!("{verb} key {}\n{}", info.key_id, key_text(info));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -147,13 +148,14 @@ fn list(json: bool) -> Result<ExitCode> {
     if json {
         print_json(&json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }))?;
     } else if keys.is_empty() {
-        println!(
+        outln!(
             "no keys in {} (create one with `chainlock key new --label NAME`)",
             store.index_path().display()
         );
     } else {
         for key in &keys {
-            println!("{}  {}", key.key_id, key.label);
+            // The index is a file anyone with the account can edit: labels are shown escaped.
+            outln!("{}  {}", key.key_id, printable(&key.label));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -188,7 +190,7 @@ fn show(id: &str, json: bool) -> Result<ExitCode> {
         }
         print_json(&v)?;
     } else {
-        println!("{}status:     {}", key_text(&info), status_text);
+        outln!("{}status:     {}", key_text(&info), status_text);
     }
     Ok(if status.is_ok() {
         ExitCode::SUCCESS
@@ -244,11 +246,20 @@ fn ledger(path: Option<&str>, confirm: bool, tcp: Option<String>, json: bool) ->
     if tcp.is_some() {
         options.ledger_tcp = tcp;
     }
-    options.confirm_on_device = confirm;
     let uri = KeyUri::Ledger {
         path: path.unwrap_or_default().to_string(),
     }
     .to_string();
+    if confirm {
+        // Read the key first, so that the user is told the address the device must show.
+        let signer = chainlock_signer::open(&uri, &options)?;
+        let path = DerivationPath::parse(path.unwrap_or_default())?;
+        eprint!(
+            "{}",
+            screens::instructions(&screens::public_key(&path, &signer.identity().public_key))
+        );
+    }
+    options.confirm_on_device = confirm;
     let signer = chainlock_signer::open(&uri, &options)?;
     print_identity(signer.identity(), json)?;
     Ok(ExitCode::SUCCESS)
@@ -259,10 +270,10 @@ fn print_identity(id: &SignerIdentity, json: bool) -> Result<()> {
     if json {
         print_json(id)
     } else {
-        print!(
+        out!(
             "key id:     {}\nlabel:      {}\npublic key: {}\nuri:        {}\n",
             id.key_id,
-            id.label,
+            printable(&id.label),
             id.public_key.to_hex(),
             id.uri
         );

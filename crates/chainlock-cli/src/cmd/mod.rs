@@ -6,6 +6,7 @@ pub mod cosign;
 pub mod diff;
 pub mod diff_artifact;
 pub mod key;
+pub mod policy;
 pub mod publish;
 pub mod record;
 pub mod request;

@@ -32,7 +32,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Sub::Digest { file, json } => {
             let bytes = read_input(&file)?;
             let record = Record::from_json(&bytes).with_context(|| {
-                format!("{file} is not a valid chainlock/1 record: fix the field named above")
+                format!(
+                    "{} is not a valid chainlock/1 record (docs/protocol.md, section 3); \
+                     what is wrong follows",
+                    crate::output::input_name(&file)
+                )
             })?;
             let digest = record.digest()?;
             if json {
@@ -42,7 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     "package": record.package(),
                 }))?;
             } else {
-                println!("{digest}");
+                outln!("{digest}");
             }
             Ok(ExitCode::SUCCESS)
         }

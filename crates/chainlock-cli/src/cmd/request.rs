@@ -114,11 +114,18 @@ fn parse(file: &str) -> Result<SigningRequest> {
 }
 
 fn parse_digest_arg(arg: &str) -> Result<Digest> {
-    let text = if std::path::Path::new(arg).is_file() {
-        std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?
-    } else {
+    let text = if chainlock_protocol::hash::is_lower_hex(arg, &[64]) {
         arg.to_string()
+    } else {
+        let bytes = crate::output::read_capped(arg, 4096).with_context(|| {
+            "--policy-digest takes 64 lowercase hex digits or a file holding them"
+        })?;
+        String::from_utf8_lossy(&bytes).trim().to_string()
     };
-    Digest::from_hex("policy digest", text.trim())
-        .context("--policy-digest takes 64 lowercase hex digits or a file holding them")
+    Digest::from_hex("policy digest", &text).with_context(|| {
+        format!(
+            "--policy-digest {}: the file must hold 64 lowercase hex digits",
+            crate::output::quoted(arg)
+        )
+    })
 }

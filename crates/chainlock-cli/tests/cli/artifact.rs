@@ -232,7 +232,7 @@ fn artifact_tampered_npm_tarball_human_and_json() {
         text.contains("    +require('child_process').exec("),
         "the content diff is shown: {text}"
     );
-    assert!(text.contains("high   artifact-only-file package/lib/telemetry.js: in the artifact but not in the source"), "{text}");
+    assert!(text.contains("high   artifact-only-file package/lib/telemetry.js: 1 file under `package/lib/` not in the source"), "{text}");
     assert!(
         text.contains("high   env-credentials    package/lib/telemetry.js:1:"),
         "{text}"

@@ -302,6 +302,50 @@ fn default_key_location_is_private() {
             & 0o777,
         0o700
     );
+    // What `builder key new` wrote is where `builder key show` and `attest` look by default.
+    let out = chainlock()
+        .args(["builder", "key", "show"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(ok(&out).contains(&key.display().to_string()));
+}
+
+#[test]
+fn a_missing_builder_key_is_named_once_with_the_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("chainlock/builder-ed25519.pem");
+    for args in [
+        &["builder", "key", "show"][..],
+        &[
+            "attest",
+            "--repo",
+            "file:///nowhere",
+            "--commit",
+            "v1",
+            "--build",
+            "true",
+        ],
+    ] {
+        let mut full = args.to_vec();
+        if args[0] == "attest" {
+            full.extend(["--artifact", "x"]);
+        }
+        let out = chainlock()
+            .args(&full)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("No such file").count(), 0, "{err}");
+        assert_eq!(
+            err.matches(&*missing.display().to_string()).count(),
+            2,
+            "{err}"
+        );
+        assert!(err.contains("chainlock builder key new"), "{err}");
+    }
 }
 
 #[test]
@@ -366,9 +410,44 @@ fn independent_npm_pack_builds_agree_and_an_injected_file_disagrees() {
         &shas[2],
         "agreeing builders: 2 distinct (minimum 2)",
         &expected,
+        "(over 2 envelopes)",
         "result: minimum met",
+        // Builders named as the policy lists them: by public key.
+        &format!("  {}\n", f.builders[0].public_key),
+        &format!("  {}\n", f.builders[1].public_key),
+        &format!("builder {}", f.builders[2].public_key),
     ] {
         assert!(text.contains(words), "missing {words:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn attest_takes_a_tag_or_a_short_id_and_prints_the_full_commit() {
+    let f = fixture();
+    let repo = f.dir.path().join("pkg");
+    git(&repo, &["tag", "v1.0.0-attest", &f.commit]);
+    let url = format!("file://{}", repo.display());
+    for (i, rev) in ["v1.0.0-attest", &f.commit[..10]].into_iter().enumerate() {
+        let out_path = f.dir.path().join(format!("by-revision{i}.json"));
+        let out = attest(
+            f.dir.path(),
+            &url,
+            rev,
+            "npm pack",
+            &f.builders[0].key,
+            &out_path,
+        );
+        let text = ok(&out);
+        assert!(
+            text.contains(&format!("commit {} (resolved from \"{rev}\")", f.commit)),
+            "{text}"
+        );
+        assert!(text.contains("SOURCE_DATE_EPOCH "), "{text}");
+        assert!(
+            text.contains(" UTC)"),
+            "the epoch is shown as a date: {text}"
+        );
+        assert_eq!(subject_sha256(&out_path), subject_sha256(&f.envelopes[0]));
     }
 }
 
@@ -511,7 +590,7 @@ fn tampered_payloads_and_wrong_payload_types_are_invalid() {
     let out = verify(&args, &[&t]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("INVALID") && text.contains("envelope(s) are invalid"),
+        text.contains("INVALID") && text.contains("1 envelope is invalid"),
         "{text}"
     );
 }

@@ -431,10 +431,18 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         "{human}"
     );
 
+    // One trusted builder got another artifact: a warning, acknowledged explicitly.
+    let out = bob.run(&["sign", &release_id, "--key", &bob.uri()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--accept-warnings") && err.contains("rebuilt another artifact"),
+        "{err}"
+    );
     let signing: Vec<Child> = [&bob, &carol]
         .iter()
         .map(|p| {
-            p.cmd(&["sign", &release_id, "--key", &p.uri()])
+            p.cmd(&["sign", &release_id, "--key", &p.uri(), "--accept-warnings"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

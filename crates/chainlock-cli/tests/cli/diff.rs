@@ -405,6 +405,25 @@ fn digest_from_the_empty_tree_when_base_is_omitted() {
 }
 
 #[test]
+fn the_empty_tree_id_names_the_first_release_base() {
+    let s = scenario();
+    let omitted = digest_json(s.repo.path_str(), None, "v1");
+    // Git's empty tree id, as a first release's record names its base, and a revision that
+    // resolves to the empty tree: the same range as no base at all.
+    let empty = git(s.repo.path(), &["hash-object", "-t", "tree", "/dev/null"]);
+    assert_eq!(empty.trim(), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+    for base in [
+        empty.trim(),
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904^{tree}",
+    ] {
+        let report = digest_json(s.repo.path_str(), Some(base), "v1");
+        assert_eq!(report["diff_digest"], omitted["diff_digest"], "{base}");
+        assert_eq!(report["base"], serde_json::Value::Null, "{base}");
+        assert_eq!(report["entries"], 14);
+    }
+}
+
+#[test]
 fn digest_of_a_porcelain_history_with_real_symlinks_and_executables() {
     // An ordinary work-tree history, committed with `git add` / `git commit`.
     let repo = Repo::new();

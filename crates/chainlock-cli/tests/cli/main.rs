@@ -3,9 +3,13 @@
 
 mod artifact;
 mod attest;
+mod corpus_attacks;
 mod cosign;
 mod diff;
+mod hostile;
 mod key;
+mod ledger;
+mod policy;
 mod request;
 mod tx;
 mod util;

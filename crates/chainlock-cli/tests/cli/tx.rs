@@ -97,6 +97,16 @@ fn decode_names_templates_for_humans() {
         "{text}"
     );
     assert!(text.contains("locktime 0"), "{text}");
+
+    // A lock time from 500,000,000 on is a Unix time: shown with its date.
+    let mut timed = s.tx.clone();
+    timed.lock_time = 1_795_219_200;
+    let out = run(&["tx", "decode", &timed.to_hex()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("locktime 1795219200 (2026-11-21 00:00:00 UTC)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -172,7 +182,7 @@ fn verify_accepts_a_signed_record() {
         "{text}"
     );
     assert!(text.contains(&s.keys[2].public_key().key_id()), "{text}");
-    assert!(text.contains("all 1 inputs are valid"), "{text}");
+    assert!(text.contains("the 1 input is valid"), "{text}");
 
     let out = run(&[
         "tx",

@@ -1,6 +1,11 @@
 //! The content rules: binary, minified or high-entropy content, code that reaches the
 //! network, spawns processes, evaluates strings or reads credentials, and hidden Unicode.
 
+use super::context::{depth_change, is_only_strings, lex, Changes};
+use super::patterns::{
+    contains_token, is_constant_import, matches_in_strings, CREDENTIAL_SOURCES, DECODERS,
+    ENV_ACCESS, EVAL, NETWORK, PROCESS, SECRET_WORDS,
+};
 use super::*;
 /// Well-known binary formats whose magic matches their extension raise no flag.
 fn media_magic_ok(ext: &str, data: &[u8]) -> Option<bool> {
@@ -149,6 +154,8 @@ fn high_entropy_token(text: &str) -> Option<(usize, f64)> {
             )
     })
     .filter(|t| t.len() >= ENTROPY_TOKEN)
+    // A URL or a hex digest is long but says what it is.
+    .filter(|t| !t.contains("://") && !t.bytes().all(|b| b.is_ascii_hexdigit()))
     .map(|t| (t.len(), shannon_bits(t.as_bytes())))
     .find(|&(_, bits)| bits >= ENTROPY_BITS)
 }
@@ -166,187 +173,6 @@ pub(super) fn shannon_bits(data: &[u8]) -> f64 {
         .map(|&c| f64::from(c) / n)
         .map(|p| -p * p.log2())
         .sum()
-}
-
-/// Patterns of one rule; a pattern starting with an identifier character must not be
-/// preceded by one (`eval(` matches `x = eval(` but not `medieval(`).
-struct Patterns {
-    rule: Rule,
-    what: &'static str,
-    patterns: &'static [&'static str],
-}
-
-const NETWORK: Patterns = Patterns {
-    rule: Rule::NetworkAccess,
-    what: "reaches the network",
-    patterns: &[
-        "fetch(",
-        "XMLHttpRequest",
-        "require('http')",
-        "require(\"http\")",
-        "require('https')",
-        "require(\"https\")",
-        "require('net')",
-        "require(\"net\")",
-        "require('dgram')",
-        "require(\"dgram\")",
-        "from 'http'",
-        "from \"http\"",
-        "from 'https'",
-        "from \"https\"",
-        "node:http",
-        "node:https",
-        "node:net",
-        "node:dgram",
-        "net.connect(",
-        "net.createConnection(",
-        "WebSocket(",
-        "axios",
-        "http.request(",
-        "https.request(",
-        "http.get(",
-        "https.get(",
-        "urllib.request",
-        "urllib3",
-        "urlopen(",
-        "requests.get(",
-        "requests.post(",
-        "requests.put(",
-        "requests.request(",
-        "httpx.",
-        "http.client",
-        "aiohttp",
-        "socket.socket(",
-        "socket.create_connection(",
-        "TcpStream::connect",
-        "UdpSocket::bind",
-        "reqwest::",
-        "ureq::",
-        "curl ",
-        "wget ",
-        "Invoke-WebRequest",
-        "/dev/tcp/",
-        "Net::HTTP",
-    ],
-};
-
-const PROCESS: Patterns = Patterns {
-    rule: Rule::ProcessSpawn,
-    what: "spawns a process",
-    patterns: &[
-        "child_process",
-        "execSync(",
-        "spawnSync(",
-        "execFileSync(",
-        "execa(",
-        "subprocess.",
-        "os.system(",
-        "os.popen(",
-        "os.exec",
-        "os.spawn",
-        "pty.spawn(",
-        "Command::new(",
-        "std::process::Command",
-        "Runtime.getRuntime().exec",
-        "ProcessBuilder(",
-        "shell_exec(",
-        "proc_open(",
-        "passthru(",
-        "Start-Process",
-        "| sh",
-        "| bash",
-        "bash -c",
-        "sh -c",
-    ],
-};
-
-const EVAL: Patterns = Patterns {
-    rule: Rule::DynamicEval,
-    what: "evaluates code built at run time",
-    patterns: &[
-        "eval(",
-        "new Function(",
-        "vm.runInNewContext",
-        "vm.runInThisContext",
-        "vm.runInContext",
-        "vm.Script(",
-        "__import__(",
-        "marshal.loads(",
-        "compile(",
-        "exec(",
-    ],
-};
-
-/// Reads of the environment...
-const ENV_ACCESS: &[&str] = &[
-    "process.env",
-    "os.environ",
-    "os.getenv(",
-    "env::var",
-    "env!(",
-    "getenv(",
-    "ENV[",
-    "$ENV{",
-    "System.getenv",
-];
-/// ...whose variable names suggest a secret.
-const SECRET_WORDS: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "api_key",
-    "apikey",
-    "access_key",
-    "private_key",
-    "credential",
-    "auth",
-];
-/// The whole environment, or well-known credential files.
-const CREDENTIAL_SOURCES: &[&str] = &[
-    "JSON.stringify(process.env",
-    "Object.keys(process.env",
-    "Object.entries(process.env",
-    "dict(os.environ",
-    "os.environ.copy(",
-    "os.environ.items(",
-    "env::vars()",
-    "printenv",
-    ".npmrc",
-    ".pypirc",
-    ".ssh/",
-    "id_rsa",
-    "id_ed25519",
-    ".aws/credentials",
-    ".git-credentials",
-    ".docker/config.json",
-    ".netrc",
-    ".kube/config",
-];
-
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// Whether `line` contains `pattern` at an identifier boundary.
-pub(super) fn contains_token(line: &str, pattern: &str) -> bool {
-    let starts_ident = pattern.bytes().next().is_some_and(is_ident);
-    let bytes = line.as_bytes();
-    let mut from = 0;
-    while let Some(pos) = line[from..].find(pattern) {
-        let at = from + pos;
-        if !starts_ident || at == 0 || !is_ident(bytes[at - 1]) {
-            // Python's `exec(`/`compile(` are builtins; `x.exec(` (RegExp, cursor) is not eval.
-            if !(matches!(pattern, "exec(" | "compile(") && at > 0 && bytes[at - 1] == b'.') {
-                return true;
-            }
-        }
-        from = at + pattern.len().max(1);
-        if from >= line.len() {
-            break;
-        }
-    }
-    false
 }
 
 /// Whether the whole of `line` is a comment in `lang`, so no pattern in it can run. When in
@@ -371,104 +197,143 @@ fn is_comment(lang: Lang, line: &str) -> bool {
     hash && t.starts_with('#') && !t.starts_with("#!") && !t.starts_with("#[")
 }
 
-pub(super) fn code_patterns(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
+pub(super) fn code_patterns(
+    file: &FileInfo<'_>,
+    changes: &Changes<'_>,
+    old: Option<&str>,
+    new: &str,
+    flags: &mut Vec<Flag>,
+) {
     let escalate = if file.is_install_hook {
         Severity::High
     } else {
         Severity::Medium
     };
-    let python_only_eval =
-        |p: &str| matches!(p, "compile(" | "exec(" | "__import__(" | "marshal.loads(");
+    let python_only_eval = |p: &str| matches!(p, "exec(" | "__import__(" | "marshal.loads(");
     let lang = file.lang.unwrap_or(Lang::Opaque);
     let is_python = lang.is_python();
+    let lexed_new = lex(lang, new);
+    let lexed_old = lex(lang, old.unwrap_or(""));
+    let masked_at = |lexed: &[super::context::Lexed], line: u32| {
+        lexed
+            .get((line as usize).saturating_sub(1))
+            .map(|l| (l.masked.clone(), l.prose))
+    };
+    // Each added line as the rules see it: skipped (comment, prose, only strings), or its
+    // masked text and whether it continues the statement of the added line before it.
+    let mut lines: Vec<(u32, &str, usize, Option<String>, bool)> = Vec::new();
+    let (mut depth, mut previous) = (0i32, 0u32);
+    for &(line, text, hunk) in &changes.added {
+        let (masked, prose) =
+            masked_at(&lexed_new, line).unwrap_or_else(|| (text.to_owned(), false));
+        let continues = line == previous + 1 && depth > 0;
+        depth = if continues { depth } else { 0 };
+        depth = (depth + depth_change(&masked)).max(0);
+        previous = line;
+        let skip = is_comment(lang, text) || prose || is_only_strings(&masked);
+        lines.push((line, text, hunk, (!skip).then_some(masked), continues));
+    }
+    // A pattern the same hunk also removed was there before: re-indented, re-annotated,
+    // moved within the hunk. Only what the range introduces is flagged.
+    // Counted, not just found: removing one `eval(` does not excuse adding three.
+    let removed_count = |hunk: usize, matches: &dyn Fn(&str, &str) -> bool| {
+        changes.removed.get(hunk).map_or(0, |lines| {
+            lines
+                .iter()
+                .filter(|&&(n, r)| {
+                    let (masked, prose) =
+                        masked_at(&lexed_old, n).unwrap_or_else(|| (r.to_owned(), false));
+                    !is_comment(lang, r) && !prose && matches(r, &masked)
+                })
+                .count()
+        })
+    };
+    // What each (hunk, pattern) removed and has not yet been matched by an added line.
+    let mut budget: HashMap<(usize, &str), usize> = HashMap::new();
+    let hit_of = |p: &str, text: &str, masked: &str| {
+        let subject = if matches_in_strings(p) { text } else { masked };
+        contains_token(subject, p) && !(p == "__import__(" && is_constant_import(text))
+    };
     for patterns in [&NETWORK, &PROCESS, &EVAL] {
-        let mut count = 0;
-        for &(line, text) in added {
-            if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
+        let (mut count, mut statement_flagged) = (0, false);
+        for (line, text, hunk, masked, continues) in &lines {
+            statement_flagged &= *continues;
+            let Some(masked) = masked else { continue };
+            if count >= MAX_LINE_FLAGS || statement_flagged {
                 continue;
             }
             let hit = patterns
                 .patterns
                 .iter()
-                .find(|p| (is_python || !python_only_eval(p)) && contains_token(text, p));
-            if let Some(p) = hit {
-                count += 1;
-                let message = format!(
-                    "added line {} (`{}`): {}",
-                    patterns.what,
-                    p.trim(),
-                    clip(text.trim(), 100)
-                );
-                flags.push(file.flag(patterns.rule, escalate, Some(line), message));
+                .find(|p| (is_python || !python_only_eval(p)) && hit_of(p, text, masked));
+            let Some(p) = hit else { continue };
+            let left = budget
+                .entry((*hunk, p))
+                .or_insert_with(|| removed_count(*hunk, &|r, masked| hit_of(p, r, masked)));
+            if *left > 0 {
+                *left -= 1;
+                continue;
             }
+            count += 1;
+            statement_flagged = true;
+            let decoded =
+                patterns.rule == Rule::DynamicEval && DECODERS.iter().any(|d| text.contains(d));
+            let (severity, what) = if decoded {
+                (
+                    Severity::High,
+                    "evaluates decoded data, code nobody can read",
+                )
+            } else {
+                (escalate, patterns.what)
+            };
+            let message = format!(
+                "added line {what} (`{}`): {}",
+                p.trim(),
+                clip(text.trim(), 100)
+            );
+            flags.push(file.flag(patterns.rule, severity, Some(*line), message));
         }
     }
-    let mut count = 0;
-    for &(line, text) in added {
-        if count >= MAX_LINE_FLAGS || is_comment(lang, text) {
-            continue;
-        }
+    let credential = |text: &str| -> Option<String> {
         let lower = text.to_ascii_lowercase();
         let env_secret = ENV_ACCESS.iter().any(|p| text.contains(p))
             && SECRET_WORDS.iter().any(|w| lower.contains(w));
         let source = CREDENTIAL_SOURCES.iter().find(|p| text.contains(*p));
-        if env_secret || source.is_some() {
-            count += 1;
-            let why = match source {
-                Some(s) => format!("reads credentials (`{s}`)"),
-                None => "reads a secret from the environment".to_owned(),
-            };
-            flags.push(file.flag(
-                Rule::EnvCredentials,
-                Severity::High,
-                Some(line),
-                format!("added line {why}: {}", clip(text.trim(), 100)),
-            ));
+        match source {
+            Some(s) => Some(format!("reads credentials (`{s}`)")),
+            None => env_secret.then(|| "reads a secret from the environment".to_owned()),
         }
+    };
+    let (mut count, mut statement_flagged) = (0, false);
+    for (line, text, hunk, masked, continues) in &lines {
+        statement_flagged &= *continues;
+        if masked.is_none() || count >= MAX_LINE_FLAGS || statement_flagged {
+            continue;
+        }
+        let Some(why) = credential(text) else {
+            continue;
+        };
+        let left = budget
+            .entry((*hunk, "credentials"))
+            .or_insert_with(|| removed_count(*hunk, &|r, _| credential(r).is_some()));
+        if *left > 0 {
+            *left -= 1;
+            continue;
+        }
+        count += 1;
+        statement_flagged = true;
+        flags.push(file.flag(
+            Rule::EnvCredentials,
+            Severity::High,
+            Some(*line),
+            format!("added line {why}: {}", clip(text.trim(), 100)),
+        ));
     }
 }
 
-/// What an invisible character can do, or `None` for a character that shows. `previous` is
-/// the character before it: a variation selector after an emoji is ordinary text.
-pub(super) fn invisible(c: char, previous: Option<char>) -> Option<&'static str> {
-    Some(match c {
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}' => "a bidi control: the code shown is not the order it runs in",
-        '\u{2028}' | '\u{2029}' => "a line separator: a line break most viewers do not show",
-        '\u{E0000}'..='\u{E007F}' => "a tag character: text no viewer shows",
-        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => {
-            "a Hangul filler: a name that shows as nothing"
-        }
-        '\u{E0100}'..='\u{E01EF}' => "a variation selector: can carry a hidden payload",
-        '\u{FE00}'..='\u{FE0F}'
-            if previous.is_none_or(|p| p.is_ascii() || ('\u{FE00}'..='\u{FE0F}').contains(&p)) =>
-        {
-            "a variation selector: can carry a hidden payload"
-        }
-        // The rest of Unicode's format characters (category Cf).
-        '\u{00AD}'
-        | '\u{0600}'..='\u{0605}'
-        | '\u{06DD}'
-        | '\u{070F}'
-        | '\u{0890}'..='\u{0891}'
-        | '\u{08E2}'
-        | '\u{180E}'
-        | '\u{200B}'..='\u{200D}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{206A}'..='\u{206F}'
-        | '\u{FEFF}'
-        | '\u{FFF9}'..='\u{FFFB}'
-        | '\u{110BD}'
-        | '\u{110CD}'
-        | '\u{13430}'..='\u{1343F}'
-        | '\u{1BCA0}'..='\u{1BCA3}'
-        | '\u{1D173}'..='\u{1D17A}' => "an invisible format character",
-        _ => return None,
-    })
-}
+/// Why `c` would not show as itself: the one definition, shared with every report and
+/// with record validation (`chainlock_protocol::text`).
+pub(super) use chainlock_protocol::text::invisible_char as invisible;
 
 /// Bidi controls and invisible characters in added lines of code ("Trojan Source").
 pub(super) fn hidden_unicode(file: &FileInfo<'_>, added: &[(u32, &str)], flags: &mut Vec<Flag>) {
@@ -522,5 +387,13 @@ mod tests {
         assert!(!contains_token("medieval(x)", "eval("));
         assert!(!contains_token("re.exec(x)", "exec("));
         assert!(contains_token("exec(code)", "exec("));
+        // Bounded on both sides: a longer identifier is another name.
+        assert!(!contains_token("urllib3_version_list = []", "urllib3"));
+        assert!(contains_token("import urllib3", "urllib3"));
+        // ...except for the patterns that start a family of names.
+        assert!(contains_token("os.execv(path, args)", "os.exec"));
+        assert!(is_constant_import("m = __import__('json')"));
+        assert!(!is_constant_import("m = __import__(name)"));
+        assert!(!is_constant_import("m = __import__('o' + 's')"));
     }
 }

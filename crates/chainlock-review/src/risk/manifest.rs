@@ -43,12 +43,22 @@ pub(super) fn install_hooks(
             };
             // The key inside "scripts", not the first `"install"` anywhere (keywords).
             let line = keys.nested("scripts", hook);
+            // `prepare` runs when the package is installed from git (a git dependency, a
+            // checkout), never when it is installed from the registry.
+            let (severity, when) = if hook.contains("prepare") {
+                (
+                    Severity::Medium,
+                    "runs when installed from git (git dependencies, checkouts) and before `npm publish`, not on registry installs",
+                )
+            } else {
+                (Severity::High, "runs on every install")
+            };
             flags.push(file.flag(
                 Rule::InstallHook,
-                Severity::High,
+                severity,
                 line,
                 format!(
-                    "npm `{hook}` script {verb}: runs on every install: {}",
+                    "npm `{hook}` script {verb}: {when}: {}",
                     clip(command_text, 120)
                 ),
             ));
@@ -107,9 +117,9 @@ pub(super) fn install_hooks(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Dep {
     /// Table or section plus name, e.g. `dependencies.left-pad`.
-    key: String,
+    pub(super) key: String,
     /// The requirement as written (version, URL, inline table).
-    spec: String,
+    pub(super) spec: String,
     /// Where it is in the file.
     line: u32,
 }
@@ -118,7 +128,7 @@ pub(super) struct Dep {
 #[derive(Debug)]
 pub(super) struct Unreadable {
     line: Option<u32>,
-    why: String,
+    pub(super) why: String,
 }
 
 impl Unreadable {
@@ -131,7 +141,7 @@ impl Unreadable {
 }
 
 /// Drops a leading byte order mark, as npm, Cargo and Python's `utf-8-sig` readers do.
-fn strip_bom(text: &str) -> &str {
+pub(super) fn strip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
@@ -199,7 +209,11 @@ pub(super) fn dependencies(file: &FileInfo<'_>, old: &str, new: &str, flags: &mu
             || dep.key.starts_with("replace.")
         {
             Severity::High
-        } else if dep.key.contains("dev") || dep.key.contains("test") {
+        } else if dep.key.contains("dev")
+            || dep.key.contains("test")
+            // PEP 735 groups are for development: installers never fetch them for users.
+            || dep.key.starts_with("dependency-groups")
+        {
             Severity::Low
         } else {
             Severity::Medium
@@ -339,7 +353,7 @@ fn npm_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
 }
 
 /// The distribution name at the start of a PEP 508 requirement.
-fn requirement_name(req: &str) -> String {
+pub(super) fn requirement_name(req: &str) -> String {
     req.trim()
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -361,7 +375,7 @@ fn requirement_key(req: &str) -> String {
 }
 
 /// A statement of a TOML document as the line-based reader sees it.
-enum TomlItem {
+pub(super) enum TomlItem {
     /// `[a.b]`, or `[[a.b]]` when `array` is set.
     Table { path: Vec<String>, array: bool },
     /// `key = value`: the key's dotted path and the value's text line by line, comments
@@ -376,7 +390,7 @@ enum TomlItem {
 /// Reads a TOML document statement by statement. No TOML parser is available, so this knows
 /// enough of the syntax (quoted and dotted keys, multi-line strings, arrays, inline tables)
 /// to place every table and key, and refuses a line it cannot place instead of skipping it.
-fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
+pub(super) fn toml_items(text: &str) -> Result<Vec<TomlItem>, Unreadable> {
     let lines = split_lines(text);
     let mut items = Vec::new();
     let mut i = 0;
@@ -509,7 +523,7 @@ impl ValueScan {
 
 /// A dotted key at the start of `s` (bare, "basic" and 'literal' parts, escapes resolved) and
 /// the text after it.
-fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
+pub(super) fn toml_key(s: &str) -> Option<(Vec<String>, &str)> {
     let mut path = Vec::new();
     let mut rest = s.trim_start();
     loop {
@@ -590,7 +604,7 @@ fn unescape_basic(s: &str) -> Option<String> {
 }
 
 /// The value of a quoted TOML string element, `None` when `element` is not one.
-fn unquote(element: &str) -> Option<String> {
+pub(super) fn unquote(element: &str) -> Option<String> {
     if element.len() >= 2 && element.starts_with('"') && element.ends_with('"') {
         unescape_basic(&element[1..element.len() - 1])
     } else if element.len() >= 2 && element.starts_with('\'') && element.ends_with('\'') {
@@ -602,7 +616,7 @@ fn unquote(element: &str) -> Option<String> {
 
 /// The elements of an array or inline table value, split at its top-level commas, each with
 /// the line it starts on.
-fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
+pub(super) fn toml_elements(value: &[(u32, String)]) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     let mut depth = 0;
     let mut quote: Option<char> = None;
@@ -894,7 +908,7 @@ pub(super) fn setup_cfg_deps(text: &str) -> Result<Vec<Dep>, Unreadable> {
     Ok(deps)
 }
 
-fn requirements_deps(text: &str) -> Vec<Dep> {
+pub(super) fn requirements_deps(text: &str) -> Vec<Dep> {
     let mut deps = Vec::new();
     for (i, raw) in split_lines(text).into_iter().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();

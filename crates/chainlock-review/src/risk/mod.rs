@@ -11,11 +11,17 @@ use std::fmt;
 use serde::Serialize;
 
 mod content;
+mod context;
 mod manifest;
+mod patterns;
+mod pymanifest;
 
-use content::{binary_file, code_patterns, hidden_unicode, invisible, opaque_content};
+use content::{binary_file, code_patterns, hidden_unicode, opaque_content};
 pub(crate) use manifest::{cargo_dependency_names, toml_value};
 use manifest::{dependencies, install_hooks};
+pub(crate) use pymanifest::{
+    pyproject_declared, requirements_names, setup_cfg_declared, PythonDeclared,
+};
 
 /// How urgently a flag deserves a look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -210,7 +216,8 @@ pub fn scan_file_change(
         return finish(flags);
     };
     let old_text = old.and_then(|o| decode(&file, o));
-    let added = added_lines(old_text.as_deref(), &new_text);
+    let changes = context::Changes::new(old_text.as_deref(), &new_text);
+    let added = changes.lines();
 
     install_hooks(
         &file,
@@ -231,7 +238,7 @@ pub fn scan_file_change(
     }
     if file.is_code {
         hidden_unicode(&file, &added, &mut flags);
-        code_patterns(&file, &added, &mut flags);
+        code_patterns(&file, &changes, old_text.as_deref(), &new_text, &mut flags);
     }
     finish(flags)
 }
@@ -405,49 +412,14 @@ fn strip_terminator(line: &str) -> &str {
     line.strip_suffix('\r').unwrap_or(line)
 }
 
-/// Lines of `new` that are not in `old`, with their 1-based line numbers in `new`.
-fn added_lines<'t>(old: Option<&str>, new: &'t str) -> Vec<(u32, &'t str)> {
-    let lines = split_lines(new);
-    let Some(old) = old else {
-        return lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| (line_no(i), l))
-            .collect();
-    };
-    // Deadline: a pathological file gets a coarser (still correct) diff, never a hang.
-    let diff = similar::TextDiff::configure()
-        .timeout(std::time::Duration::from_secs(2))
-        .diff_lines(old, new);
-    let mut added = Vec::new();
-    for change in diff.iter_all_changes() {
-        if change.tag() != similar::ChangeTag::Insert {
-            continue;
-        }
-        // `lines` is split exactly as the diff split `new`, so the index finds the change's text.
-        if let Some((i, text)) = change
-            .new_index()
-            .and_then(|i| lines.get(i).map(|t| (i, *t)))
-        {
-            debug_assert_eq!(text, strip_terminator(change.value()));
-            added.push((line_no(i), text));
-        }
-    }
-    added
-}
-
 fn line_no(index: usize) -> u32 {
     u32::try_from(index)
         .unwrap_or(u32::MAX - 1)
         .saturating_add(1)
 }
 
-/// Whether `c` (after `previous`) would not show as itself in a terminal or an editor: a
-/// control character other than tab, a bidi control or another invisible format character.
-/// Reports write such characters as escapes.
-pub fn is_hidden_char(c: char, previous: Option<char>) -> bool {
-    (c.is_control() && c != '\t') || invisible(c, previous).is_some()
-}
+/// Whether `c` would not show as itself: `chainlock_protocol::text`'s one definition.
+pub use chainlock_protocol::text::is_hidden_char;
 
 /// Shortens `text` to at most `max` characters for a one-line message, with control and
 /// invisible characters written as `\u{..}` so the report shows what the line holds.

@@ -147,9 +147,13 @@ fn tampered_npm_tarball_is_caught() {
     assert!(report.flags.iter().any(|f| f.rule == Rule::ProcessSpawn
         && f.file == "package/index.js"
         && f.line == Some(3)));
-    assert!(report.flags.iter().any(|f| f.rule == Rule::NetworkAccess
-        && f.file == "package/lib/telemetry.js"
-        && f.line == Some(1)));
+    // A file only in the artifact is one high finding for its directory; of the content
+    // rules only the high ones are added (a medium per line would bury the finding, and a
+    // built package has hundreds of such lines).
+    assert!(!report
+        .flags
+        .iter()
+        .any(|f| f.file == "package/lib/telemetry.js" && f.severity != Severity::High));
 }
 
 fn python_repo() -> (Repo, String) {

@@ -5,5 +5,6 @@ mod artifacts;
 mod differentials;
 mod evasion;
 mod hostile;
+mod packaging;
 mod risk;
 mod util;

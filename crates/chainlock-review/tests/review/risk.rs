@@ -390,3 +390,75 @@ fn hostile_input_does_not_panic() {
         }
     }
 }
+
+/// What a range merely re-indents, annotates, documents or quotes is not new.
+#[test]
+fn only_what_the_range_introduces_is_flagged() {
+    let rules = |old: Option<&str>, new: &str, path: &str| -> Vec<(Rule, Severity)> {
+        scan(path, old, new)
+            .iter()
+            .map(|f| (f.rule, f.severity))
+            .collect()
+    };
+    // Indentation only, and a type annotation added: the same hunk removed the same call.
+    let old = "def f():\n    subprocess.run(['ls'])\n    p = subprocess.Popen(cmd)\n";
+    let new = "def f():\n    if True:\n        subprocess.run(['ls'])\n    p: subprocess.Popen = subprocess.Popen(cmd)\n";
+    assert_eq!(rules(Some(old), new, "a.py"), vec![]);
+    // Docstrings, strings and comments are not code; identifiers that merely start with a
+    // pattern are other names; a reference to Popen is not a call.
+    let new = "def f():\n    \"\"\"Runs the pager via subprocess.Popen.\n\n    See eval( and fetch(.\n    \"\"\"\n    urllib3_version_list = []\n    real_popen = subprocess.Popen\n    msgs = [\n        \"token in ~/.netrc ciao\",\n    ]\n    # os.system('x')\n";
+    assert_eq!(rules(None, new, "a.py"), vec![]);
+    // A string standing alone is data; code that opens the same path still reads it.
+    assert_eq!(
+        rules(
+            None,
+            "creds = open(os.path.expanduser('~/.netrc')).read()\n",
+            "a.py"
+        ),
+        vec![(Rule::EnvCredentials, Severity::High)]
+    );
+    // `__import__` of a constant and `compile(` alone are not dynamic evaluation; a URL is not
+    // high entropy.
+    let new = format!(
+        "json = __import__('json')\ncode = compile(src, 'x', 'exec')\nURL = 'https://example.com/{}'\n",
+        "aZ3-_q9".repeat(20)
+    );
+    assert_eq!(rules(None, &new, "a.py"), vec![]);
+    // But a new call is flagged, once per statement, and eval of decoded data is high.
+    let new =
+        "subprocess.run(\n    ['curl', url],\n    check=True,\n)\nexec(base64.b64decode(blob))\n";
+    assert_eq!(
+        rules(None, new, "a.py"),
+        vec![
+            (Rule::DynamicEval, Severity::High),
+            (Rule::ProcessSpawn, Severity::Medium)
+        ]
+    );
+}
+
+#[test]
+fn npm_prepare_says_when_it_runs() {
+    let old = "{\"name\": \"x\", \"scripts\": {}}\n";
+    let new = "{\"name\": \"x\", \"scripts\": {\"prepare\": \"tsc\"}}\n";
+    let flags = scan("package.json", Some(old), new);
+    let hook = fired(&flags, Rule::InstallHook).expect("prepare is flagged");
+    assert_eq!(hook.severity, Severity::Medium);
+    assert!(
+        hook.message.contains("not on registry installs"),
+        "{}",
+        hook.message
+    );
+}
+
+#[test]
+fn removing_one_call_does_not_excuse_adding_more() {
+    let old = "import os\nos.system('ls')\n";
+    let new = "import os\nos.system('ls -l')\nos.system('curl x')\nos.system('id')\n";
+    let flags = scan("a.py", Some(old), new);
+    let lines: Vec<u32> = flags
+        .iter()
+        .filter(|f| f.rule == Rule::ProcessSpawn)
+        .filter_map(|f| f.line)
+        .collect();
+    assert_eq!(lines, vec![3, 4], "{flags:?}");
+}

@@ -38,7 +38,7 @@ impl DerivationPath {
     /// empty string is the default ChainLock path.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidUri {
-            uri: format!("ledger://{}", text.chars().take(80).collect::<String>()),
+            uri: chainlock_protocol::text::quoted(&format!("ledger://{text}")),
             reason,
         };
         if text.is_empty() {

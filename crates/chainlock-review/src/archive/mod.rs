@@ -21,6 +21,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+mod checks;
+use checks::{check_central_directory, check_format};
+
 /// The kind of published artifact, which decides how its layout maps onto the source tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +136,8 @@ pub struct Archive {
     pub format: Format,
     /// Files and links, sorted by path; directories are not kept.
     pub entries: Vec<Entry>,
+    /// SHA-256 of the artifact file's bytes (lowercase hex), what rebuild attestations name.
+    pub sha256: String,
 }
 
 impl Archive {
@@ -173,6 +178,12 @@ impl Archive {
                 entry: String::new(),
                 what: "artifact file size",
                 limit: limits.max_archive_bytes,
+            });
+        }
+        // An empty file or a tar of nothing but end-of-archive zero blocks.
+        if bytes.iter().all(|&b| b == 0) {
+            return Err(Error::EmptyArchive {
+                artifact: file_name.to_owned(),
             });
         }
         let container = if bytes.starts_with(&[0x1f, 0x8b]) {
@@ -218,11 +229,23 @@ impl Archive {
         }
         check_paths_through_symlinks(&sink.entries)?;
         let entries: Vec<Entry> = sink.entries.into_values().collect();
+        if entries.is_empty() {
+            return Err(Error::EmptyArchive {
+                artifact: file_name.to_owned(),
+            });
+        }
+        let claimed = format.is_some();
         let format = match format {
             Some(f) => f,
             None => detect(container, file_name, &entries),
         };
-        Ok(Archive { format, entries })
+        check_format(format, claimed, container, file_name, &entries)?;
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        Ok(Archive {
+            format,
+            entries,
+            sha256,
+        })
     }
 }
 
@@ -256,7 +279,7 @@ fn looks_like_tar(bytes: &[u8]) -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Container {
+pub(crate) enum Container {
     TarGz,
     Tar,
     Zip,
@@ -983,6 +1006,7 @@ fn trim_nuls(bytes: &[u8]) -> &[u8] {
 }
 
 fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
+    check_central_directory(bytes)?;
     let mut zip = zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(|e| Error::Malformed {
         entry: String::new(),
         reason: e.to_string(),
@@ -1072,7 +1096,7 @@ fn read_zip(bytes: &[u8], sink: &mut Sink<'_>) -> Result<()> {
 
 /// The file name in the central directory header at `start`, as written (46 fixed bytes,
 /// the name's length at 28), or `None` if there is no such header.
-fn central_name(bytes: &[u8], start: u64) -> Option<&[u8]> {
+pub(crate) fn central_name(bytes: &[u8], start: u64) -> Option<&[u8]> {
     let start = usize::try_from(start).ok()?;
     let fixed = bytes.get(start..start.checked_add(46)?)?;
     if !fixed.starts_with(b"PK\x01\x02") {
