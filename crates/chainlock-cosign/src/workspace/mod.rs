@@ -508,14 +508,7 @@ impl Workspace {
                 )));
             }
         }
-        Ok(chain
-            .records
-            .into_iter()
-            .map(|r| KnownRecord {
-                digest: r.digest,
-                record: r.record,
-            })
-            .collect())
+        Ok(chain.known_records())
     }
 }
 

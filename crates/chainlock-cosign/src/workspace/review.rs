@@ -5,14 +5,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use chainlock_chain::OutputState;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::Record;
 use chainlock_protocol::record_tx::FeeBounds;
 use chainlock_protocol::request::SigningRequest;
-use chainlock_protocol::verify::{
-    self, verify_request, CustodyState, KnownRecord, Report, Verification,
-};
+use chainlock_protocol::verify::{self, verify_request, KnownRecord, Report, Verification};
 use chainlock_review::evidence::{self, Evidence};
 
 use super::Workspace;
@@ -108,12 +105,10 @@ impl Workspace {
         let custody = match &tx {
             Some(rtx) => {
                 let outpoint = rtx.custody_outpoint();
-                let state = match self.chain.output_state(&outpoint)? {
-                    OutputState::Unspent { .. } => CustodyState::Unspent,
-                    OutputState::Spent { by } => CustodyState::Spent { by },
-                    OutputState::Unknown => CustodyState::Unknown,
-                };
-                Some((outpoint, state))
+                Some((
+                    outpoint,
+                    self.chain.output_state(&outpoint)?.custody_state(),
+                ))
             }
             None => None,
         };
