@@ -346,6 +346,27 @@ fn every_tampered_request_is_refused_with_its_reason() {
     );
     assert!(world.you.history().unwrap().entries.is_empty());
 
+    // A damaged audit log: nothing is signed that could not be logged.
+    let log = world.demo.you.data_dir.join("history.jsonl");
+    std::fs::write(&log, b"{\"not\": \"an entry\"}\n").unwrap();
+    let err = world
+        .you
+        .sign(
+            &world.demo.pending.to_hex(),
+            &world.your_uri(),
+            &OpenOptions::default(),
+            NOW,
+            true,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("audit log"), "{err}");
+    let sig_ref = format!(
+        "refs/chainlock/req/{}/sig/{}",
+        world.demo.pending, world.demo.your_key
+    );
+    assert!(remote_ref(&world.demo, &sig_ref).is_none());
+    std::fs::remove_file(&log).unwrap();
+
     // The remote goes away mid-push: the signature stays in the outbox, the error says to
     // sync; once the remote is back, sync delivers it.
     let remote_path = world.demo.remote.trim_start_matches("file://").to_string();

@@ -187,14 +187,14 @@ pub fn sdk_verdict(tx_hex: &str, script: &str, sats: u64) -> Value {
     v["verdicts"][0].clone()
 }
 
-/// A small npm-like package whose build is deterministic, served by the daemon.
+/// A small npm package (packed by `npm pack`, which is reproducible), served by the daemon.
 fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
     let work = root.join("alice-work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q"]);
     std::fs::write(
         work.join("package.json"),
-        r#"{"name": "pad", "version": "1.0.0", "main": "dist/pad.js"}"#,
+        r#"{"name": "pad", "version": "1.0.0", "main": "index.js", "license": "MIT"}"#,
     )
     .unwrap();
     std::fs::write(
@@ -202,12 +202,7 @@ fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
         "module.exports = (s, n) => s.padStart(n);\n",
     )
     .unwrap();
-    std::fs::write(
-        work.join("build.sh"),
-        "mkdir -p dist && { echo '// built'; cat index.js; } > dist/pad.js\n",
-    )
-    .unwrap();
-    std::fs::write(work.join(".gitignore"), "dist/\n").unwrap();
+    std::fs::write(work.join(".gitignore"), "*.tgz\n").unwrap();
     git(&work, &["add", "."]);
     git(&work, &["commit", "-q", "-m", "pad 1.0.0"]);
     git(&work, &["tag", "v1.0.0"]);
@@ -341,9 +336,9 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
     // Three builders rebuild v1.0.0 from the served repository; the third gets another hash.
     for (i, (key, _)) in builders.iter().enumerate() {
         let build = if i == 2 {
-            "sh build.sh && echo '// extra' >> dist/pad.js"
+            "echo '// built elsewhere' >> index.js && npm pack --offline --ignore-scripts"
         } else {
-            "sh build.sh"
+            "npm pack --offline --ignore-scripts"
         };
         let envelope = root.join(format!("envelope{i}.json"));
         alice.ok(&[
@@ -355,7 +350,7 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
             "--build",
             build,
             "--artifact",
-            "dist/pad.js",
+            "*.tgz",
             "--key",
             key.to_str().unwrap(),
             "--out",
@@ -370,12 +365,27 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         ]);
     }
 
-    // Alice builds the artifact herself and requests the release.
-    let status = Command::new("sh")
-        .arg("build.sh")
-        .current_dir(&work)
+    // Alice packs the artifact herself, from a clean checkout of the tag, and requests the
+    // release.
+    let pack = root.join("alice-pack");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "v1.0.0",
+            &remote,
+            pack.to_str().unwrap(),
+        ],
+    );
+    let status = Command::new("npm")
+        .args(["pack", "--offline", "--ignore-scripts", "--silent"])
+        .current_dir(&pack)
+        .envs(session.envs())
+        .stdout(Stdio::null())
         .status()
-        .unwrap();
+        .expect("npm runs (scripts/setup installs node and npm)");
     assert!(status.success());
     let created = alice.ok(&[
         "request",
@@ -383,7 +393,7 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         "--tag",
         "v1.0.0",
         "--artifact",
-        work.join("dist/pad.js").to_str().unwrap(),
+        pack.join("pad-1.0.0.tgz").to_str().unwrap(),
         "--package",
         "npm:pad",
         "--repo",
