@@ -19,6 +19,7 @@
 // Tests may panic on setup failures; the library itself may not.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
 
+pub mod arc;
 pub mod error;
 pub mod local;
 pub mod proof;

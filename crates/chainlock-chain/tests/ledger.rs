@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 #![allow(dead_code)] // each topic uses a part of the shared helpers
 
+mod arc;
+mod arc_server;
 mod bench;
 mod concurrency;
 mod files;
