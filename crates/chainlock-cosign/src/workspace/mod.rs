@@ -137,6 +137,15 @@ impl Workspace {
                 }
                 Box::new(LocalLedger::open(&path)?)
             }
+            ChainConfig::Arc { url } => {
+                let mut arc = chainlock_chain::arc::ArcConfig::new(url);
+                // A keychain that cannot be read leaves the key unset: ARC then answers 401,
+                // and that error says to set the key.
+                arc.api_key = chainlock_signer::secret::get(&ChainConfig::arc_key_name(url))
+                    .ok()
+                    .flatten();
+                Box::new(chainlock_chain::arc::ArcChain::new(arc)?)
+            }
         };
         Ok(Workspace {
             paths,
