@@ -104,16 +104,25 @@ pub struct ChainArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ChainSub {
-    /// Use the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV network).
+    /// `local [FILE]`: the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV
+    /// network). `arc URL`: an ARC server of the BSV network.
     Use {
-        /// `local` (network backends come later).
+        /// `local` or `arc`.
         backend: String,
-        /// The ledger file (default: ledger.sqlite in the data directory). Co-signers of one
-        /// local setup point at the same file.
+        /// For `local`, the ledger file (default: ledger.sqlite in the data directory;
+        /// co-signers of one local setup point at the same file). For `arc`, its base URL.
         path: Option<PathBuf>,
+        /// For `arc`: read its API key from standard input and keep it in the OS keychain.
+        #[arg(long)]
+        api_key_stdin: bool,
     },
     /// Say which backend is in use.
     Show,
+    /// Where a transaction stands, as the backend says (ARC: with its reason).
+    Status {
+        /// The transaction id.
+        txid: String,
+    },
     /// Write the backend's block headers (80 bytes each, height 0 first): the file
     /// `chainlock verify-record --headers` reads.
     Headers {
@@ -127,17 +136,69 @@ enum ChainSub {
 pub fn chain(args: ChainArgs) -> Result<ExitCode> {
     let mut ws = workspace()?;
     match args.command {
-        ChainSub::Use { backend, path } => {
-            if backend != "local" {
-                anyhow::bail!(
-                    "unknown backend {:?}: only `local` exists so far (ARC comes with the chain issue)",
-                    shown(&backend)
-                );
+        ChainSub::Use {
+            backend,
+            path,
+            api_key_stdin,
+        } => match backend.as_str() {
+            "local" => {
+                if api_key_stdin {
+                    anyhow::bail!("--api-key-stdin is for `chain use arc URL`");
+                }
+                let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
+                ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
             }
-            let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
-            ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
-        }
+            "arc" => {
+                let Some(url) = path.as_ref().and_then(|p| p.to_str()) else {
+                    anyhow::bail!("give the ARC server's URL: `chainlock chain use arc https://arc.example.com`");
+                };
+                let url = url.trim_end_matches('/').to_string();
+                // Checked before it is saved: an http(s) URL.
+                chainlock_chain::arc::ArcClient::new(chainlock_chain::arc::ArcConfig::new(&url))?;
+                if api_key_stdin {
+                    let mut key = String::new();
+                    std::io::stdin()
+                        .read_line(&mut key)
+                        .context("cannot read the API key from standard input")?;
+                    let key = key.trim();
+                    if key.is_empty() {
+                        anyhow::bail!("no API key on standard input");
+                    }
+                    chainlock_signer::secret::set(
+                        &chainlock_cosign::ChainConfig::arc_key_name(&url),
+                        key,
+                    )?;
+                    println!("ARC API key stored in the OS keychain");
+                }
+                ws.set_chain(chainlock_cosign::ChainConfig::Arc { url })?;
+            }
+            other => anyhow::bail!(
+                "unknown backend {:?}: `local [FILE]` or `arc URL`",
+                shown(other)
+            ),
+        },
         ChainSub::Show => {}
+        ChainSub::Status { txid } => {
+            let txid = chainlock_protocol::tx::Txid::from_display_hex(&txid)
+                .context("give a transaction id: 64 lowercase hex digits")?;
+            println!("{}", ws.chain().describe());
+            match ws.chain().tx_status(&txid)? {
+                chainlock_chain::TxStatus::Unknown => println!("{txid}: unknown"),
+                chainlock_chain::TxStatus::Accepted => {
+                    println!("{txid}: accepted, not yet in a block")
+                }
+                chainlock_chain::TxStatus::Mined { height, block_time } => {
+                    println!(
+                        "{txid}: mined at height {height} ({})",
+                        utc_date(block_time)
+                    )
+                }
+                chainlock_chain::TxStatus::Rejected { reason } => {
+                    println!("{txid}: REJECTED: {reason}")
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         ChainSub::Headers { out } => {
             let headers = ws.chain().headers()?;
             chainlock_fs::write(

@@ -153,7 +153,12 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
 
 /// Credits the funding key with test satoshis on the local ledger.
 fn faucet(ws: &chainlock_cosign::Workspace, publisher: &Publisher<'_>, sats: u64) -> Result<()> {
-    let ChainConfig::Local { path } = &ws.config().chain;
+    let ChainConfig::Local { path } = &ws.config().chain else {
+        anyhow::bail!(
+            "the faucet exists only on the local chain, and this workspace uses {}: fund the funding key with real coins instead",
+            ws.chain().describe()
+        );
+    };
     let ledger_path = path.clone().unwrap_or_else(|| ws.paths().default_ledger());
     let ledger = LocalLedger::open(&ledger_path)?;
     let (script, _) = publisher.funding_script()?;

@@ -173,3 +173,108 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
     let (code, text) = verify(&pinned);
     assert_eq!(code, Some(0), "restored: {text}");
 }
+
+#[test]
+fn chain_use_arc_keeps_the_api_key_in_the_keychain_and_sends_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| -> Output {
+        let mut c = chainlock();
+        c.args(args)
+            .envs(session.envs())
+            .env("CHAINLOCK_CONFIG_DIR", dir.path().join("config"))
+            .env("CHAINLOCK_DATA_DIR", dir.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // One ARC answer: 404 for the status asked, after recording the request's headers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push(line.trim().to_string());
+        }
+        let body = r#"{"type":"x","title":"Not found","status":404,"detail":"unknown"}"#;
+        let mut stream = stream;
+        write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        head
+    });
+
+    let out = run(&["chain", "use", "arc", "ftp://nowhere"], "");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an ARC URL"));
+    let out = run(
+        &["chain", "use", "arc", &url, "--api-key-stdin"],
+        "s3cret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("stored in the OS keychain") && text.contains(&format!("ARC at {url}")),
+        "{text}"
+    );
+    // The key is in no file.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"s3cret"),
+            "{}",
+            entry.display()
+        );
+    }
+    let txid = "ab".repeat(32);
+    let out = run(&["chain", "status", &txid], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": unknown"));
+    let head = server.join().unwrap();
+    assert!(
+        head[0].starts_with(&format!("GET /v1/tx/{txid} ")),
+        "{head:?}"
+    );
+    assert!(
+        head.iter()
+            .any(|h| h.eq_ignore_ascii_case("authorization: Bearer s3cret")),
+        "{head:?}"
+    );
+    let out = run(&["chain", "use", "local"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("local ledger"));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
