@@ -33,4 +33,3 @@ pub fn delete(name: &str) -> Result<bool> {
         Err(e) => Err(map_keyring_error(&format!("secret:{name}"), e)),
     }
 }
-

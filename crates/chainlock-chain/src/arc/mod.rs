@@ -260,7 +260,9 @@ impl ArcClient {
                 url: self.config.url.clone(),
                 action,
                 attempts: 1,
-                reason: format!("{reason}; set the ARC API key (`chainlock chain use arc URL --api-key-env VAR`)"),
+                reason: format!(
+                    "{reason}; set the ARC API key (`chainlock chain use arc URL --api-key-stdin`)"
+                ),
             },
             (Some(txid), 400..=499) => Error::ArcRefused { txid, reason },
             _ => Error::Network {
