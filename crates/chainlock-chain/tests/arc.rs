@@ -353,3 +353,59 @@ fn the_document_checker_can_say_no() {
         ))
         .is_err());
 }
+
+#[test]
+fn a_transaction_goes_as_beef_with_its_unconfirmed_parent() {
+    use chainlock_chain::arc::Submission;
+    use chainlock_spv::{BeefTx, BeefVersion};
+    let arc = FakeArc::start();
+    let w = World::new();
+    let (topup, _) = funded(&arc, &w);
+    let parent = w
+        .ledger
+        .history()
+        .unwrap()
+        .into_iter()
+        .find(|(t, _)| t.txid() == topup.inputs[0].prevout.txid)
+        .unwrap()
+        .0;
+    let beef = Beef {
+        version: BeefVersion::V1,
+        bumps: vec![],
+        txs: vec![
+            BeefTx::Raw {
+                tx: parent,
+                bump: None,
+            },
+            BeefTx::Raw {
+                tx: topup.clone(),
+                bump: None,
+            },
+        ],
+    };
+    let client = ArcClient::new(config(&arc.url)).unwrap();
+    let (status, answer) = client
+        .submit(&topup.txid(), &Submission::Beef(beef.encode().unwrap()))
+        .unwrap();
+    assert_eq!(answer.txid, topup.txid().to_string());
+    assert!(!status.is_refusal(), "{status:?}");
+    let body: Value = serde_json::from_slice(&arc.posts().pop().unwrap().body).unwrap();
+    assert!(
+        body["rawTx"].as_str().unwrap().starts_with("0100beef"),
+        "{body}"
+    );
+    // The record on it then goes raw: ARC knows its parent now.
+    let genesis = w.genesis_of(&w.policy);
+    let tx = record_tx(
+        &custody(&topup, 0),
+        &genesis,
+        &w.maintainers[..2],
+        ALL_FORKID,
+    );
+    let chain = ArcChain::new(config(&arc.url)).unwrap();
+    assert_eq!(
+        chain.broadcast(&tx, Some(&genesis)).unwrap(),
+        Broadcast::Accepted { txid: tx.txid() }
+    );
+    assert_eq!(arc.violations(), Vec::<String>::new());
+}

@@ -571,7 +571,34 @@ fn post_tx(req: &HttpRequest, state: &Mutex<State>) -> (u16, Value) {
             problem(463, "Malformed transaction", "rawTx is not hex"),
         );
     };
-    let (tx, ef_spent) = match decode_ef(&bytes) {
+    let beef = if bytes.starts_with(&[0x01, 0x00, 0xbe, 0xef]) {
+        match chainlock_spv::Beef::decode(&bytes) {
+            Ok(b) => Some(b),
+            Err(e) => return (463, problem(463, "Malformed transaction", &e.to_string())),
+        }
+    } else {
+        None
+    };
+    let from_beef = beef.as_ref().and_then(|b| match b.txs.last() {
+        Some(chainlock_spv::BeefTx::Raw { tx, .. }) => {
+            // The spent outputs from the parents the BEEF carries.
+            let spent: Option<Vec<SpentOutput>> = tx
+                .inputs
+                .iter()
+                .map(|i| {
+                    b.find(&i.prevout.txid)
+                        .and_then(|(p, _)| p.outputs.get(i.prevout.vout as usize))
+                        .map(|o| SpentOutput {
+                            script_pubkey: o.script_pubkey.clone(),
+                            value: o.value,
+                        })
+                })
+                .collect();
+            Some((tx.clone(), spent?))
+        }
+        _ => None,
+    });
+    let (tx, ef_spent) = match from_beef.or_else(|| decode_ef(&bytes)) {
         Some((tx, spent)) => (tx, Some(spent)),
         None => match Transaction::decode(&bytes) {
             Ok(tx) => (tx, None),
