@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use chainlock_chain::proof::record_beef;
 use chainlock_chain::{Chain, TxStatus};
 use chainlock_protocol::tx::Transaction;
-use chainlock_spv::bundle::{verify_chain, Bundle, Failure};
+use chainlock_spv::bundle::{verify_chain, Bundle, Failure, WindowStatus};
 use chainlock_spv::{merkle_root, BlockHeader, HeaderChain, PathNode};
 use serde_json::{json, Value};
 
@@ -144,6 +144,18 @@ fn bundles_verify_offline_back_to_the_pinned_genesis_through_a_rotation() {
     // The last release was signed under the rotated policy.
     assert_ne!(report.chain[3].signed_under, report.chain[1].signed_under);
     assert_eq!(report.chain[3].proven.height, 4);
+    // The window (section 9): in-window until the block's time plus the policy's window.
+    let release = &report.chain[1];
+    let closes = u64::from(release.proven.block_time) + r.w.policy.challenge_window_secs;
+    assert_eq!(release.window_secs, r.w.policy.challenge_window_secs);
+    assert_eq!(
+        release.window(closes - 1),
+        WindowStatus::InWindow { closes_at: closes }
+    );
+    assert_eq!(
+        release.window(closes),
+        WindowStatus::Verified { closed_at: closes }
+    );
 
     // @bsv/sdk reads every BEEF and verifies it against the ledger's headers.
     let cases: Vec<Value> = r

@@ -329,6 +329,39 @@ pub struct ChainEntry {
     pub proven: Proven,
     /// The digest of the policy that signed it.
     pub signed_under: Digest,
+    /// That policy's challenge window (section 9), in seconds.
+    pub window_secs: u64,
+}
+
+/// Where a release stands in its challenge window (PROTOCOL.md section 9), flags aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowStatus {
+    /// Its block's time plus the window is still ahead.
+    InWindow {
+        /// When the window closes (Unix seconds).
+        closes_at: u64,
+    },
+    /// The window has closed.
+    Verified {
+        /// When it closed.
+        closed_at: u64,
+    },
+}
+
+impl ChainEntry {
+    /// The window status at `now`: `in-window` until the block's time plus the policy's
+    /// `challenge_window_secs`, then `verified`. (A bundle is only ever of a mined
+    /// transaction, so never `pending`; flags are not read here.)
+    pub fn window(&self, now: u64) -> WindowStatus {
+        let closes_at = u64::from(self.proven.block_time).saturating_add(self.window_secs);
+        if now < closes_at {
+            WindowStatus::InWindow { closes_at }
+        } else {
+            WindowStatus::Verified {
+                closed_at: closes_at,
+            }
+        }
+    }
 }
 
 /// A package's chain of records as its bundles prove it.
@@ -388,6 +421,7 @@ pub fn verify_chain(
         signed_under: policy
             .digest()
             .map_err(|e| Failure::Record(e.to_string()))?,
+        window_secs: policy.challenge_window_secs,
         proven: genesis_proven,
     });
     while let Some(mut next) = by_previous.remove(&Some(head)) {
@@ -409,6 +443,7 @@ pub fn verify_chain(
         let signed_under = policy
             .digest()
             .map_err(|e| Failure::Record(e.to_string()))?;
+        let window_secs = policy.challenge_window_secs;
         if let Record::Rotation(r) = &p.record {
             policy = r.policy.clone();
         }
@@ -416,6 +451,7 @@ pub fn verify_chain(
         report.chain.push(ChainEntry {
             proven: p,
             signed_under,
+            window_secs,
         });
     }
     // Whatever is left names a previous that is not on the chain.

@@ -10,8 +10,8 @@ use chainlock_cosign::bundle::read_bundles;
 use chainlock_cosign::coord::Coord;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::Record;
-use chainlock_protocol::text::{shown, utc_date};
-use chainlock_spv::bundle::{verify_chain, Bundle};
+use chainlock_protocol::text::{duration, shown, utc_date};
+use chainlock_spv::bundle::{verify_chain, Bundle, WindowStatus};
 use chainlock_spv::HeaderChain;
 
 use crate::cmd::cosign::workspace;
@@ -104,6 +104,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             entry.signed_under,
             report.chain.iter().position(|e| e.proven.digest == target).unwrap_or(0) + 1,
         );
+        let now = chainlock_cosign::workspace::now();
+        match entry.window(now) {
+            WindowStatus::InWindow { closes_at } => println!(
+                "status: in-window: the challenge window closes {} ({} left); flags are not read yet",
+                utc_date(closes_at),
+                duration(closes_at - now)
+            ),
+            WindowStatus::Verified { closed_at } => println!(
+                "status: verified: the challenge window closed {}; flags are not read yet",
+                utc_date(closed_at)
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     match report.failures.iter().find(|(d, _)| *d == target) {

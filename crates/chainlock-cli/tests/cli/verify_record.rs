@@ -56,6 +56,10 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
     );
     assert!(text.contains("VERIFIED release pad@1.0.0"), "{text}");
     assert!(text.contains("2 record(s) back to genesis"), "{text}");
+    assert!(
+        text.contains("status: in-window: the challenge window closes"),
+        "{text}"
+    );
 
     // Offline: the headers file and bundle directories only.
     let headers = dir.path().join("headers.bin");
