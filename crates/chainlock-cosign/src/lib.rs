@@ -18,6 +18,7 @@ pub mod config;
 pub mod coord;
 pub mod demo;
 pub mod error;
+pub mod flags;
 pub mod fsio;
 pub mod history;
 pub mod objects;
@@ -27,4 +28,6 @@ pub mod workspace;
 
 pub use config::{ChainConfig, Config, Paths, Watched};
 pub use error::{Error, Result};
-pub use workspace::{Event, Pending, Review, ReviewOptions, Verdict, Workspace};
+pub use workspace::{
+    Event, FlagKey, Pending, ReleaseRef, Review, ReviewOptions, Verdict, Workspace,
+};

@@ -20,8 +20,10 @@ use crate::config::{ChainConfig, Config, Paths, Watched};
 use crate::coord::Coord;
 use crate::view::{InvalidRef, PackageView, RequestState};
 use crate::{Error, Result};
+pub use flag::{FlagKey, ReleaseRef};
 
 mod actions;
+mod flag;
 mod review;
 
 pub use review::{Review, ReviewOptions, TxSummary};
