@@ -62,6 +62,10 @@ enum Command {
     Pin(cmd::publish::PinArgs),
     /// Which chain backend answers for spends and record chains.
     Chain(cmd::cosign::ChainArgs),
+    /// Flag a release in its challenge window (`flag withdraw` takes yours back).
+    Flag(cmd::flag::Args),
+    /// Where a release stands: pending, in-window, verified or flagged, with its flags.
+    Status(cmd::flag::StatusArgs),
     /// Check a release's verification bundle offline, given block headers, back to its genesis.
     VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
@@ -99,6 +103,8 @@ fn main() -> ExitCode {
         Command::Chain(args) => cmd::cosign::chain(args),
         Command::Demo(args) => cmd::cosign::demo(args),
         Command::VerifyRecord(args) => cmd::verify_record::run(args),
+        Command::Flag(args) => cmd::flag::run(args),
+        Command::Status(args) => cmd::flag::status(args),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ pub mod builder;
 pub mod cosign;
 pub mod diff;
 pub mod diff_artifact;
+pub mod flag;
 pub mod key;
 pub mod policy;
 pub mod publish;

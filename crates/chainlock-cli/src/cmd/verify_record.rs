@@ -104,15 +104,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             entry.signed_under,
             report.chain.iter().position(|e| e.proven.digest == target).unwrap_or(0) + 1,
         );
+        if !dir.is_dir() {
+            // A watched package: the window with the flags on its coordination mirror.
+            let ws = workspace()?;
+            return crate::cmd::flag::print_status(&ws, &args.target);
+        }
         let now = chainlock_cosign::workspace::now();
         match entry.window(now) {
             WindowStatus::InWindow { closes_at } => println!(
-                "status: in-window: the challenge window closes {} ({} left); flags are not read yet",
+                "status: in-window: the challenge window closes {} ({} left); flags are read for watched packages (PACKAGE@VERSION)",
                 utc_date(closes_at),
                 duration(closes_at - now)
             ),
             WindowStatus::Verified { closed_at } => println!(
-                "status: verified: the challenge window closed {}; flags are not read yet",
+                "status: verified: the challenge window closed {}; flags are read for watched packages (PACKAGE@VERSION)",
                 utc_date(closed_at)
             ),
         }

@@ -57,9 +57,74 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
     assert!(text.contains("VERIFIED release pad@1.0.0"), "{text}");
     assert!(text.contains("2 record(s) back to genesis"), "{text}");
     assert!(
-        text.contains("status: in-window: the challenge window closes"),
+        text.contains("npm:pad@1.0.0: in-window: the challenge window closes"),
         "{text}"
     );
+
+    // A blocking flag by a maintainer (you) inside the window: flagged, for `status` and
+    // `verify-record` alike; withdrawn, it stops standing.
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("you/config/keys.json")).unwrap()).unwrap();
+    let uri = format!("keychain://{}", keys["keys"][0]["key_id"].as_str().unwrap());
+    let out = run(
+        true,
+        &[
+            "flag",
+            "npm:pad@1.0.0",
+            "--severity",
+            "blocking",
+            "--reason",
+            "postinstall hides a download",
+            "--evidence",
+            "https://example.org/log",
+            "--key",
+            &uri,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(true, &["status", "npm:pad@1.0.0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FLAGGED by")
+            && text.contains("postinstall hides a download")
+            && text.contains("[maintainer"),
+        "{text}"
+    );
+    let out = run(true, &["verify-record", "npm:pad@1.0.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FLAGGED"));
+    let out = run(true, &["flag", "withdraw", "npm:pad@1.0.0", "--key", &uri]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(true, &["status", "npm:pad@1.0.0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("in-window") && text.contains("WITHDRAWN"),
+        "{text}"
+    );
+    let out = run(
+        true,
+        &[
+            "flag",
+            "npm:pad@1.0.0",
+            "--severity",
+            "severe",
+            "--reason",
+            "x",
+            "--key",
+            &uri,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("blocking or advisory"));
 
     // Offline: the headers file and bundle directories only.
     let headers = dir.path().join("headers.bin");
