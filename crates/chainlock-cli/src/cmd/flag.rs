@@ -119,7 +119,7 @@ pub struct StatusArgs {
 pub fn status(args: StatusArgs) -> Result<ExitCode> {
     let ws = workspace()?;
     ws.sync()?;
-    Ok(print_status(&ws, &args.release)?)
+    print_status(&ws, &args.release)
 }
 
 /// Prints a release's status and its flags; the exit code says flagged (1) or pending (3).
