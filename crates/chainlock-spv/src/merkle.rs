@@ -219,14 +219,20 @@ impl MerklePath {
                 "the node at level 0, offset {offset} is missing: the path does not lead to a root"
             )));
         }
-        let left = self.find_or_compute(h - 1, offset * 2)?.ok_or_else(|| {
+        // Hostile offsets near 2^64 have no children: refused, never wrapped.
+        let left_offset = offset
+            .checked_mul(2)
+            .filter(|o| *o < u64::MAX)
+            .ok_or_else(|| bad(format!("offset {offset} at level {h} is out of range")))?;
+        let left = self.find_or_compute(h - 1, left_offset)?.ok_or_else(|| {
             bad(format!(
-                "level {} offset {} is marked duplicate but is a left node",
-                h - 1,
-                offset * 2
+                "level {} offset {left_offset} is marked duplicate but is a left node",
+                h - 1
             ))
         })?;
-        let right = self.find_or_compute(h - 1, offset * 2 + 1)?.unwrap_or(left);
+        let right = self
+            .find_or_compute(h - 1, left_offset + 1)?
+            .unwrap_or(left);
         Ok(Some(hash_pair(&left, &right)))
     }
 
@@ -371,6 +377,40 @@ mod tests {
         let mut path = MerklePath::from_block(1, &txids, &[4]).unwrap();
         path.levels[1][0].node = PathNode::Hash([1; 32]);
         assert_ne!(path.compute_root(&Txid(txids[4])).unwrap(), root);
+    }
+
+    #[test]
+    fn hostile_offsets_are_refused_without_panicking() {
+        let txid = [3u8; 32];
+        // A txid at the largest offset, and levels that must be computed from below.
+        let path = MerklePath {
+            block_height: 1,
+            levels: vec![
+                vec![PathLeaf {
+                    offset: u64::MAX,
+                    node: PathNode::Txid(txid),
+                }],
+                vec![],
+                vec![],
+            ],
+        };
+        assert!(path.compute_root(&Txid(txid)).is_err());
+        let deep = MerklePath {
+            block_height: 1,
+            levels: (0..64)
+                .map(|h| {
+                    if h == 0 {
+                        vec![PathLeaf {
+                            offset: 0,
+                            node: PathNode::Txid(txid),
+                        }]
+                    } else {
+                        vec![]
+                    }
+                })
+                .collect(),
+        };
+        assert!(deep.compute_root(&Txid(txid)).is_err());
     }
 
     #[test]
