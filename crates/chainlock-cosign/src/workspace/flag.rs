@@ -36,6 +36,8 @@ pub struct ReleaseRef {
     pub policy: Policy,
     /// Its block's time, once mined.
     pub block_time: Option<u64>,
+    /// The record.
+    pub record: Record,
 }
 
 impl Workspace {
@@ -69,6 +71,7 @@ impl Workspace {
                     digest: r.digest,
                     policy,
                     block_time,
+                    record: r.record.clone(),
                 });
             }
             match &r.record {
