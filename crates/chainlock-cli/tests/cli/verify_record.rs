@@ -126,6 +126,50 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("blocking or advisory"));
 
+    // A rebuilder whose build differs flags the release with its builder key; the key is
+    // not the policy's, so the flag is shown and not counted.
+    let builder = dir.path().join("rebuilder.pem");
+    chainlock_attest::BuilderKey::generate()
+        .unwrap()
+        .write_new(&builder)
+        .unwrap();
+    let remote_url = format!("file://{}", demo.join("remote/pad.git").display());
+    let envelope = dir.path().join("envelope.json");
+    let out = run(
+        true,
+        &[
+            "attest",
+            "--repo",
+            &remote_url,
+            "--commit",
+            "v1.0.0",
+            "--build",
+            "printf rebuilt > out.bin",
+            "--artifact",
+            "out.bin",
+            "--key",
+            builder.to_str().unwrap(),
+            "--no-sandbox",
+            "--out",
+            envelope.to_str().unwrap(),
+            "--flag-on-mismatch",
+            "npm:pad@1.0.0",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("MISMATCH") && err.contains("blocking flag published by builder"),
+        "{err}"
+    );
+    let out = run(true, &["status", "npm:pad@1.0.0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("UNKNOWN key (not counted)") && text.contains("rebuilt commit"),
+        "{text}"
+    );
+
     // Offline: the headers file and bundle directories only.
     let headers = dir.path().join("headers.bin");
     let out = run(
