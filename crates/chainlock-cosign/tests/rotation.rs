@@ -65,13 +65,13 @@ fn a_rotation_goes_through_the_loop_and_the_old_keys_then_count_for_nothing() {
         .maintainers
         .iter()
         .find(|k| k.key_id() == demo.your_key)
-        .unwrap()
-        .clone();
+        .copied()
+        .unwrap();
     let kept: Vec<_> = old
         .maintainers
         .iter()
         .filter(|k| **k != you_key)
-        .cloned()
+        .copied()
         .collect();
     let new = Policy::new(kept, 2, old.builders.clone(), old.min_builders, 3_600).unwrap();
     let (record, in_force) = publisher.rotation(&package, &new).unwrap();
