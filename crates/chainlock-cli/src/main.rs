@@ -66,6 +66,8 @@ enum Command {
     Flag(cmd::flag::Args),
     /// Where a release stands: pending, in-window, verified or flagged, with its flags.
     Status(cmd::flag::StatusArgs),
+    /// Publisher: request a rotation to a new policy, co-signed by m of the policy in force.
+    Rotate(Box<cmd::publish::RotateArgs>),
     /// Check a release's verification bundle offline, given block headers, back to its genesis.
     VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::cosign::demo(args),
         Command::VerifyRecord(args) => cmd::verify_record::run(args),
         Command::Flag(args) => cmd::flag::run(args),
+        Command::Rotate(args) => cmd::publish::rotate(*args),
         Command::Status(args) => cmd::flag::status(args),
     };
     match result {

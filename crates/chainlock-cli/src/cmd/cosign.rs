@@ -383,6 +383,14 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
         }
         println!("package {}", review.package);
         println!("{}", review.report);
+        if let Ok(req) = ws.request(&args.id) {
+            if let chainlock_protocol::record::Record::Rotation(r) = &req.record {
+                println!("ROTATION: custody moves to a new policy:");
+                for change in chainlock_cosign::rotation::policy_changes(&req.policy, &r.policy) {
+                    println!("  {change}");
+                }
+            }
+        }
         if let Some(tx) = &review.transaction {
             println!("transaction:");
             println!(

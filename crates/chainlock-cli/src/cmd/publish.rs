@@ -367,3 +367,47 @@ pub fn publish_attestation(envelope: &Path, remote: &str) -> Result<ExitCode> {
 fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
+
+/// Arguments of `chainlock rotate`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// The package (`ecosystem:name`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    /// The new policy (JSON, section 6).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// How long co-signers have, in hours (at most 168).
+    #[arg(long, default_value_t = 72)]
+    hours: u64,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock rotate`: a rotation request, co-signed by m of the policy in force.
+pub fn rotate(args: RotateArgs) -> Result<ExitCode> {
+    if args.hours == 0 || args.hours > 168 {
+        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
+    }
+    let package: PackageId = args
+        .package
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    let bytes = std::fs::read(&args.policy)
+        .with_context(|| format!("cannot read the new policy {}", args.policy.display()))?;
+    let new = Policy::from_json(&bytes)
+        .with_context(|| format!("{} is not a valid policy", args.policy.display()))?;
+    let ws = workspace()?;
+    let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
+    let (record, old) = publisher.rotation(&package, &new)?;
+    let req = publisher.request(record, &old, vec![], now(), args.hours * 3600)?;
+    println!("published rotation request {} for {package}", req.id()?);
+    for change in chainlock_cosign::rotation::policy_changes(&old, &new) {
+        println!("  {change}");
+    }
+    println!(
+        "next: {} of the current maintainers review, sign and finalize it; after that only the new policy's keys count",
+        old.threshold
+    );
+    Ok(ExitCode::SUCCESS)
+}

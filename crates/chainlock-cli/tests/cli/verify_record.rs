@@ -391,3 +391,107 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn rotate_publishes_a_rotation_request_whose_review_says_the_changes_in_words() {
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = |who: &str, args: &[&str]| -> Output {
+        let mut c = chainlock();
+        c.args(args).envs(session.envs()).stdin(Stdio::null());
+        if !who.is_empty() {
+            c.env("CHAINLOCK_CONFIG_DIR", demo.join(who).join("config"))
+                .env("CHAINLOCK_DATA_DIR", demo.join(who).join("data"));
+        }
+        c.output().unwrap()
+    };
+    assert!(run("", &["demo", demo.to_str().unwrap()]).status.success());
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("alice/config/keys.json")).unwrap())
+            .unwrap();
+    let id_of = |suffix: &str| -> String {
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["label"].as_str().unwrap().ends_with(suffix))
+            .unwrap()["key_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (alice, funding) = (id_of(": alice"), id_of("alice funding"));
+    // The policy in force, from the genesis record on the remote, minus your key.
+    let remote = demo.join("remote/pad.git");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("you/config/cosign.json")).unwrap())
+            .unwrap();
+    let genesis = cfg["packages"][0]["genesis"].as_str().unwrap().to_string();
+    let record: serde_json::Value = serde_json::from_slice(&git_show(
+        &remote,
+        &format!("refs/chainlock/record/{genesis}:record.json"),
+    ))
+    .unwrap();
+    let mut policy = record["policy"].clone();
+    let you_keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("you/config/keys.json")).unwrap()).unwrap();
+    let you_pub = you_keys["keys"][0]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept: Vec<serde_json::Value> = policy["maintainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k.as_str() != Some(you_pub.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 2, "{policy}");
+    policy["maintainers"] = serde_json::Value::Array(kept);
+    let policy_file = dir.path().join("new-policy.json");
+    std::fs::write(&policy_file, policy.to_string()).unwrap();
+    let clone = cfg["packages"][0]["clone"]
+        .as_str()
+        .unwrap()
+        .replace("/you/", "/alice/");
+    let out = run(
+        "alice",
+        &[
+            "rotate",
+            "--package",
+            "npm:pad",
+            "--policy",
+            policy_file.to_str().unwrap(),
+            "--repo",
+            &clone,
+            "--remote",
+            &format!("file://{}", remote.display()),
+            "--key",
+            &format!("keychain://{alice}"),
+            "--funding-key",
+            &funding,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("published rotation request")
+            && text.contains("is REMOVED")
+            && text.contains("2 of 3 becomes 2 of 2"),
+        "{text}"
+    );
+    let id = text.split_whitespace().nth(3).unwrap().to_string();
+    assert!(run("you", &["sync"]).status.success());
+    let out = run("you", &["review", &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ROTATION: custody moves to a new policy") && text.contains("is REMOVED"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
