@@ -68,6 +68,8 @@ enum Command {
     Status(cmd::flag::StatusArgs),
     /// Publisher: request a rotation to a new policy, co-signed by m of the policy in force.
     Rotate(Box<cmd::publish::RotateArgs>),
+    /// Publisher: attestations, request, m co-signatures, finalize, the block, the bundle.
+    Publish(Box<cmd::publish::PublishArgs>),
     /// Check a release's verification bundle offline, given block headers, back to its genesis.
     VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::VerifyRecord(args) => cmd::verify_record::run(args),
         Command::Flag(args) => cmd::flag::run(args),
         Command::Rotate(args) => cmd::publish::rotate(*args),
+        Command::Publish(args) => cmd::publish::publish(*args),
         Command::Status(args) => cmd::flag::status(args),
     };
     match result {

@@ -495,3 +495,136 @@ fn rotate_publishes_a_rotation_request_whose_review_says_the_changes_in_words() 
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() {
+    use std::io::BufRead;
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let cmd = |who: &str, args: &[&str]| -> Command {
+        let mut c = chainlock();
+        c.args(args).envs(session.envs()).stdin(Stdio::null());
+        if !who.is_empty() {
+            c.env("CHAINLOCK_CONFIG_DIR", demo.join(who).join("config"))
+                .env("CHAINLOCK_DATA_DIR", demo.join(who).join("data"));
+        }
+        c
+    };
+    assert!(cmd("", &["demo", demo.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let key_of = |who: &str, suffix: &str| -> String {
+        let keys: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(demo.join(who).join("config/keys.json")).unwrap(),
+        )
+        .unwrap();
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["label"].as_str().unwrap().ends_with(suffix))
+            .unwrap()["key_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let remote = format!("file://{}", demo.join("remote/pad.git").display());
+    let mut child = cmd(
+        "alice",
+        &[
+            "publish",
+            "--package",
+            "npm:pad",
+            "--tag",
+            "v1.1.0",
+            "--artifact",
+            demo.join("artifacts/pad-1.1.0.js").to_str().unwrap(),
+            "--repo",
+            demo.join("source").to_str().unwrap(),
+            "--remote",
+            &remote,
+            "--key",
+            &format!("keychain://{}", key_of("alice", ": alice")),
+            "--funding-key",
+            &key_of("alice", "alice funding"),
+            "--poll-secs",
+            "1",
+            "--wait-secs",
+            "120",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            tx.send(line.unwrap()).unwrap();
+        }
+    });
+    let mut lines = Vec::new();
+    let id = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("publish prints the request id");
+        lines.push(line.clone());
+        if let Some(id) = line.strip_prefix("published request ") {
+            break id.to_string();
+        }
+    };
+    for (who, suffix) in [("bob", ": bob"), ("you", "")] {
+        let key = if suffix.is_empty() {
+            key_of("you", "")
+        } else {
+            key_of(who, suffix)
+        };
+        assert!(cmd(who, &["sync"]).output().unwrap().status.success());
+        let out = cmd(
+            who,
+            &[
+                "sign",
+                &id,
+                "--key",
+                &format!("keychain://{key}"),
+                "--accept-warnings",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let status = child.wait().unwrap();
+    lines.extend(rx.try_iter());
+    let text = lines.join("\n");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{text}\n{err}");
+    assert!(text.contains("builder attestation(s) agree"), "{text}");
+    assert!(
+        text.contains("signed by") && text.contains("(2 of 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mined at height") && text.contains("proof.beef"),
+        "{text}"
+    );
+    assert!(text.contains("the challenge window closes"), "{text}");
+    // The release is now verifiable offline from the publisher's workspace.
+    let out = cmd("alice", &["verify-record", "npm:pad@1.1.0"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("VERIFIED release pad@1.1.0"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
