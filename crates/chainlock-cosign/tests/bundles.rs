@@ -63,4 +63,38 @@ fn the_demo_leaves_complete_bundles_that_verify_offline() {
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert!(report.forks.is_empty());
     assert_eq!(report.chain.len(), chain.records.len());
+
+    // @bsv/sdk reads every proof.beef the demo wrote (the genesis's custody transaction and
+    // record share a block: two BUMPs of one height) and verifies it against our headers.
+    let cases: Vec<serde_json::Value> = bundles
+        .iter()
+        .map(|b| serde_json::json!({"name": b.tx.txid().to_string(), "beef": hex::encode(b.beef.encode().unwrap()), "subject": b.tx.txid().to_string()}))
+        .collect();
+    let headers_hex: Vec<String> = headers
+        .headers()
+        .iter()
+        .map(|h| hex::encode(h.encode()))
+        .collect();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/judge");
+    let mut child = std::process::Command::new("node")
+        .arg("beef.mjs")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs: npm ci --prefix tests/judge once");
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        serde_json::json!({"headers": headers_hex, "cases": cases})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["headers_link"], true);
+    for verdict in v["verdicts"].as_array().unwrap() {
+        assert_eq!(verdict["verified"], true, "{verdict}");
+        assert_eq!(verdict["subject_proven"], true, "{verdict}");
+    }
 }
