@@ -24,6 +24,7 @@ pub use flag::{FlagKey, ReleaseRef};
 
 mod actions;
 mod flag;
+mod prove;
 mod review;
 
 pub use review::{Review, ReviewOptions, TxSummary};
