@@ -70,6 +70,8 @@ enum Command {
     Rotate(Box<cmd::publish::RotateArgs>),
     /// Publisher: attestations, request, m co-signatures, finalize, the block, the bundle.
     Publish(Box<cmd::publish::PublishArgs>),
+    /// Add proof.beef to record refs whose transactions are mined (bundles made before the block).
+    Prove(cmd::cosign::JsonArgs),
     /// Check a release's verification bundle offline, given block headers, back to its genesis.
     VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::cosign::demo(args),
         Command::VerifyRecord(args) => cmd::verify_record::run(args),
         Command::Flag(args) => cmd::flag::run(args),
+        Command::Prove(args) => cmd::cosign::prove(args),
         Command::Rotate(args) => cmd::publish::rotate(*args),
         Command::Publish(args) => cmd::publish::publish(*args),
         Command::Status(args) => cmd::flag::status(args),

@@ -712,3 +712,29 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// Runs `chainlock prove`: adds `proof.beef` to the record refs whose transactions are mined.
+pub fn prove(args: JsonArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let results = ws.prove(now())?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(package, digest, proved)| {
+                serde_json::json!({"package": package, "record": digest, "result": format!("{proved:?}")})
+            })
+            .collect();
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (package, digest, proved) in &results {
+        let what = match proved {
+            chainlock_cosign::bundle::Proved::Added => "proof.beef added".to_string(),
+            chainlock_cosign::bundle::Proved::Complete => "complete".to_string(),
+            chainlock_cosign::bundle::Proved::NotMined => "not mined yet".to_string(),
+            chainlock_cosign::bundle::Proved::Failed(e) => format!("FAILED: {e}"),
+        };
+        println!("{package} record {digest}: {what}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -170,6 +170,12 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
         "{text}"
     );
 
+    // Every bundle of the demo is complete: `prove` has nothing to add.
+    let out = run(true, &["prove"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.matches(": complete").count(), 2, "{text}");
+
     // Offline: the headers file and bundle directories only.
     let headers = dir.path().join("headers.bin");
     let out = run(
