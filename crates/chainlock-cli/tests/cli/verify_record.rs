@@ -173,7 +173,11 @@ fn verify_record_checks_the_demo_release_offline_and_refuses_tampered_bundles() 
     // Every bundle of the demo is complete: `prove` has nothing to add.
     let out = run(true, &["prove"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(text.matches(": complete").count(), 2, "{text}");
 
     // Offline: the headers file and bundle directories only.
@@ -568,7 +572,7 @@ fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() 
     .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout).lines() {
             tx.send(line.unwrap()).unwrap();
         }
@@ -609,6 +613,8 @@ fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() 
         );
     }
     let status = child.wait().unwrap();
+    // Every line read before looking: the reader ends when the child's stdout closes.
+    reader.join().unwrap();
     lines.extend(rx.try_iter());
     let text = lines.join("\n");
     let mut err = String::new();
