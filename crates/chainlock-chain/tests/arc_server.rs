@@ -23,14 +23,21 @@ impl Doc {
     pub fn load() -> Doc {
         let path =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/arc/arc.yaml");
-        let out = std::process::Command::new("python3")
+        // Debian's interpreter, where scripts/setup installs python3-yaml (the `python3` on
+        // PATH may be another one, without it).
+        let python = if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let out = std::process::Command::new(python)
             .args([
                 "-c",
                 "import json,sys,yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
             ])
             .arg(&path)
             .output()
-            .expect("python3 with yaml reads arc.yaml");
+            .expect("python3 with yaml reads arc.yaml (scripts/setup installs python3-yaml)");
         assert!(
             out.status.success(),
             "{}",
