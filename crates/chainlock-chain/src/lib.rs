@@ -30,6 +30,7 @@ use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::{Ecosystem, Record};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, Transaction, TxOut, Txid};
+use chainlock_protocol::verify::{CustodyState, KnownRecord};
 
 pub use error::{Error, Result};
 pub use local::LocalLedger;
@@ -96,6 +97,17 @@ pub enum OutputState {
         /// The transaction that spent it.
         by: Txid,
     },
+}
+
+impl OutputState {
+    /// The state as request verification takes it (`verify::Context::custody`).
+    pub fn custody_state(&self) -> CustodyState {
+        match self {
+            OutputState::Unknown => CustodyState::Unknown,
+            OutputState::Unspent { .. } => CustodyState::Unspent,
+            OutputState::Spent { by } => CustodyState::Spent { by: *by },
+        }
+    }
 }
 
 /// A record on the chain, with the transaction that commits to it.
@@ -208,6 +220,18 @@ impl RecordChain {
     /// The first record (the genesis), if the package has one.
     pub fn genesis(&self) -> Option<&ChainRecord> {
         self.records.first()
+    }
+
+    /// The chain as request verification takes it (`verify::Context::record_chain`), genesis
+    /// first; forks are left out, since a request must build on the chain's head.
+    pub fn known_records(&self) -> Vec<KnownRecord> {
+        self.records
+            .iter()
+            .map(|r| KnownRecord {
+                digest: r.digest,
+                record: r.record.clone(),
+            })
+            .collect()
     }
 
     /// Orders a package's records (in the order the backend learnt them) into the chain and

@@ -130,11 +130,18 @@ fn another_programs_database_is_refused_and_left_alone() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('ada');")
         .unwrap();
+    // A table name carrying a terminal escape: shown escaped, never raw.
+    conn.execute_batch("CREATE TABLE \"x\x1b]0;owned\x07\" (a);")
+        .unwrap();
     drop(conn);
     let bytes = fs::read(&path).unwrap();
     let err = LocalLedger::open(&path).unwrap_err();
     match &err {
-        Error::NotALedger { reason, .. } => assert!(reason.contains("contacts"), "{reason}"),
+        Error::NotALedger { reason, .. } => {
+            assert!(reason.contains("\"contacts\""), "{reason}");
+            assert!(!reason.contains('\x1b'), "{reason:?}");
+            assert!(reason.contains("\\u{1b}"), "{reason:?}");
+        }
         other => panic!("{other:?}"),
     }
     // Not switched to WAL, no tables added.

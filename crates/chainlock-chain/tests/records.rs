@@ -1,12 +1,12 @@
 //! Record transactions: the record comes with its transaction, continues its package's chain,
 //! and is signed under the policy in force.
 
-use chainlock_chain::{Broadcast, Chain, Error, PackageId, TxStatus};
+use chainlock_chain::{Broadcast, Chain, Error, OutputState, PackageId, TxStatus};
 use chainlock_protocol::checker::Reason;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::{Ecosystem, Record};
 use chainlock_protocol::script::Script;
-use chainlock_protocol::tx::TxOut;
+use chainlock_protocol::tx::{OutPoint, TxOut};
 
 use crate::util::{key, p2pkh, policy_of, record_tx, sign_custody, sorted, World, ALL_FORKID};
 
@@ -26,6 +26,28 @@ fn genesis_then_releases_form_the_packages_record_chain() {
         w.ledger.broadcast(&tx1, Some(&r1)).unwrap(),
         Broadcast::Accepted { txid: tx1.txid() }
     );
+    // The custody output is spent by the record; the commitment is no spendable output.
+    assert_eq!(
+        w.ledger.output_state(&custody[0].outpoint).unwrap(),
+        OutputState::Spent { by: tx1.txid() }
+    );
+    let commitment = OutPoint {
+        txid: tx1.txid(),
+        vout: 0,
+    };
+    assert_eq!(
+        w.ledger.output_state(&commitment).unwrap(),
+        OutputState::Unknown
+    );
+    assert!(matches!(
+        w.ledger
+            .output_state(&OutPoint {
+                vout: 1,
+                ..commitment
+            })
+            .unwrap(),
+        OutputState::Unspent { .. }
+    ));
     let r2 = w.release_on(r1.digest().unwrap(), &w.policy, "1.1.0");
     let tx2 = record_tx(&custody[1], &r2, &w.maintainers[1..], ALL_FORKID);
     w.accept(&tx2, Some(&r2));
@@ -39,6 +61,11 @@ fn genesis_then_releases_form_the_packages_record_chain() {
     assert_eq!(head.txid, tx2.txid());
     assert_eq!(head.status, TxStatus::Accepted);
     assert_eq!(chain.records[0].txid, genesis_txid);
+    // As request verification takes it.
+    let known = chain.known_records();
+    assert_eq!(known.len(), 3);
+    assert_eq!(known[2].digest, r2.digest().unwrap());
+    assert_eq!(known[0].record, genesis);
     // Another package, and the same name in another registry, have no records.
     for other in [
         PackageId::new(Ecosystem::Npm, "right-pad"),

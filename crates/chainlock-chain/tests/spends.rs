@@ -4,6 +4,7 @@ use chainlock_chain::{Broadcast, Chain, Error, OutputState, TxStatus};
 use chainlock_protocol::checker::Reason;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, TxOut, Txid};
+use chainlock_protocol::verify::CustodyState;
 
 use crate::util::{key, p2pkh, spend_p2pkh, World, CUSTODY_VALUE};
 
@@ -63,6 +64,10 @@ fn a_top_up_creates_custody_outputs_and_spends_its_funding() {
         w.ledger.output_state(&funding.0).unwrap(),
         OutputState::Spent { by: tx.txid() }
     );
+    assert_eq!(
+        w.ledger.output_state(&funding.0).unwrap().custody_state(),
+        CustodyState::Spent { by: tx.txid() }
+    );
     let at = OutPoint {
         txid: tx.txid(),
         vout: 0,
@@ -72,6 +77,18 @@ fn a_top_up_creates_custody_outputs_and_spends_its_funding() {
         OutputState::Unspent {
             output: tx.outputs[0].clone()
         }
+    );
+    assert_eq!(
+        w.ledger.output_state(&at).unwrap().custody_state(),
+        CustodyState::Unspent
+    );
+    let absent = OutPoint {
+        txid: tx.txid(),
+        vout: 9,
+    };
+    assert_eq!(
+        w.ledger.output_state(&absent).unwrap().custody_state(),
+        CustodyState::Unknown
     );
     assert_eq!(
         w.ledger.unspent_outputs(&custody).unwrap(),

@@ -248,9 +248,10 @@ fn clone_for(p: &Persona, remote: &str) -> Result<PathBuf> {
     Ok(clone)
 }
 
+/// Signs as `p`, acknowledging the warnings (in the demo, the disagreeing builder).
 fn sign_as(p: &Persona, id: &str, now: u64) -> Result<()> {
     p.workspace()?
-        .sign(id, &p.key.uri(), &p.options(), now)
+        .sign(id, &p.key.uri(), &p.options(), now, true)
         .map(|_| ())
 }
 

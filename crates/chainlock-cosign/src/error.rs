@@ -41,6 +41,9 @@ pub enum Error {
     /// The request is not ready to sign: the report says why.
     #[error("not signing: {0}")]
     NotReady(String),
+    /// Warnings that were not acknowledged: nothing was signed.
+    #[error("not signing: {} warning(s) need your acknowledgement (read them, then sign with --accept-warnings): {}", .0.len(), .0.join("; "))]
+    Warnings(Vec<String>),
     /// Something the user asked for that cannot be done, with what to do instead.
     #[error("{0}")]
     Refused(String),
@@ -71,6 +74,7 @@ impl Error {
             Error::UnknownPackage(_) => "unknown_package",
             Error::UnknownRequest(_) => "unknown_request",
             Error::NotReady(_) => "not_ready",
+            Error::Warnings(_) => "warnings",
             Error::Refused(_) => "refused",
             Error::Protocol(_) => "protocol",
             Error::Signer(e) => e.kind(),

@@ -48,6 +48,9 @@ pub struct Entry {
     /// The reason of a rejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The warnings acknowledged when signing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The log read back, with the verdict on its chain.
@@ -152,6 +155,7 @@ mod tests {
             key_id: "ab".repeat(32),
             time: 1_800_000_000 + u64::from(n),
             reason: None,
+            warnings: vec![],
         }
     }
 

@@ -26,4 +26,4 @@ pub mod workspace;
 
 pub use config::{ChainConfig, Config, Paths, Watched};
 pub use error::{Error, Result};
-pub use workspace::{Event, Pending, Review, Verdict, Workspace};
+pub use workspace::{Event, Pending, Review, ReviewOptions, Verdict, Workspace};

@@ -12,7 +12,7 @@ use chainlock_protocol::record::ProtocolVersion;
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::request::SigningRequest;
 use chainlock_protocol::script::Script;
-use chainlock_protocol::tx::{SpentOutput, Transaction};
+use chainlock_protocol::tx::Transaction;
 
 /// `signature.json`: a maintainer's co-signature of a request's custody input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,16 +114,34 @@ pub fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Res
 
 /// The record transaction of a request, checked for shape (section 2).
 pub fn request_record_tx(req: &SigningRequest) -> Result<RecordTx, String> {
-    let tx = Transaction::from_hex(&req.transaction).map_err(|e| e.to_string())?;
-    let script = Script::from_hex(&req.custody.locking_script).map_err(|e| e.to_string())?;
-    RecordTx::new(
-        tx,
-        SpentOutput {
-            script_pubkey: script,
-            value: req.custody.satoshis,
-        },
-    )
-    .map_err(|e| e.to_string())
+    req.record_tx().map_err(|e| e.to_string())
+}
+
+/// The checks every signed object shares: it names this request, it holds the key its ref
+/// names, and that key is a maintainer of the request's policy.
+fn check_signer(
+    what: &str,
+    request: &Digest,
+    public_key: &PublicKey,
+    req: &SigningRequest,
+    request_id: &Digest,
+    key_id: &str,
+) -> Result<(), String> {
+    if request != request_id {
+        return Err(format!("{what} request {request}, not this one"));
+    }
+    if public_key.key_id() != key_id {
+        return Err(format!(
+            "holds key {} under the ref of key {key_id}",
+            public_key.key_id()
+        ));
+    }
+    if !req.policy.is_maintainer(public_key) {
+        return Err(format!(
+            "key {key_id} is not a maintainer of the request's policy (unknown key)"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a co-signature for `req` found under the ref of `key_id`.
@@ -133,21 +151,14 @@ pub fn check_signature(
     request_id: &Digest,
     key_id: &str,
 ) -> Result<ValidSignature, String> {
-    if doc.request != *request_id {
-        return Err(format!("signs request {}, not this one", doc.request));
-    }
-    if doc.public_key.key_id() != key_id {
-        return Err(format!(
-            "holds key {} under the ref of key {key_id}",
-            doc.public_key.key_id()
-        ));
-    }
-    if !req.policy.is_maintainer(&doc.public_key) {
-        return Err(format!(
-            "key {} is not a maintainer of the request's policy (unknown key)",
-            key_id
-        ));
-    }
+    check_signer(
+        "signs",
+        &doc.request,
+        &doc.public_key,
+        req,
+        request_id,
+        key_id,
+    )?;
     let signature =
         hex::decode(&doc.signature).map_err(|_| "the signature is not hex".to_string())?;
     let rtx = request_record_tx(req)?;
@@ -184,20 +195,14 @@ pub fn check_rejection(
     request_id: &Digest,
     key_id: &str,
 ) -> Result<(), String> {
-    if doc.request != *request_id {
-        return Err(format!("rejects request {}, not this one", doc.request));
-    }
-    if doc.public_key.key_id() != key_id {
-        return Err(format!(
-            "holds key {} under the ref of key {key_id}",
-            doc.public_key.key_id()
-        ));
-    }
-    if !req.policy.is_maintainer(&doc.public_key) {
-        return Err(format!(
-            "key {key_id} is not a maintainer of the request's policy"
-        ));
-    }
+    check_signer(
+        "rejects",
+        &doc.request,
+        &doc.public_key,
+        req,
+        request_id,
+        key_id,
+    )?;
     if doc.reason.trim().is_empty() || doc.reason.len() > 4096 {
         return Err("the reason must be 1 to 4096 bytes".into());
     }

@@ -151,10 +151,10 @@ fn sync_and_pending_over_many_requests() {
         config_dir: Some(p.config_dir.clone()),
         ..OpenOptions::default()
     };
-    ws.sign(&gid, &mine.uri(), &opts(&you), NOW).unwrap();
+    ws.sign(&gid, &mine.uri(), &opts(&you), NOW, false).unwrap();
     ws_alice.sync().unwrap();
     ws_alice
-        .sign(&gid, &alice.uri(), &opts(&publisher_paths), NOW)
+        .sign(&gid, &alice.uri(), &opts(&publisher_paths), NOW, false)
         .unwrap();
     ws_alice.finalize(&gid, NOW).unwrap();
     let genesis_digest = ledger

@@ -83,7 +83,13 @@ impl World {
         let ref_before = remote_ref(&self.demo, &sig_ref);
         let err = self
             .you
-            .sign(&id.to_hex(), &self.your_uri(), &OpenOptions::default(), now)
+            .sign(
+                &id.to_hex(),
+                &self.your_uri(),
+                &OpenOptions::default(),
+                now,
+                true,
+            )
             .unwrap_err();
         assert_eq!(err.kind(), "not_ready", "{name}: {err}");
         assert!(err.to_string().contains(check.title()), "{name}: {err}");
@@ -319,6 +325,48 @@ fn every_tampered_request_is_refused_with_its_reason() {
     let review = world.you.review(&world.demo.pending.to_hex(), NOW).unwrap();
     assert!(review.report.ready_to_sign(), "{}", review.report);
 
+    // The pending request is ready, but one trusted builder got another artifact: that is
+    // a warning, and nothing is signed until it is acknowledged.
+    let review = world.you.review(&world.demo.pending.to_hex(), NOW).unwrap();
+    assert_eq!(review.warnings.len(), 1, "{:?}", review.warnings);
+    let err = world
+        .you
+        .sign(
+            &world.demo.pending.to_hex(),
+            &world.your_uri(),
+            &OpenOptions::default(),
+            NOW,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), "warnings", "{err}");
+    assert!(
+        err.to_string().contains("rebuilt another artifact"),
+        "{err}"
+    );
+    assert!(world.you.history().unwrap().entries.is_empty());
+
+    // A damaged audit log: nothing is signed that could not be logged.
+    let log = world.demo.you.data_dir.join("history.jsonl");
+    std::fs::write(&log, b"{\"not\": \"an entry\"}\n").unwrap();
+    let err = world
+        .you
+        .sign(
+            &world.demo.pending.to_hex(),
+            &world.your_uri(),
+            &OpenOptions::default(),
+            NOW,
+            true,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("audit log"), "{err}");
+    let sig_ref = format!(
+        "refs/chainlock/req/{}/sig/{}",
+        world.demo.pending, world.demo.your_key
+    );
+    assert!(remote_ref(&world.demo, &sig_ref).is_none());
+    std::fs::remove_file(&log).unwrap();
+
     // The remote goes away mid-push: the signature stays in the outbox, the error says to
     // sync; once the remote is back, sync delivers it.
     let remote_path = world.demo.remote.trim_start_matches("file://").to_string();
@@ -331,6 +379,7 @@ fn every_tampered_request_is_refused_with_its_reason() {
             &world.your_uri(),
             &OpenOptions::default(),
             NOW,
+            true,
         )
         .unwrap_err();
     assert!(err.to_string().contains("chainlock sync"), "{err}");

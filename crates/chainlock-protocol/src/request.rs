@@ -169,6 +169,20 @@ impl SigningRequest {
         bsm::verify_statement(&self.publisher, StatementKind::Request, &self.id()?.0, sig)
     }
 
+    /// The request's record transaction with the custody output it spends, checked against
+    /// section 2's shape (signed or not: the unlocking script is not part of the shape).
+    pub fn record_tx(&self) -> Result<crate::record_tx::RecordTx> {
+        let tx = crate::tx::Transaction::from_hex(&self.transaction)?;
+        let script = crate::script::Script::from_hex(&self.custody.locking_script)?;
+        crate::record_tx::RecordTx::new(
+            tx,
+            crate::tx::SpentOutput {
+                script_pubkey: script,
+                value: self.custody.satoshis,
+            },
+        )
+    }
+
     /// The canonical JSON of the whole request, signature included (how it is stored).
     pub fn to_canonical_json(&self) -> Result<Vec<u8>> {
         jcs::to_canonical_bytes(self)

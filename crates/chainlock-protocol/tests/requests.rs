@@ -168,23 +168,17 @@ fn request_with(edit: impl FnOnce(&mut SigningRequest, &Policy)) -> SigningReque
         fee_sat_per_kb: 100,
     })
     .unwrap();
-    let mut req = SigningRequest {
-        protocol: ProtocolVersion::V1,
+    let mut req = SigningRequest::new(
         record,
-        policy: policy.clone(),
-        attestations: vec![],
-        transaction: rtx.tx().to_hex(),
-        custody: CustodyOutput {
-            funding_tx: funding.to_hex(),
-            vout: 0,
-            locking_script: custody.to_hex(),
-            satoshis: 10_000,
-        },
-        created_at: NOW - 600,
-        expires_at: NOW + 6 * 86_400,
-        publisher: maintainer(1).public_key(),
-        signature: None,
-    };
+        policy.clone(),
+        vec![],
+        &rtx,
+        &funding,
+        NOW - 600,
+        NOW + 6 * 86_400,
+        maintainer(1).public_key(),
+    )
+    .unwrap();
     edit(&mut req, &policy);
     sign(&mut req, &maintainer(1));
     req

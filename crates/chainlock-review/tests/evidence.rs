@@ -19,7 +19,7 @@ use chainlock_protocol::record::{
     Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
 };
 use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
-use chainlock_protocol::request::{CustodyOutput, Envelope, SigningRequest};
+use chainlock_protocol::request::{Envelope, SigningRequest};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
 use chainlock_protocol::verify::{
@@ -239,23 +239,17 @@ fn request(f: &Fixture, attestations: Vec<Envelope>, relied_on: &[Envelope]) -> 
         fee_sat_per_kb: 100,
     })
     .unwrap();
-    let mut req = SigningRequest {
-        protocol: ProtocolVersion::V1,
+    let mut req = SigningRequest::new(
         record,
         policy,
         attestations,
-        transaction: rtx.tx().to_hex(),
-        custody: CustodyOutput {
-            funding_tx: funding.to_hex(),
-            vout: 0,
-            locking_script: custody.to_hex(),
-            satoshis: 5_000,
-        },
-        created_at: 1_799_990_000,
-        expires_at: 1_800_100_000,
-        publisher: maintainer(1).public_key(),
-        signature: None,
-    };
+        &rtx,
+        &funding,
+        1_799_990_000,
+        1_800_100_000,
+        maintainer(1).public_key(),
+    )
+    .unwrap();
     let id = req.id().unwrap();
     req.signature = Some(maintainer(1).sign_statement(StatementKind::Request, &id.0));
     req

@@ -117,6 +117,13 @@ pub enum Error {
     /// The device went away mid-exchange.
     #[error("the Ledger was disconnected: reconnect it, open the Bitcoin Cash app, and retry")]
     Disconnected,
+    /// The funding transaction given with a record transaction does not create the output
+    /// its custody input spends, so the device cannot be shown a trusted input for it.
+    #[error("the funding transaction does not create the custody output being spent ({reason}): the signing request is inconsistent; ask its publisher to publish it again")]
+    FundingMismatch {
+        /// What differs.
+        reason: String,
+    },
     /// The device did not answer in time.
     #[error("the Ledger did not answer within {secs} s: check the device screen and retry")]
     Timeout {
@@ -211,6 +218,7 @@ impl Error {
             Error::RejectedOnDevice => "rejected_on_device",
             Error::UnsupportedOutput { .. } => "unsupported_output",
             Error::Disconnected => "disconnected",
+            Error::FundingMismatch { .. } => "funding_mismatch",
             Error::Timeout { .. } => "timeout",
             Error::DeviceStatus { .. } => "device_status",
             Error::Transport { .. } => "transport",

@@ -175,7 +175,12 @@ fn identify(conn: &Connection, path: &Path) -> Result<Found> {
                     if names.is_empty() {
                         String::new()
                     } else {
-                        format!(", tables {}", names.join(", "))
+                        // Names come from the file: quoted with escapes, and cut short.
+                        let quoted: Vec<String> = names
+                            .iter()
+                            .map(|n| format!("{:?}", n.chars().take(64).collect::<String>()))
+                            .collect();
+                        format!(", tables {}", quoted.join(", "))
                     }
                 ),
             })

@@ -259,6 +259,9 @@ pub fn pending(args: PendingArgs) -> Result<ExitCode> {
 pub struct ReviewArgs {
     /// The request id (a unique prefix of at least 8 hex digits).
     id: String,
+    /// The published artifact, compared with the source at the release's commit.
+    #[arg(long, value_name = "FILE")]
+    artifact: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -270,7 +273,11 @@ pub struct ReviewArgs {
 /// Runs `chainlock review`: exit 0 when ready to sign, 1 when not.
 pub fn review(args: ReviewArgs) -> Result<ExitCode> {
     let ws = workspace()?;
-    let review = ws.review(&args.id, args.now.unwrap_or_else(now))?;
+    let options = chainlock_cosign::ReviewOptions {
+        artifact: args.artifact.clone(),
+        skip_risk: false,
+    };
+    let review = ws.review_with(&args.id, args.now.unwrap_or_else(now), &options)?;
     if args.json {
         print_json(&serde_json::json!({
             "package": review.package,
@@ -287,6 +294,9 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
             "threshold": review.threshold,
             "maintainers": review.maintainers,
             "invalid_refs": review.invalid,
+            "risk": review.risk,
+            "risk_error": review.risk_error,
+            "warnings": review.warnings,
         }))?;
     } else {
         if ws.config().demo {
@@ -328,6 +338,35 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
         for bad in &review.invalid {
             println!("INVALID ref (not counted) {}: {}", bad.name, bad.reason);
         }
+        if let Some(scan) = &review.risk {
+            let flags: Vec<_> = scan.all_flags().collect();
+            println!(
+                "risk flags: {} in {} changed {}{}",
+                flags.len(),
+                scan.files_scanned,
+                plural(scan.files_scanned, "file", "files"),
+                if flags.is_empty() {
+                    ""
+                } else {
+                    " (`chainlock diff risk` for all)"
+                }
+            );
+            for f in flags.iter().take(20) {
+                println!(
+                    "  [{:^6}] {}{}: {}",
+                    f.severity.as_str(),
+                    shown(&f.file),
+                    f.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                    shown(&f.message)
+                );
+            }
+        }
+        if let Some(e) = &review.risk_error {
+            println!("risk flags: could not scan the range: {e}");
+        }
+        for w in &review.warnings {
+            println!("WARNING (sign only with --accept-warnings): {w}");
+        }
     }
     Ok(if review.report.ready_to_sign() {
         ExitCode::SUCCESS
@@ -347,6 +386,13 @@ pub struct SignArgs {
     /// Use a Speculos emulator at HOST:PORT instead of a USB Ledger (also CHAINLOCK_LEDGER_TCP).
     #[arg(long, value_name = "HOST:PORT")]
     ledger_tcp: Option<String>,
+    /// Sign even though the review raised warnings (high risk flags, a trusted builder that
+    /// rebuilt another artifact): read them first; they are kept in your audit log.
+    #[arg(long)]
+    accept_warnings: bool,
+    /// The published artifact, compared with the source at the release's commit.
+    #[arg(long, value_name = "FILE")]
+    artifact: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -359,12 +405,48 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     if args.ledger_tcp.is_some() {
         options.ledger_tcp = args.ledger_tcp;
     }
-    let doc = match ws.sign(&args.id, &args.key, &options, now()) {
+    let review_options = chainlock_cosign::ReviewOptions {
+        artifact: args.artifact.clone(),
+        skip_risk: false,
+    };
+    if let Some(path) = args.key.strip_prefix("ledger://") {
+        // Before the device is asked: what it will show, to compare screen by screen.
+        eprint!("{}", ws.ledger_screens(&args.id, path)?);
+        eprintln!(
+            "The device shows amounts, the change address and the fee, never the record \
+             digest: `chainlock review {}` shows that.",
+            args.id
+        );
+    }
+    let doc = match ws.sign_with(
+        &args.id,
+        &args.key,
+        &options,
+        now(),
+        args.accept_warnings,
+        &review_options,
+    ) {
         Ok(doc) => doc,
         Err(chainlock_cosign::Error::NotReady(why)) => {
             eprintln!("not signing: {why}");
             eprintln!(
                 "run `chainlock review {}` for the whole report; nothing was signed",
+                args.id
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(chainlock_cosign::Error::Warnings(warnings)) => {
+            eprintln!(
+                "not signing: {} {} to acknowledge:",
+                warnings.len(),
+                plural(warnings.len(), "warning", "warnings")
+            );
+            for w in &warnings {
+                eprintln!("  - {w}");
+            }
+            eprintln!(
+                "read them (`chainlock review {}`), then sign again with --accept-warnings; \
+                 nothing was signed",
                 args.id
             );
             return Ok(ExitCode::from(1));

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use chainlock_signer::keychain::{self, KeyInfo, Keychain};
+use chainlock_signer::ledger::{screens, DerivationPath};
 use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity, SignerKind};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -245,11 +246,20 @@ fn ledger(path: Option<&str>, confirm: bool, tcp: Option<String>, json: bool) ->
     if tcp.is_some() {
         options.ledger_tcp = tcp;
     }
-    options.confirm_on_device = confirm;
     let uri = KeyUri::Ledger {
         path: path.unwrap_or_default().to_string(),
     }
     .to_string();
+    if confirm {
+        // Read the key first, so that the user is told the address the device must show.
+        let signer = chainlock_signer::open(&uri, &options)?;
+        let path = DerivationPath::parse(path.unwrap_or_default())?;
+        eprint!(
+            "{}",
+            screens::instructions(&screens::public_key(&path, &signer.identity().public_key))
+        );
+    }
+    options.confirm_on_device = confirm;
     let signer = chainlock_signer::open(&uri, &options)?;
     print_identity(signer.identity(), json)?;
     Ok(ExitCode::SUCCESS)

@@ -187,14 +187,14 @@ pub fn sdk_verdict(tx_hex: &str, script: &str, sats: u64) -> Value {
     v["verdicts"][0].clone()
 }
 
-/// A small npm-like package whose build is deterministic, served by the daemon.
+/// A small npm package (packed by `npm pack`, which is reproducible), served by the daemon.
 fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
     let work = root.join("alice-work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q"]);
     std::fs::write(
         work.join("package.json"),
-        r#"{"name": "pad", "version": "1.0.0", "main": "dist/pad.js"}"#,
+        r#"{"name": "pad", "version": "1.0.0", "main": "index.js", "license": "MIT"}"#,
     )
     .unwrap();
     std::fs::write(
@@ -202,12 +202,7 @@ fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
         "module.exports = (s, n) => s.padStart(n);\n",
     )
     .unwrap();
-    std::fs::write(
-        work.join("build.sh"),
-        "mkdir -p dist && { echo '// built'; cat index.js; } > dist/pad.js\n",
-    )
-    .unwrap();
-    std::fs::write(work.join(".gitignore"), "dist/\n").unwrap();
+    std::fs::write(work.join(".gitignore"), "*.tgz\n").unwrap();
     git(&work, &["add", "."]);
     git(&work, &["commit", "-q", "-m", "pad 1.0.0"]);
     git(&work, &["tag", "v1.0.0"]);
@@ -341,9 +336,9 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
     // Three builders rebuild v1.0.0 from the served repository; the third gets another hash.
     for (i, (key, _)) in builders.iter().enumerate() {
         let build = if i == 2 {
-            "sh build.sh && echo '// extra' >> dist/pad.js"
+            "echo '// built elsewhere' >> index.js && npm pack --offline --ignore-scripts"
         } else {
-            "sh build.sh"
+            "npm pack --offline --ignore-scripts"
         };
         let envelope = root.join(format!("envelope{i}.json"));
         alice.ok(&[
@@ -355,7 +350,7 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
             "--build",
             build,
             "--artifact",
-            "dist/pad.js",
+            "*.tgz",
             "--key",
             key.to_str().unwrap(),
             "--out",
@@ -370,12 +365,27 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         ]);
     }
 
-    // Alice builds the artifact herself and requests the release.
-    let status = Command::new("sh")
-        .arg("build.sh")
-        .current_dir(&work)
+    // Alice packs the artifact herself, from a clean checkout of the tag, and requests the
+    // release.
+    let pack = root.join("alice-pack");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "v1.0.0",
+            &remote,
+            pack.to_str().unwrap(),
+        ],
+    );
+    let status = Command::new("npm")
+        .args(["pack", "--offline", "--ignore-scripts", "--silent"])
+        .current_dir(&pack)
+        .envs(session.envs())
+        .stdout(Stdio::null())
         .status()
-        .unwrap();
+        .expect("npm runs (scripts/setup installs node and npm)");
     assert!(status.success());
     let created = alice.ok(&[
         "request",
@@ -383,7 +393,7 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         "--tag",
         "v1.0.0",
         "--artifact",
-        work.join("dist/pad.js").to_str().unwrap(),
+        pack.join("pad-1.0.0.tgz").to_str().unwrap(),
         "--package",
         "npm:pad",
         "--repo",
@@ -431,10 +441,18 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
         "{human}"
     );
 
+    // One trusted builder got another artifact: a warning, acknowledged explicitly.
+    let out = bob.run(&["sign", &release_id, "--key", &bob.uri()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--accept-warnings") && err.contains("rebuilt another artifact"),
+        "{err}"
+    );
     let signing: Vec<Child> = [&bob, &carol]
         .iter()
         .map(|p| {
-            p.cmd(&["sign", &release_id, "--key", &p.uri()])
+            p.cmd(&["sign", &release_id, "--key", &p.uri(), "--accept-warnings"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -484,4 +502,64 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
     let history = bob.json(&["history"]);
     assert_eq!(history["entries"].as_array().unwrap().len(), 2);
     assert_eq!(history["broken"], Value::Null);
+}
+
+#[test]
+fn the_demo_shows_a_ready_and_a_tampered_request_and_cleans_up_its_keys() {
+    let session = SecretServiceSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run = |envs: &[(&str, &Path)], args: &[&str]| -> Output {
+        let mut c = chainlock();
+        c.args(args).envs(session.envs()).stdin(Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&[], &["demo", demo.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("nothing here is real"), "{printed}");
+    let you = [
+        ("CHAINLOCK_CONFIG_DIR", demo.join("you/config")),
+        ("CHAINLOCK_DATA_DIR", demo.join("you/data")),
+    ];
+    let envs: Vec<(&str, &Path)> = you.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let out = run(&envs, &["pending"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("DEMO workspace"), "{text}");
+    assert!(text.contains("[ready to sign]"), "{text}");
+    assert!(text.contains("[FAILING CHECKS: do not sign]"), "{text}");
+    assert!(
+        text.contains("diff digest recomputed from your clone"),
+        "{text}"
+    );
+
+    // A second demo into the same directory is refused; --clean removes keys and files.
+    let out = run(&[], &["demo", demo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    let index = dir.path().join("keys-copy");
+    std::fs::create_dir_all(&index).unwrap();
+    std::fs::copy(demo.join("you/config/keys.json"), index.join("keys.json")).unwrap();
+    let out = run(&[], &["demo", "--clean", demo.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 4 demo keys"));
+    assert!(!demo.exists());
+    // The keychain no longer holds your demo key's secret.
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(index.join("keys.json")).unwrap()).unwrap();
+    let id = keys["keys"][0]["key_id"].as_str().unwrap().to_string();
+    let out = run(&[("CHAINLOCK_CONFIG_DIR", &index)], &["key", "show", &id]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -8,6 +8,7 @@ mod cosign;
 mod diff;
 mod hostile;
 mod key;
+mod ledger;
 mod policy;
 mod request;
 mod tx;

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use chainlock_protocol::tx::TxOut;
+use chainlock_protocol::tx::{OutPoint, Transaction, TxOut, Txid};
 
 use super::apdu::{self, Apdu, AppInfo, Command, DeviceSignature, HashedInput, WalletPublicKey};
 use super::path::DerivationPath;
@@ -105,6 +105,28 @@ impl<T: Transport> Btchip<T> {
         Ok(last)
     }
 
+    /// GET_TRUSTED_INPUT for output `vout` of `prev`: the device reads the whole transaction,
+    /// hashes it itself, and vouches (with a MAC only it can check) for the outpoint and the
+    /// amount. The reply is checked to name that outpoint and that output's amount.
+    pub fn trusted_input_of(&mut self, prev: &Transaction, vout: u32) -> Result<TrustedInput> {
+        let data = self.trusted_input(&apdu::get_trusted_input(prev, vout)?)?;
+        let trusted = TrustedInput::parse(data)?;
+        let expected = OutPoint {
+            txid: prev.txid(),
+            vout,
+        };
+        let amount = prev.outputs.get(vout as usize).map(|o| o.value);
+        if trusted.outpoint != expected || Some(trusted.amount) != amount {
+            return Err(Error::Transport {
+                reason: format!(
+                    "the device's trusted input names {}:{} holding {} satoshis, not {}:{vout} holding {amount:?}",
+                    trusted.outpoint.txid, trusted.outpoint.vout, trusted.amount, expected.txid
+                ),
+            });
+        }
+        Ok(trusted)
+    }
+
     /// The change path (so the device does not show that output), then the outputs. A refusal
     /// of the outputs names the output the refused chunk completed.
     pub fn hash_outputs(
@@ -176,6 +198,50 @@ impl<T: Transport> Btchip<T> {
     }
 }
 
+/// A trusted input as GET_TRUSTED_INPUT returns it: magic `32 00`, two random bytes, the
+/// outpoint, the amount, and an 8-byte MAC under a key that never leaves the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedInput {
+    /// The 56 bytes, sent back as they are.
+    pub bytes: Vec<u8>,
+    /// The output it vouches for.
+    pub outpoint: OutPoint,
+    /// That output's value in satoshis.
+    pub amount: u64,
+}
+
+impl TrustedInput {
+    /// Length of a trusted input.
+    pub const LEN: usize = 56;
+
+    /// Parses GET_TRUSTED_INPUT's reply.
+    pub fn parse(bytes: Vec<u8>) -> Result<Self> {
+        let malformed = |why: String| Error::Transport {
+            reason: format!("malformed reply to GET_TRUSTED_INPUT: {why}"),
+        };
+        if bytes.len() != Self::LEN || bytes[..2] != [0x32, 0x00] {
+            return Err(malformed(format!(
+                "{} is not 56 bytes starting 3200",
+                hex::encode(&bytes)
+            )));
+        }
+        let mut txid = [0u8; 32];
+        txid.copy_from_slice(&bytes[4..36]);
+        let mut vout = [0u8; 4];
+        vout.copy_from_slice(&bytes[36..40]);
+        let mut amount = [0u8; 8];
+        amount.copy_from_slice(&bytes[40..48]);
+        Ok(TrustedInput {
+            outpoint: OutPoint {
+                txid: Txid(txid),
+                vout: u32::from_le_bytes(vout),
+            },
+            amount: u64::from_le_bytes(amount),
+            bytes,
+        })
+    }
+}
+
 /// The byte range each output occupies in the outputs stream (after the count varint).
 fn output_spans(outputs: &[TxOut], stream: &[u8]) -> Vec<Range<usize>> {
     let total: usize = outputs.iter().map(TxOut::encoded_len).sum();
@@ -215,6 +281,21 @@ fn refused_output(outputs: &[TxOut], spans: &[Range<usize>], chunk: &Range<usize
 mod tests {
     use super::*;
     use chainlock_protocol::script::Script;
+
+    #[test]
+    fn trusted_inputs_parse_as_the_app_makes_them() {
+        // Returned by the Bitcoin Cash app 2.4.6 in Speculos for output 1 (20,000 satoshis).
+        let raw = hex::decode("3200024ef805d30a9126d2944ad7faae085f5bc9ef0754e5e53fa779157e63d8d21c7ce901000000204e000000000000b93196784b3e0e73").unwrap();
+        let t = TrustedInput::parse(raw.clone()).unwrap();
+        assert_eq!((t.outpoint.vout, t.amount), (1, 20_000));
+        assert_eq!(t.outpoint.txid.0[0], 0xf8);
+        for bad in [&raw[..55], &[&[0x31u8][..], &raw[1..]].concat()[..]] {
+            assert_eq!(
+                TrustedInput::parse(bad.to_vec()).unwrap_err().kind(),
+                "transport"
+            );
+        }
+    }
 
     #[test]
     fn a_refused_chunk_names_the_output_it_completes() {

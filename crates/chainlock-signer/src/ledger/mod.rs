@@ -6,18 +6,28 @@
 //! [`transport::Transport`] (USB HID, the Speculos emulator's TCP port, or a replay of recorded
 //! exchanges), and [`LedgerSigner`] implements [`Signer`] on top.
 //!
-//! Signing a custody input (PROTOCOL.md section 2):
+//! Signing the custody input of a verified request (PROTOCOL.md section 2):
 //! 1. the outputs are checked on the host against the app's limits ([`check_output`]), so an
-//!    output the app would refuse fails before the device is involved;
-//! 2. first pass, HASH_INPUT_START with P2 `02` (BIP143 mode): the version, then the custody
-//!    input as an amount-carrying `02` input with an empty script, then its sequence;
-//! 3. HASH_INPUT_FINALIZE_FULL with the outputs, which the device shows for approval;
-//! 4. second pass, HASH_INPUT_START with P2 `80`: the custody input again with the custody
+//!    output the app would refuse fails before the device is involved; the funding
+//!    transaction is checked to create the output spent (its txid, the custody script, the
+//!    amount);
+//! 2. GET_TRUSTED_INPUT (`E0 42`) with the whole funding transaction: the device hashes it
+//!    and returns a trusted input (outpoint and amount under its own MAC), so it knows the
+//!    amount it signs for and shows no "unverified inputs" warning;
+//! 3. first pass, HASH_INPUT_START with P2 `02` (BIP143 mode): the version, then the trusted
+//!    input with an empty script, then its sequence;
+//! 4. HASH_INPUT_FINALIZE_FULL with the outputs, which the device shows for approval (see
+//!    [`screens`] for exactly what it shows);
+//! 5. second pass, HASH_INPUT_START with P2 `80`: the trusted input again with the custody
 //!    script as script code;
-//! 5. UNTRUSTED_HASH_SIGN with lock time 0 and sighash `0x41`;
-//! 6. the reply's parity bit (first byte 0x31) is cleared, the DER parsed strictly, S
+//! 6. UNTRUSTED_HASH_SIGN with lock time 0 and sighash `0x41` (the app then asks to approve
+//!    the path, which is not a BIP44 one);
+//! 7. the reply's parity bit (first byte 0x31) is cleared, the DER parsed strictly, S
 //!    normalised low, and the signature verified against the device's key over the sighash
 //!    computed here from the transaction. A signature that does not verify is discarded.
+//!
+//! All of it is tested against the real Bitcoin Cash app 2.4.6 in the Speculos emulator
+//! (`tests/speculos.rs`), and replayed from its recorded exchanges (`tests/ledger_replay.rs`).
 //!
 //! P2 `02` rather than hw-app-btc's `03` for Bitcoin Cash: in the app (`hash_input_start`),
 //! both select the BIP143 digest, and `03` only switches the addresses it shows to cashaddr;
@@ -31,8 +41,11 @@
 pub mod apdu;
 pub mod btchip;
 pub mod path;
+pub mod screens;
 #[cfg(feature = "test-support")]
 pub mod soft;
+#[cfg(feature = "test-support")]
+pub mod speculos;
 pub mod status;
 pub mod transport;
 
@@ -42,7 +55,7 @@ use chainlock_protocol::keys;
 use chainlock_protocol::record_tx::RecordTx;
 use chainlock_protocol::script::Script;
 use chainlock_protocol::sighash::SIGHASH_ALL_FORKID;
-use chainlock_protocol::tx::TxOut;
+use chainlock_protocol::tx::{Transaction, TxOut};
 use chainlock_protocol::verify::ReadyToSign;
 use k256::ecdsa::Signature;
 
@@ -126,18 +139,40 @@ impl<T: Transport> LedgerSigner<T> {
         &self.btchip
     }
 
+    /// Signs the custody input of `tx`, whose custody output `funding` created: the whole of
+    /// [`Signer::sign_input`], which hands in a verified request's two transactions.
+    fn sign_record_tx(&mut self, tx: &RecordTx, funding: &Transaction) -> Result<Vec<u8>> {
+        self.check_custody_key(tx)?;
+        self.sign_custody_input(tx, funding)
+    }
+
+    /// Refuses a transaction this key cannot sign for: asking the user to approve a signature
+    /// that cannot count would only train them to approve without reading.
+    fn check_custody_key(&self, tx: &RecordTx) -> Result<()> {
+        if tx.custody().lists(&self.identity.public_key) {
+            Ok(())
+        } else {
+            Err(Error::NotCustodyKey {
+                key_id: self.identity.key_id.clone(),
+            })
+        }
+    }
+
     /// Runs the BIP143 flow for the custody input and returns the device's signature, checked:
     /// strict DER, S made low, valid for this key over the sighash computed here.
-    fn sign_custody_input(&mut self, tx: &RecordTx) -> Result<Vec<u8>> {
+    ///
+    /// The input is named by a trusted input (`E0 42`) read from `funding`: the device hashes
+    /// the whole funding transaction, so it knows the amount it signs for and shows no
+    /// "unverified inputs" warning.
+    fn sign_custody_input(&mut self, tx: &RecordTx, funding: &Transaction) -> Result<Vec<u8>> {
         let t = tx.tx();
         for (i, out) in t.outputs.iter().enumerate() {
             check_output(i, out)?;
         }
         let input = &t.inputs[RecordTx::INPUT_INDEX];
-        let named = InputRef::Amount {
-            outpoint: input.prevout,
-            amount: tx.spent().value,
-        };
+        check_funding(tx, funding)?;
+        let trusted = self.btchip.trusted_input_of(funding, input.prevout.vout)?;
+        let named = InputRef::Trusted(trusted.bytes);
         let first_pass = [HashedInput {
             input: named.clone(),
             script: Script::default(),
@@ -186,15 +221,7 @@ impl<T: Transport> Signer for LedgerSigner<T> {
     }
 
     fn sign_input(&mut self, ready: &ReadyToSign) -> Result<Vec<u8>> {
-        let tx = ready.record_tx();
-        // Asking the user to approve a signature that cannot count would only train them to
-        // approve without reading.
-        if !tx.custody().lists(&self.identity.public_key) {
-            return Err(Error::NotCustodyKey {
-                key_id: self.identity.key_id.clone(),
-            });
-        }
-        self.sign_custody_input(tx)
+        self.sign_record_tx(ready.record_tx(), ready.funding_tx())
     }
 
     fn sign_statement(&mut self, kind: StatementKind, digest: &[u8; 32]) -> Result<String> {
@@ -211,6 +238,37 @@ impl<T: Transport> Signer for LedgerSigner<T> {
         bsm::verify_statement(&self.identity.public_key, kind, digest, &encoded)
             .map_err(|_| self.bad_signature(what()))?;
         Ok(encoded)
+    }
+}
+
+/// Checks that `funding` is the transaction whose output the custody input spends, holding
+/// the custody script and the amount the digest commits to.
+fn check_funding(tx: &RecordTx, funding: &Transaction) -> Result<()> {
+    let prevout = tx.custody_outpoint();
+    let mismatch = |reason: String| Err(Error::FundingMismatch { reason });
+    if funding.txid() != prevout.txid {
+        return mismatch(format!(
+            "its txid is {}, the input spends {}",
+            funding.txid(),
+            prevout.txid
+        ));
+    }
+    match funding.outputs.get(prevout.vout as usize) {
+        None => mismatch(format!(
+            "it has {} outputs, the input spends output {}",
+            funding.outputs.len(),
+            prevout.vout
+        )),
+        Some(out) if out.value != tx.spent().value => mismatch(format!(
+            "output {} holds {} satoshis, the transaction says {}",
+            prevout.vout,
+            out.value,
+            tx.spent().value
+        )),
+        Some(out) if out.script_pubkey != tx.spent().script_pubkey => {
+            mismatch(format!("output {} is not the custody script", prevout.vout))
+        }
+        Some(_) => Ok(()),
     }
 }
 

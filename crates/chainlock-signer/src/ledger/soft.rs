@@ -1,8 +1,8 @@
 //! A software Ledger running the Bitcoin Cash app (feature `test-support`), for tests of
 //! this crate and of its users (the CLI, the desktop app) where no device is connected.
 //!
-//! [`SoftLedger`] is a [`Transport`] that parses the APDUs the way the app does (the BIP143
-//! passes, the outputs, UNTRUSTED_HASH_SIGN, SIGN_MESSAGE), computes the digest itself from
+//! [`SoftLedger`] is a [`Transport`] that parses the APDUs the way the app does (trusted inputs,
+//! the BIP143 passes, the outputs, UNTRUSTED_HASH_SIGN, SIGN_MESSAGE), computes the digest itself from
 //! what it was sent (not with the project's sighash code, so it checks the host
 //! independently), and signs with a key derived from the path, returning the reply bytes a
 //! device returns (the parity bit in the first byte included). [`Behaviour`] scripts failures:
@@ -63,6 +63,16 @@ struct Flow {
     continuing: bool,
 }
 
+/// The MAC key of trusted inputs: the app draws one at start; a fixed one does here.
+const TRUSTED_INPUT_KEY: &[u8] = b"chainlock soft ledger trusted input";
+
+/// The 8-byte MAC closing a trusted input over its first 48 bytes.
+fn trusted_input_mac(body: &[u8]) -> [u8; 8] {
+    let mut data = TRUSTED_INPUT_KEY.to_vec();
+    data.extend_from_slice(body);
+    sha256(&data)[..8].try_into().unwrap()
+}
+
 /// A software device running the Bitcoin Cash app's signing protocol (see the module docs).
 pub struct SoftLedger {
     script: Behaviour,
@@ -71,6 +81,8 @@ pub struct SoftLedger {
     message_path: Vec<u8>,
     message_len: usize,
     switched: bool,
+    /// GET_TRUSTED_INPUT: the output index asked for and the transaction bytes so far.
+    trusted: Option<(u32, Vec<u8>)>,
     log: ApduLog,
     odd_replies: Arc<Mutex<usize>>,
 }
@@ -110,6 +122,7 @@ impl SoftLedger {
             message_path: Vec::new(),
             message_len: 0,
             switched: false,
+            trusted: None,
             log: Arc::default(),
             odd_replies: Arc::default(),
         }
@@ -156,11 +169,24 @@ impl SoftLedger {
         let n = r.varint("inputs").map_err(e)?;
         let mut inputs = Vec::new();
         for _ in 0..n {
-            if r.u8("prefix").map_err(e)? != 0x02 {
-                return Err("only amount-carrying 02 inputs are expected".into());
-            }
-            let outpoint: [u8; 36] = r.array("outpoint").map_err(e)?;
-            let amount = r.u64("amount").map_err(e)?;
+            let (outpoint, amount) = match r.u8("prefix").map_err(e)? {
+                0x02 => {
+                    let outpoint: [u8; 36] = r.array("outpoint").map_err(e)?;
+                    (outpoint, r.u64("amount").map_err(e)?)
+                }
+                0x01 => {
+                    if r.u8("trusted input length").map_err(e)? != 56 {
+                        return Err("a trusted input is 56 bytes".into());
+                    }
+                    let t: [u8; 56] = r.array("trusted input").map_err(e)?;
+                    if t[..2] != [0x32, 0x00] || t[48..] != trusted_input_mac(&t[..48]) {
+                        return Err("a trusted input this device did not make".into());
+                    }
+                    let outpoint: [u8; 36] = t[4..40].try_into().unwrap();
+                    (outpoint, u64::from_le_bytes(t[40..48].try_into().unwrap()))
+                }
+                _ => return Err("only 01 (trusted) and 02 (amount) inputs are expected".into()),
+            };
             let script = r.var_bytes("script").map_err(e)?.to_vec();
             let sequence = r.u32("sequence").map_err(e)?;
             inputs.push((outpoint, amount, script, sequence));
@@ -290,6 +316,34 @@ impl Transport for SoftLedger {
                 out.push(address.len() as u8);
                 out.extend_from_slice(address);
                 out.extend_from_slice(&[0xcc; 32]);
+                Self::ok(out)
+            }
+            0x42 => {
+                let (vout, tx) = match (p1, self.trusted.take()) {
+                    (0x00, _) => (
+                        u32::from_be_bytes(data[..4].try_into().unwrap()),
+                        data[4..].to_vec(),
+                    ),
+                    (0x80, Some((vout, mut tx))) => {
+                        tx.extend_from_slice(&data);
+                        (vout, tx)
+                    }
+                    _ => return Self::sw(0x6b00),
+                };
+                // The transaction is complete when it parses as one, lock time included.
+                let Ok(parsed) = chainlock_protocol::tx::Transaction::decode(&tx) else {
+                    self.trusted = Some((vout, tx));
+                    return Self::ok(Vec::new());
+                };
+                let Some(output) = parsed.outputs.get(vout as usize) else {
+                    return Self::sw(0x6a80);
+                };
+                let mut out = vec![0x32, 0x00, 0x5a, 0xa5];
+                out.extend_from_slice(&sha256d(&tx));
+                out.extend_from_slice(&vout.to_le_bytes());
+                out.extend_from_slice(&output.value.to_le_bytes());
+                let mac = trusted_input_mac(&out);
+                out.extend_from_slice(&mac);
                 Self::ok(out)
             }
             0x44 => {

@@ -10,25 +10,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use chainlock_chain::{Chain, LocalLedger, OutputState, PackageId};
-use chainlock_protocol::bsm::StatementKind;
+use chainlock_chain::{Chain, LocalLedger, PackageId};
 use chainlock_protocol::hash::Digest;
-use chainlock_protocol::jcs;
-use chainlock_protocol::record::{ProtocolVersion, Record};
-use chainlock_protocol::record_tx::FeeBounds;
-use chainlock_protocol::request::SigningRequest;
-use chainlock_protocol::verify::{
-    self, verify_request, CustodyState, KnownRecord, Report, Verification,
-};
-use chainlock_review::evidence::{self, Evidence};
+use chainlock_protocol::record::Record;
+use chainlock_protocol::verify::KnownRecord;
 use chainlock_signer::OpenOptions;
 
 use crate::config::{ChainConfig, Config, Paths, Watched};
 use crate::coord::Coord;
-use crate::history::{self, Action, Entry, History};
-use crate::objects::{FinalDoc, RejectTag, Rejection, SignatureDoc, ValidSignature};
 use crate::view::{InvalidRef, PackageView, RequestState};
 use crate::{Error, Result};
+
+mod actions;
+mod review;
+
+pub use review::{Review, ReviewOptions, TxSummary};
 
 /// Something the app or a script may want to hear about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,54 +107,6 @@ pub enum Verdict {
     Failing,
     /// No check failed, but some could not run (evidence missing).
     Waiting,
-}
-
-/// Everything a co-signer is shown before deciding (PROTOCOL.md section 7, made visible).
-#[derive(Debug, Clone, Serialize)]
-pub struct Review {
-    /// The package.
-    pub package: String,
-    /// The verification report: every record field and every check.
-    pub report: Report,
-    /// The diff digest recomputed from the clone, when it could be.
-    pub diff_digest: Option<String>,
-    /// The builders' agreement as evaluated from the envelopes.
-    pub builders: Option<chainlock_attest::BuilderReport>,
-    /// The transaction: outpoint, amounts, fee, the sighash a signature is over.
-    pub transaction: Option<TxSummary>,
-    /// Signatures so far.
-    pub signatures: Vec<ValidSignature>,
-    /// Rejections so far.
-    pub rejections: Vec<Rejection>,
-    /// The policy's threshold (m) and maintainers (n).
-    pub threshold: u8,
-    /// Maintainer key ids.
-    pub maintainers: Vec<String>,
-    /// Refs of this request that failed verification.
-    pub invalid: Vec<InvalidRef>,
-    #[serde(skip)]
-    verification: Option<Verification>,
-}
-
-/// The transaction a co-signer signs, in numbers.
-#[derive(Debug, Clone, Serialize)]
-pub struct TxSummary {
-    /// The txid of the unsigned transaction.
-    pub txid: String,
-    /// The custody outpoint spent.
-    pub custody_outpoint: String,
-    /// Its value.
-    pub custody_satoshis: u64,
-    /// m-of-n.
-    pub custody: String,
-    /// Output 0 commits to this record digest.
-    pub commits_to: String,
-    /// Change output: address hash (hex) and satoshis.
-    pub change: Option<(String, u64)>,
-    /// The fee.
-    pub fee: u64,
-    /// The sighash (ALL|FORKID) a signature is over.
-    pub sighash: String,
 }
 
 /// What a sync found.
@@ -462,7 +410,11 @@ impl Workspace {
             })
             .collect();
         for p in &mut out {
-            match self.review(&p.request, now) {
+            let options = ReviewOptions {
+                skip_risk: true,
+                ..ReviewOptions::default()
+            };
+            match self.review_with(&p.request, now, &options) {
                 Ok(review) => {
                     let report = &review.report;
                     p.verdict = Some(if report.ready_to_sign() {
@@ -472,10 +424,7 @@ impl Workspace {
                     } else {
                         Verdict::Failing
                     });
-                    p.problems = report
-                        .problems()
-                        .map(|c| format!("{}: {}", c.title(), c.detail()))
-                        .collect();
+                    p.problems = report.problem_lines();
                 }
                 Err(e) => {
                     p.verdict = Some(Verdict::Waiting);
@@ -559,339 +508,7 @@ impl Workspace {
                 )));
             }
         }
-        Ok(chain
-            .records
-            .into_iter()
-            .map(|r| KnownRecord {
-                digest: r.digest,
-                record: r.record,
-            })
-            .collect())
-    }
-
-    /// Reviews request `id` (a unique prefix will do): runs every check of section 7 with this
-    /// machine's knowledge, the diff from the watched clone, the builders' envelopes.
-    pub fn review(&self, id: &str, now: u64) -> Result<Review> {
-        let (watched, view, digest) = self.find_request(id)?;
-        let state = view
-            .requests
-            .get(&digest)
-            .ok_or_else(|| Error::UnknownRequest(digest.to_hex()))?;
-        let req = &state.request;
-        let chain = self.record_chain(&watched)?;
-        let trusted_policy = trusted_policy(&chain, &watched, req)?;
-        let tx = crate::objects::request_record_tx(req).ok();
-        let custody = match &tx {
-            Some(rtx) => {
-                let outpoint = rtx.custody_outpoint();
-                let state = match self.chain.output_state(&outpoint)? {
-                    OutputState::Unspent { .. } => CustodyState::Unspent,
-                    OutputState::Spent { by } => CustodyState::Spent { by },
-                    OutputState::Unknown => CustodyState::Unknown,
-                };
-                Some((outpoint, state))
-            }
-            None => None,
-        };
-        let mine = self.my_key_ids();
-        let my_rejection = state
-            .rejections
-            .iter()
-            .find(|r| mine.contains(&r.public_key.key_id()))
-            .map(|r| r.reason.clone());
-        let ctx = verify::Context {
-            now,
-            trusted_policy,
-            fee_bounds: FeeBounds::default(),
-            record_chain: Some(chain),
-            custody,
-            finalized: Some(state.final_tx.is_some()),
-            my_rejection: Some(my_rejection),
-        };
-        let mut verification = verify_request(req, &ctx);
-        let Evidence {
-            diff_digest,
-            builders,
-        } = evidence::complete(req, &mut verification, Some(&watched.clone));
-        // What every builder said, not only the envelopes the publisher chose to carry: a
-        // trusted builder that got another hash is shown, whatever the request holds.
-        let builders = match &req.record {
-            Record::Release(r) => {
-                let mut inputs: Vec<chainlock_attest::EnvelopeInput> = req
-                    .attestations
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        chainlock_attest::EnvelopeInput::parsed(
-                            format!("request attestation {}", i + 1),
-                            e.clone(),
-                        )
-                    })
-                    .collect();
-                for (key_id, e) in view
-                    .attestations
-                    .get(&r.source.commit)
-                    .into_iter()
-                    .flatten()
-                {
-                    if !req.attestations.contains(e) {
-                        inputs.push(chainlock_attest::EnvelopeInput::parsed(
-                            format!("remote attestation by {}", &key_id[..key_id.len().min(12)]),
-                            e.clone(),
-                        ));
-                    }
-                }
-                chainlock_attest::evaluate(
-                    &req.policy,
-                    &inputs,
-                    &r.source.commit,
-                    &r.artifact.sha256.to_hex(),
-                )
-                .ok()
-                .or(builders)
-            }
-            _ => builders,
-        };
-        let prefix = format!("req/{}/", digest.to_hex());
-        Ok(Review {
-            package: watched.package.clone(),
-            report: verification.report().clone(),
-            diff_digest: diff_digest.map(|d| d.to_hex()),
-            builders,
-            transaction: tx.as_ref().map(summarize),
-            signatures: state.signatures.clone(),
-            rejections: state.rejections.clone(),
-            threshold: req.policy.threshold,
-            maintainers: req.policy.maintainers.iter().map(|k| k.key_id()).collect(),
-            invalid: view
-                .invalid
-                .iter()
-                .filter(|r| r.name.contains(&prefix))
-                .cloned()
-                .collect(),
-            verification: Some(verification),
-        })
-    }
-
-    /// Signs request `id` with the key `key_uri`: reviews it again here, signs only the value
-    /// a passing verification hands out, pushes the signature and logs it.
-    pub fn sign(
-        &self,
-        id: &str,
-        key_uri: &str,
-        options: &OpenOptions,
-        now: u64,
-    ) -> Result<SignatureDoc> {
-        let review = self.review(id, now)?;
-        let ready = review
-            .verification
-            .as_ref()
-            .and_then(Verification::ready_to_sign)
-            .ok_or_else(|| {
-                let problems: Vec<String> = review
-                    .report
-                    .problems()
-                    .map(|c| format!("{}: {}", c.title(), c.detail()))
-                    .collect();
-                Error::NotReady(format!(
-                    "{} check(s) did not pass: {}",
-                    problems.len(),
-                    problems.join("; ")
-                ))
-            })?;
-        let mut signer = chainlock_signer::open(key_uri, &options_with(&self.paths, options))?;
-        let signature = chainlock_signer::sign_input(signer.as_mut(), &ready)?;
-        let identity = signer.identity().clone();
-        let doc = SignatureDoc {
-            protocol: ProtocolVersion::V1,
-            request: ready.request_id(),
-            public_key: identity.public_key,
-            signature: hex::encode(&signature),
-        };
-        history::append(
-            &self.paths.history_file(),
-            Entry {
-                prev: Digest([0; 32]),
-                action: Action::Sign,
-                package: review.package.clone(),
-                request: ready.request_id(),
-                record: Some(ready.record_digest()),
-                report: Some(ready.report_digest()),
-                key_id: identity.key_id.clone(),
-                time: now,
-                reason: None,
-            },
-        )?;
-        let watched = self.config.find(&review.package)?;
-        let bytes = pretty(&doc)?;
-        self.coord(watched)?.publish(
-            &format!(
-                "refs/chainlock/req/{}/sig/{}",
-                ready.request_id(),
-                identity.key_id
-            ),
-            &[("signature.json", &bytes)],
-            "chainlock: signature",
-        )?;
-        Ok(doc)
-    }
-
-    /// Rejects request `id` with `reason`, signed by `key_uri` as a statement; pushes it and
-    /// logs it.
-    pub fn reject(
-        &self,
-        id: &str,
-        reason: &str,
-        key_uri: &str,
-        options: &OpenOptions,
-        now: u64,
-    ) -> Result<Rejection> {
-        if reason.trim().is_empty() || reason.len() > 4096 {
-            return Err(Error::Refused(
-                "give a reason of 1 to 4096 bytes: the other maintainers will read it".into(),
-            ));
-        }
-        let (watched, view, digest) = self.find_request(id)?;
-        let state = &view.requests[&digest];
-        let mut signer = chainlock_signer::open(key_uri, &options_with(&self.paths, options))?;
-        let identity = signer.identity().clone();
-        if !state.request.policy.is_maintainer(&identity.public_key) {
-            return Err(Error::Refused(format!(
-                "key {} is not a maintainer of this request's policy",
-                identity.key_id
-            )));
-        }
-        let mut doc = Rejection {
-            protocol: ProtocolVersion::V1,
-            kind: RejectTag::Reject,
-            request: digest,
-            reason: reason.to_string(),
-            created_at: now,
-            public_key: identity.public_key,
-            signature: None,
-        };
-        let statement = doc.digest()?;
-        doc.signature = Some(chainlock_signer::sign_statement(
-            signer.as_mut(),
-            StatementKind::Reject,
-            &statement.0,
-        )?);
-        history::append(
-            &self.paths.history_file(),
-            Entry {
-                prev: Digest([0; 32]),
-                action: Action::Reject,
-                package: watched.package.clone(),
-                request: digest,
-                record: state.request.record.digest().ok(),
-                report: None,
-                key_id: identity.key_id.clone(),
-                time: now,
-                reason: Some(reason.to_string()),
-            },
-        )?;
-        let bytes = pretty(&doc)?;
-        self.coord(&watched)?.publish(
-            &format!("refs/chainlock/req/{digest}/reject/{}", identity.key_id),
-            &[("rejection.json", &bytes)],
-            "chainlock: rejection",
-        )?;
-        Ok(doc)
-    }
-
-    /// Assembles the signatures of request `id` (in key order), checks the whole input,
-    /// broadcasts the transaction with its record, and pushes `final` and the record ref.
-    pub fn finalize(&self, id: &str, now: u64) -> Result<FinalDoc> {
-        let review = self.review(id, now)?;
-        let (watched, view, digest) = self.find_request(id)?;
-        let state = &view.requests[&digest];
-        if let Some((_, doc)) = &state.final_tx {
-            return Ok(doc.clone());
-        }
-        // Everything but the signatures must still hold: the custody unspent, the chain
-        // continued, the evidence agreeing.
-        let failing: Vec<String> = review
-            .report
-            .problems()
-            .map(|c| format!("{}: {}", c.title(), c.detail()))
-            .collect();
-        if !failing.is_empty() {
-            return Err(Error::NotReady(format!(
-                "not finalizing, {} check(s) did not pass: {}",
-                failing.len(),
-                failing.join("; ")
-            )));
-        }
-        let rtx = crate::objects::request_record_tx(&state.request).map_err(Error::Refused)?;
-        let sigs: Vec<Vec<u8>> = state
-            .signatures
-            .iter()
-            .map(|s| s.signature.clone())
-            .collect();
-        let combined = chainlock_signer::combine(&rtx, &sigs)?;
-        let tx = combined.tx.tx().clone();
-        let broadcast = self.chain.broadcast(&tx, Some(&state.request.record))?;
-        let doc = FinalDoc {
-            protocol: ProtocolVersion::V1,
-            request: digest,
-            tx: tx.to_hex(),
-            txid: tx.txid().to_string(),
-            status: match broadcast {
-                chainlock_chain::Broadcast::Accepted { .. } => "accepted".into(),
-                chainlock_chain::Broadcast::AlreadyKnown { .. } => "already known".into(),
-            },
-        };
-        let coord = self.coord(&watched)?;
-        let record_digest = state.request.record.digest()?;
-        let record_json = jcs::to_canonical_bytes(&state.request.record)?;
-        coord.publish(
-            &format!("refs/chainlock/record/{record_digest}"),
-            &[
-                ("record.json", &record_json),
-                ("tx.hex", tx.to_hex().as_bytes()),
-            ],
-            "chainlock: record",
-        )?;
-        coord.publish(
-            &format!("refs/chainlock/req/{digest}/final"),
-            &[("final.json", &pretty(&doc)?)],
-            "chainlock: final",
-        )?;
-        Ok(doc)
-    }
-
-    /// The audit log, its hash chain checked.
-    pub fn history(&self) -> Result<History> {
-        history::read(&self.paths.history_file())
-    }
-
-    /// The request `id` as it is on the remote (for `review` of files and the app).
-    pub fn request(&self, id: &str) -> Result<SigningRequest> {
-        let (_, view, digest) = self.find_request(id)?;
-        Ok(view.requests[&digest].request.clone())
-    }
-}
-
-/// The policy in force for `req`'s package as this machine knows it: the latest rotation's
-/// or the genesis's; for a genesis request, the pinned genesis's own policy.
-fn trusted_policy(
-    chain: &[KnownRecord],
-    watched: &Watched,
-    req: &SigningRequest,
-) -> Result<Option<Digest>> {
-    let in_force = chain.iter().rev().find_map(|k| match &k.record {
-        Record::Genesis(g) => Some(&g.policy),
-        Record::Rotation(r) => Some(&r.policy),
-        Record::Release(_) => None,
-    });
-    match in_force {
-        Some(policy) => Ok(Some(policy.digest()?)),
-        None => match &req.record {
-            Record::Genesis(g) if req.record.digest()? == watched.genesis => {
-                Ok(Some(g.policy.digest()?))
-            }
-            _ => Ok(None),
-        },
+        Ok(chain.known_records())
     }
 }
 
@@ -913,32 +530,6 @@ fn describe(record: &Record) -> String {
     match record {
         Record::Release(r) => format!("release {}", chainlock_protocol::text::shown(&r.version)),
         other => other.kind().to_string(),
-    }
-}
-
-fn summarize(rtx: &chainlock_protocol::record_tx::RecordTx) -> TxSummary {
-    let change = rtx.tx().outputs.get(1).map(|o| {
-        (
-            o.script_pubkey
-                .parse_p2pkh()
-                .map(hex::encode)
-                .unwrap_or_default(),
-            o.value,
-        )
-    });
-    TxSummary {
-        txid: rtx.tx().txid().to_string(),
-        custody_outpoint: rtx.custody_outpoint().to_string(),
-        custody_satoshis: rtx.spent().value,
-        custody: format!(
-            "{}-of-{}",
-            rtx.custody().threshold,
-            rtx.custody().keys.len()
-        ),
-        commits_to: rtx.record_digest().to_hex(),
-        change,
-        fee: rtx.fee(),
-        sighash: hex::encode(rtx.sighash()),
     }
 }
 

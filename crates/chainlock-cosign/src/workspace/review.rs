@@ -1,0 +1,327 @@
+//! Review: every check of section 7 with this machine's knowledge, the evidence beside it,
+//! and what needs acknowledging before signing.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use chainlock_protocol::hash::Digest;
+use chainlock_protocol::record::Record;
+use chainlock_protocol::record_tx::FeeBounds;
+use chainlock_protocol::request::SigningRequest;
+use chainlock_protocol::verify::{self, verify_request, KnownRecord, Report, Verification};
+use chainlock_review::evidence::{self, Evidence};
+
+use super::Workspace;
+use crate::config::Watched;
+use crate::objects::{Rejection, ValidSignature};
+use crate::view::InvalidRef;
+use crate::{Error, Result};
+
+/// Everything a co-signer is shown before deciding (PROTOCOL.md section 7, made visible).
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    /// The package.
+    pub package: String,
+    /// The verification report: every record field and every check.
+    pub report: Report,
+    /// The diff digest recomputed from the clone, when it could be.
+    pub diff_digest: Option<String>,
+    /// The builders' agreement as evaluated from the envelopes.
+    pub builders: Option<chainlock_attest::BuilderReport>,
+    /// The transaction: outpoint, amounts, fee, the sighash a signature is over.
+    pub transaction: Option<TxSummary>,
+    /// Signatures so far.
+    pub signatures: Vec<ValidSignature>,
+    /// Rejections so far.
+    pub rejections: Vec<Rejection>,
+    /// The policy's threshold (m) and maintainers (n).
+    pub threshold: u8,
+    /// Maintainer key ids.
+    pub maintainers: Vec<String>,
+    /// Refs of this request that failed verification.
+    pub invalid: Vec<InvalidRef>,
+    /// The risk flags of the release range (and of the artifact against the source, when the
+    /// artifact was given), from the co-signer's clone.
+    pub risk: Option<chainlock_review::RangeScan>,
+    /// Why the risk scan could not run, when it could not.
+    pub risk_error: Option<String>,
+    /// What needs an explicit acknowledgement before signing: high risk flags, trusted
+    /// builders that got another artifact.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub(super) verification: Option<Verification>,
+}
+
+/// What a review looks at besides the request.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewOptions {
+    /// The published artifact, to compare with the source at the release's commit.
+    pub artifact: Option<PathBuf>,
+    /// Skip the risk scan (the inbox's verdicts do not need it).
+    pub skip_risk: bool,
+}
+
+/// The transaction a co-signer signs, in numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TxSummary {
+    /// The txid of the unsigned transaction.
+    pub txid: String,
+    /// The custody outpoint spent.
+    pub custody_outpoint: String,
+    /// Its value.
+    pub custody_satoshis: u64,
+    /// m-of-n.
+    pub custody: String,
+    /// Output 0 commits to this record digest.
+    pub commits_to: String,
+    /// Change output: address hash (hex) and satoshis.
+    pub change: Option<(String, u64)>,
+    /// The fee.
+    pub fee: u64,
+    /// The sighash (ALL|FORKID) a signature is over.
+    pub sighash: String,
+}
+
+impl Workspace {
+    /// Reviews request `id` (a unique prefix will do): runs every check of section 7 with this
+    /// machine's knowledge, the diff from the watched clone, the builders' envelopes, and
+    /// the range's risk flags.
+    pub fn review(&self, id: &str, now: u64) -> Result<Review> {
+        self.review_with(id, now, &ReviewOptions::default())
+    }
+
+    /// [`Self::review`] with options (an artifact file to compare with the source).
+    pub fn review_with(&self, id: &str, now: u64, options: &ReviewOptions) -> Result<Review> {
+        let (watched, view, digest) = self.find_request(id)?;
+        let state = view
+            .requests
+            .get(&digest)
+            .ok_or_else(|| Error::UnknownRequest(digest.to_hex()))?;
+        let req = &state.request;
+        let chain = self.record_chain(&watched)?;
+        let trusted_policy = trusted_policy(&chain, &watched, req)?;
+        let tx = crate::objects::request_record_tx(req).ok();
+        let custody = match &tx {
+            Some(rtx) => {
+                let outpoint = rtx.custody_outpoint();
+                Some((
+                    outpoint,
+                    self.chain.output_state(&outpoint)?.custody_state(),
+                ))
+            }
+            None => None,
+        };
+        let mine = self.my_key_ids();
+        let my_rejection = state
+            .rejections
+            .iter()
+            .find(|r| mine.contains(&r.public_key.key_id()))
+            .map(|r| r.reason.clone());
+        let ctx = verify::Context {
+            now,
+            trusted_policy,
+            fee_bounds: FeeBounds::default(),
+            record_chain: Some(chain),
+            custody,
+            finalized: Some(state.final_tx.is_some()),
+            my_rejection: Some(my_rejection),
+        };
+        let mut verification = verify_request(req, &ctx);
+        let Evidence {
+            diff_digest,
+            builders,
+        } = evidence::complete(req, &mut verification, Some(&watched.clone));
+        // What every builder said, not only the envelopes the publisher chose to carry: a
+        // trusted builder that got another hash is shown, whatever the request holds.
+        let builders = match &req.record {
+            Record::Release(r) => {
+                let mut inputs: Vec<chainlock_attest::EnvelopeInput> = req
+                    .attestations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        chainlock_attest::EnvelopeInput::parsed(
+                            format!("request attestation {}", i + 1),
+                            e.clone(),
+                        )
+                    })
+                    .collect();
+                for (key_id, e) in view
+                    .attestations
+                    .get(&r.source.commit)
+                    .into_iter()
+                    .flatten()
+                {
+                    if !req.attestations.contains(e) {
+                        inputs.push(chainlock_attest::EnvelopeInput::parsed(
+                            format!("remote attestation by {}", &key_id[..key_id.len().min(12)]),
+                            e.clone(),
+                        ));
+                    }
+                }
+                chainlock_attest::evaluate(
+                    &req.policy,
+                    &inputs,
+                    &r.source.commit,
+                    &r.artifact.sha256.to_hex(),
+                )
+                .ok()
+                .or(builders)
+            }
+            _ => builders,
+        };
+        let (risk, risk_error) = match (&req.record, options.skip_risk) {
+            (Record::Release(r), false) => {
+                let base = (r.source.base_commit != chainlock_protocol::record::EMPTY_TREE)
+                    .then_some(r.source.base_commit.as_str());
+                let range_options = chainlock_review::RangeOptions {
+                    artifact: options.artifact.clone(),
+                    compare: chainlock_review::CompareOptions {
+                        reproduction: builders
+                            .as_ref()
+                            .and_then(chainlock_review::Reproduction::from_report),
+                    },
+                    ..chainlock_review::RangeOptions::default()
+                };
+                match chainlock_review::scan_range(
+                    &watched.clone,
+                    base,
+                    &r.source.commit,
+                    &range_options,
+                ) {
+                    Ok(scan) => (Some(scan), None),
+                    Err(e) => (None, Some(chainlock_protocol::text::shown(&e.to_string()))),
+                }
+            }
+            _ => (None, None),
+        };
+        let warnings = warnings(risk.as_ref(), builders.as_ref());
+        let prefix = format!("req/{}/", digest.to_hex());
+        Ok(Review {
+            risk,
+            risk_error,
+            warnings,
+            package: watched.package.clone(),
+            report: verification.report().clone(),
+            diff_digest: diff_digest.map(|d| d.to_hex()),
+            builders,
+            transaction: tx.as_ref().map(summarize),
+            signatures: state.signatures.clone(),
+            rejections: state.rejections.clone(),
+            threshold: req.policy.threshold,
+            maintainers: req.policy.maintainers.iter().map(|k| k.key_id()).collect(),
+            invalid: view
+                .invalid
+                .iter()
+                .filter(|r| r.name.contains(&prefix))
+                .cloned()
+                .collect(),
+            verification: Some(verification),
+        })
+    }
+
+    /// The screens a Ledger at `path` (`ledger://` URI path; empty for the default) will show
+    /// when it signs request `id`, as numbered instructions: what the app and the CLI tell
+    /// the user to expect, screen by screen.
+    pub fn ledger_screens(&self, id: &str, path: &str) -> Result<String> {
+        let req = self.request(id)?;
+        let rtx = crate::objects::request_record_tx(&req).map_err(Error::Refused)?;
+        let path = if path.is_empty() {
+            chainlock_signer::ledger::DerivationPath::chainlock_default()
+        } else {
+            chainlock_signer::ledger::DerivationPath::parse(path)?
+        };
+        Ok(chainlock_signer::ledger::screens::instructions(
+            &chainlock_signer::ledger::screens::record_tx(&rtx, &path),
+        ))
+    }
+
+    /// The request `id` as it is on the remote (for `review` of files and the app).
+    pub fn request(&self, id: &str) -> Result<SigningRequest> {
+        let (_, view, digest) = self.find_request(id)?;
+        Ok(view.requests[&digest].request.clone())
+    }
+}
+
+/// What must be acknowledged before signing: high risk flags and trusted builders that got
+/// another artifact.
+fn warnings(
+    risk: Option<&chainlock_review::RangeScan>,
+    builders: Option<&chainlock_attest::BuilderReport>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(scan) = risk {
+        for flag in scan
+            .all_flags()
+            .filter(|f| f.severity == chainlock_review::Severity::High)
+        {
+            out.push(format!(
+                "high risk flag {} in {}{}: {}",
+                flag.rule.id(),
+                chainlock_protocol::text::shown(&flag.file),
+                flag.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                chainlock_protocol::text::shown(&flag.message)
+            ));
+        }
+    }
+    if let Some(b) = builders {
+        for d in &b.disagreeing {
+            out.push(format!(
+                "trusted builder {} rebuilt another artifact ({})",
+                &d.key_id[..d.key_id.len().min(16)],
+                d.artifact_sha256.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The policy in force for `req`'s package as this machine knows it: the latest rotation's
+/// or the genesis's; for a genesis request, the pinned genesis's own policy.
+fn trusted_policy(
+    chain: &[KnownRecord],
+    watched: &Watched,
+    req: &SigningRequest,
+) -> Result<Option<Digest>> {
+    let in_force = chain.iter().rev().find_map(|k| match &k.record {
+        Record::Genesis(g) => Some(&g.policy),
+        Record::Rotation(r) => Some(&r.policy),
+        Record::Release(_) => None,
+    });
+    match in_force {
+        Some(policy) => Ok(Some(policy.digest()?)),
+        None => match &req.record {
+            Record::Genesis(g) if req.record.digest()? == watched.genesis => {
+                Ok(Some(g.policy.digest()?))
+            }
+            _ => Ok(None),
+        },
+    }
+}
+
+fn summarize(rtx: &chainlock_protocol::record_tx::RecordTx) -> TxSummary {
+    let change = rtx.tx().outputs.get(1).map(|o| {
+        (
+            o.script_pubkey
+                .parse_p2pkh()
+                .map(hex::encode)
+                .unwrap_or_default(),
+            o.value,
+        )
+    });
+    TxSummary {
+        txid: rtx.tx().txid().to_string(),
+        custody_outpoint: rtx.custody_outpoint().to_string(),
+        custody_satoshis: rtx.spent().value,
+        custody: format!(
+            "{}-of-{}",
+            rtx.custody().threshold,
+            rtx.custody().keys.len()
+        ),
+        commits_to: rtx.record_digest().to_hex(),
+        change,
+        fee: rtx.fee(),
+        sighash: hex::encode(rtx.sighash()),
+    }
+}
