@@ -73,6 +73,7 @@ impl From<chainlock_cosign::Error> for CommandError {
         let kind = match &err {
             E::UnknownRequest(_) | E::UnknownPackage(_) => "unknown-request",
             E::NotReady(_) => "not-ready",
+            E::Warnings(_) => "warnings",
             E::Refused(_) => "refused",
             E::Signer(_) => "signer",
             _ => "failed",

@@ -215,6 +215,23 @@ pub struct FlagView {
     pub detail: String,
 }
 
+/// The published artifact against the source at the release's commit.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ArtifactView {
+    /// The artifact file compared, escaped.
+    pub file: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Files identical in both.
+    pub identical: u32,
+    /// Files only in the artifact (the `.pth` case), escaped.
+    pub only_in_artifact: Vec<String>,
+    /// Files whose content differs, escaped.
+    pub differing: Vec<String>,
+    /// Files the packaging tool writes itself, escaped, with why.
+    pub tool_written: Vec<String>,
+}
+
 /// A signature or rejection by a maintainer.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct MaintainerAct {
@@ -265,8 +282,15 @@ pub struct ReviewView {
     pub builders: Option<BuildersView>,
     /// The transaction.
     pub transaction: Option<TxView>,
-    /// Risk flags of the range, most severe first.
+    /// Risk flags of the range and of the artifact against the source, most severe first.
     pub risk: Vec<FlagView>,
+    /// Why the risk scan could not run, when it could not.
+    pub risk_error: Option<String>,
+    /// What needs an explicit acknowledgement before signing (high flags, a disagreeing
+    /// trusted builder), in words.
+    pub warnings: Vec<String>,
+    /// The published artifact compared with the source, when an artifact file was available.
+    pub artifact: Option<ArtifactView>,
     /// Signatures so far.
     pub signatures: Vec<MaintainerAct>,
     /// Rejections so far.
@@ -499,6 +523,7 @@ pub fn typescript() -> String {
         BuildersView::decl(&cfg),
         TxView::decl(&cfg),
         FlagView::decl(&cfg),
+        ArtifactView::decl(&cfg),
         MaintainerAct::decl(&cfg),
         ReviewView::decl(&cfg),
         DiffFile::decl(&cfg),

@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
-use chainlock_cosign::workspace::Review;
+use chainlock_cosign::workspace::{Review, ReviewOptions};
 use chainlock_cosign::{Pending, Workspace};
 use chainlock_protocol::record::{Record, EMPTY_TREE};
 use chainlock_protocol::verify::{Report, Status};
 use chainlock_signer::keychain::Keychain;
 
 use crate::ipc::{
-    shown, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView, FieldView, Filter,
-    HistoryEntry, HistoryView, Inbox, InboxItem, KeyView, MaintainerAct, ReviewView, SettingsView,
-    TxView, Verdict, WatchedView,
+    shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
+    FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
+    MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
 };
 use crate::rows::DiffIndex;
 use crate::state::Shared;
@@ -103,7 +103,15 @@ fn item(ws: &Workspace, p: Pending, mine: &[String], now: u64) -> InboxItem {
         signed_by_me: p.signed_by.iter().any(|k| mine.contains(k)),
         builders_agreeing: builders.map(|b| u32::try_from(b.agreeing.len()).unwrap_or(u32::MAX)),
         builders_min: builders.map(|b| b.min_builders),
-        highest_risk: None,
+        highest_risk: match &review {
+            Some(Ok(r)) => r.risk.as_ref().and_then(|scan| {
+                ["high", "medium", "low"]
+                    .into_iter()
+                    .find(|level| scan.all_flags().any(|f| f.severity.as_str() == *level))
+                    .map(str::to_owned)
+            }),
+            _ => None,
+        },
         verdict,
         problems,
         package: p.package,
@@ -157,7 +165,8 @@ fn builders_view(b: &chainlock_attest::BuilderReport) -> BuildersView {
 /// The review of request `id`, failures first.
 pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
     let ws = shared.workspace();
-    let r: Review = ws.review(id, now)?;
+    let options = review_options(&ws, id);
+    let r: Review = ws.review_with(id, now, &options)?;
     let req = ws.request(id)?;
     let pending = ws
         .requests()?
@@ -238,7 +247,36 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
             fee: t.fee,
             sighash: t.sighash.clone(),
         }),
-        risk: Vec::new(),
+        risk: r
+            .risk
+            .as_ref()
+            .map(|scan| scan.all_flags().map(flag_view).collect())
+            .unwrap_or_default(),
+        risk_error: r.risk_error.as_deref().map(shown),
+        warnings: r.warnings.iter().map(|w| shown(w)).collect(),
+        artifact: r.risk.as_ref().and_then(|scan| {
+            let a = scan.artifact.as_ref()?;
+            Some(ArtifactView {
+                file: options
+                    .artifact
+                    .as_ref()
+                    .map(|p| shown(&p.display().to_string()))
+                    .unwrap_or_default(),
+                sha256: a.artifact_sha256.clone(),
+                identical: u32::try_from(a.identical).unwrap_or(u32::MAX),
+                only_in_artifact: a.only_in_artifact.iter().map(|p| shown(p)).collect(),
+                differing: a
+                    .differing
+                    .iter()
+                    .map(|d| shown(&d.artifact_path))
+                    .collect(),
+                tool_written: a
+                    .expected
+                    .iter()
+                    .map(|e| format!("{}: {}", shown(&e.path), shown(&e.reason)))
+                    .collect(),
+            })
+        }),
         signatures: r
             .signatures
             .iter()
@@ -309,15 +347,59 @@ pub fn sign(
     shared: &Shared,
     id: &str,
     uri: &str,
-    _accept_warnings: bool,
+    accept_warnings: bool,
 ) -> Res<chainlock_cosign::objects::SignatureDoc> {
     let ws = shared.workspace();
-    Ok(ws.sign(
+    let options = review_options(&ws, id);
+    Ok(ws.sign_with(
         id,
         uri,
         &shared.open_options,
         chainlock_cosign::workspace::now(),
+        accept_warnings,
+        &options,
     )?)
+}
+
+/// The demo publishes its artifacts under `<demo dir>/artifacts/`: with the demo workspace,
+/// the review compares the release's artifact archive, when there is one, with the source. Other
+/// workspaces have no artifact file (the user would pick one: untrusted input, not done yet).
+fn review_options(ws: &Workspace, id: &str) -> ReviewOptions {
+    let mut options = ReviewOptions::default();
+    if !ws.config().demo {
+        return options;
+    }
+    let Ok(req) = ws.request(id) else {
+        return options;
+    };
+    let Record::Release(rel) = &req.record else {
+        return options;
+    };
+    let demo_dir = ws.paths().config_dir.parent().and_then(|p| p.parent());
+    // Only archives compare with a source tree (the demo's own single-file `.js` artifact
+    // does not: its risk scan would fail as a whole).
+    if let Some(dir) = demo_dir {
+        options.artifact = ["tgz", "tar.gz", "crate", "tar", "whl", "zip"]
+            .iter()
+            .map(|ext| {
+                dir.join("artifacts")
+                    .join(format!("{}-{}.{ext}", rel.package, rel.version))
+            })
+            .find(|file| file.is_file());
+    }
+    options
+}
+
+fn flag_view(f: &chainlock_review::Flag) -> FlagView {
+    FlagView {
+        severity: f.severity.as_str().to_owned(),
+        code: f.rule.to_string(),
+        path: Some(match f.line {
+            Some(line) => format!("{}:{line}", shown(&f.file)),
+            None => shown(&f.file),
+        }),
+        detail: shown(&f.message),
+    }
 }
 
 /// The audit log, newest first.

@@ -144,6 +144,15 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     // Sign with the keychain key: only its id crosses the IPC.
     assert!(session.enabled("#sign-open"));
     session.click("#sign-open");
+    // The third builder disagrees: a warning that must be acknowledged before signing.
+    let warnings = session.wait_for_text("#sign-warnings", long);
+    assert!(warnings.contains("builder"), "{warnings}");
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        !session.enabled("#sign-confirm"),
+        "signing before the warnings are acknowledged"
+    );
+    session.click("#ack-warnings");
     session.wait_until_enabled("#sign-confirm", long);
     shots.take(&display, "sign-dialog");
     session.click("#sign-confirm");

@@ -56,12 +56,15 @@ describe('Review', () => {
     expect(backend.calls).toContain(`sign:${REQ}:{"kind":"keychain","key_id":"${'c'.repeat(64)}"}:false`);
   });
 
-  it('requires acknowledging high risk flags before signing, and walks a Ledger user through it', async () => {
+  it('requires acknowledging the warnings before signing, and walks a Ledger user through it', async () => {
     const backend = new FakeBackend();
-    backend.theReview = review({ risk: [{ severity: 'high', code: 'install-script', path: 'package.json', detail: 'adds a postinstall script' }] });
+    backend.theReview = review({
+      risk: [{ severity: 'high', code: 'install-script', path: 'package.json', detail: 'adds a postinstall script' }],
+      warnings: ['high risk flag: package.json adds a postinstall script'],
+    });
     render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
     await fireEvent.click(await screen.findByText('Sign…'));
-    await waitFor(() => expect(document.querySelector('#sign-dialog')?.textContent).toContain('adds a postinstall script'));
+    await waitFor(() => expect(document.querySelector('#sign-dialog')?.textContent).toContain('high risk flag: package.json adds a postinstall script'));
     const confirm = document.getElementById('sign-confirm') as HTMLButtonElement;
     expect(confirm.disabled).toBe(true);
     await fireEvent.click(document.getElementById('ack-warnings')!);

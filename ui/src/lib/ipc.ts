@@ -241,6 +241,32 @@ path: string | null,
  */
 detail: string, };
 
+export type ArtifactView = { 
+/**
+ * The artifact file compared, escaped.
+ */
+file: string, 
+/**
+ * Its SHA-256.
+ */
+sha256: string, 
+/**
+ * Files identical in both.
+ */
+identical: number, 
+/**
+ * Files only in the artifact (the `.pth` case), escaped.
+ */
+only_in_artifact: Array<string>, 
+/**
+ * Files whose content differs, escaped.
+ */
+differing: Array<string>, 
+/**
+ * Files the packaging tool writes itself, escaped, with why.
+ */
+tool_written: Array<string>, };
+
 export type MaintainerAct = { 
 /**
  * The maintainer's key id.
@@ -329,9 +355,22 @@ builders: BuildersView | null,
  */
 transaction: TxView | null, 
 /**
- * Risk flags of the range, most severe first.
+ * Risk flags of the range and of the artifact against the source, most severe first.
  */
 risk: Array<FlagView>, 
+/**
+ * Why the risk scan could not run, when it could not.
+ */
+risk_error: string | null, 
+/**
+ * What needs an explicit acknowledgement before signing (high flags, a disagreeing
+ * trusted builder), in words.
+ */
+warnings: Array<string>, 
+/**
+ * The published artifact compared with the source, when an artifact file was available.
+ */
+artifact: ArtifactView | null, 
 /**
  * Signatures so far.
  */
