@@ -232,6 +232,15 @@ pub struct ArtifactView {
     pub tool_written: Vec<String>,
 }
 
+/// One screen of the Ledger's Bitcoin Cash app and what to do on it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LedgerScreen {
+    /// The text the device shows.
+    pub text: String,
+    /// `next` (right button), `approve` (both buttons), `reject` (both buttons here reject).
+    pub action: String,
+}
+
 /// A signature or rejection by a maintainer.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct MaintainerAct {
@@ -291,6 +300,9 @@ pub struct ReviewView {
     pub warnings: Vec<String>,
     /// The published artifact compared with the source, when an artifact file was available.
     pub artifact: Option<ArtifactView>,
+    /// What a Ledger shows, screen by screen, when it signs this transaction on the default
+    /// ChainLock path, with the actual values (from `chainlock_signer::ledger::screens`).
+    pub ledger_screens: Vec<LedgerScreen>,
     /// Signatures so far.
     pub signatures: Vec<MaintainerAct>,
     /// Rejections so far.
@@ -524,6 +536,7 @@ pub fn typescript() -> String {
         TxView::decl(&cfg),
         FlagView::decl(&cfg),
         ArtifactView::decl(&cfg),
+        LedgerScreen::decl(&cfg),
         MaintainerAct::decl(&cfg),
         ReviewView::decl(&cfg),
         DiffFile::decl(&cfg),

@@ -14,7 +14,7 @@ use chainlock_signer::keychain::Keychain;
 use crate::ipc::{
     shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
     FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
-    MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
+    LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
 };
 use crate::rows::DiffIndex;
 use crate::state::Shared;
@@ -253,6 +253,21 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
             .map(|scan| scan.all_flags().map(flag_view).collect())
             .unwrap_or_default(),
         risk_error: r.risk_error.as_deref().map(shown),
+        ledger_screens: chainlock_cosign::objects::request_record_tx(&req)
+            .map(|rtx| {
+                let path = chainlock_signer::ledger::DerivationPath::chainlock_default();
+                chainlock_signer::ledger::screens::record_tx(&rtx, &path)
+                    .into_iter()
+                    .map(|screen| LedgerScreen {
+                        text: screen.text,
+                        action: serde_json::to_value(screen.action)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         warnings: r.warnings.iter().map(|w| shown(w)).collect(),
         artifact: r.risk.as_ref().and_then(|scan| {
             let a = scan.artifact.as_ref()?;

@@ -71,6 +71,8 @@ describe('Review', () => {
     await waitFor(() => expect(confirm.disabled).toBe(false));
     await fireEvent.click(screen.getByLabelText(/Ledger/));
     expect(document.getElementById('ledger-steps')?.textContent).toContain('Bitcoin Cash');
+    const screens = [...document.querySelectorAll('#ledger-screens li')].map((li) => li.textContent);
+    expect(screens).toEqual(['Review output #1', 'Amount BCH 0', 'Accept — both buttons to approve', "Reject if you're not sure — both buttons here REJECT; right button to go on"]);
     backend.signError = { kind: 'signer', message: 'open the Bitcoin Cash app on the Ledger' };
     await fireEvent.click(confirm);
     await screen.findByText('open the Bitcoin Cash app on the Ledger');

@@ -267,6 +267,16 @@ differing: Array<string>,
  */
 tool_written: Array<string>, };
 
+export type LedgerScreen = { 
+/**
+ * The text the device shows.
+ */
+text: string, 
+/**
+ * `next` (right button), `approve` (both buttons), `reject` (both buttons here reject).
+ */
+action: string, };
+
 export type MaintainerAct = { 
 /**
  * The maintainer's key id.
@@ -371,6 +381,11 @@ warnings: Array<string>,
  * The published artifact compared with the source, when an artifact file was available.
  */
 artifact: ArtifactView | null, 
+/**
+ * What a Ledger shows, screen by screen, when it signs this transaction on the default
+ * ChainLock path, with the actual values (from `chainlock_signer::ledger::screens`).
+ */
+ledger_screens: Array<LedgerScreen>, 
 /**
  * Signatures so far.
  */

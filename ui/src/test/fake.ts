@@ -76,6 +76,12 @@ export function review(over: Partial<ReviewView> = {}): ReviewView {
     risk_error: null,
     warnings: [],
     artifact: null,
+    ledger_screens: [
+      { text: 'Review output #1', action: 'next' },
+      { text: 'Amount BCH 0', action: 'next' },
+      { text: 'Accept', action: 'approve' },
+      { text: "Reject if you're not sure", action: 'reject' },
+    ],
     signatures: [{ key_id: 'd'.repeat(64), mine: false, reason: null }],
     rejections: [],
     threshold: 2,
