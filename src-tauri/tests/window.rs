@@ -180,6 +180,15 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         "Alice does not see a valid signature by {your_key}"
     );
     assert_eq!(seen.signatures.len(), 2, "Bob's and yours");
+    // With m signatures the app offers to finalize; the record transaction goes out.
+    session.click("#finalize");
+    let notice = session.wait_for_text_starting("#review-notice", "Final: transaction", long);
+    assert!(notice.contains("accepted"), "{notice}");
+    let refs = git(&remote, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        refs.contains(&format!("refs/chainlock/req/{pending}/final")),
+        "no final on the remote:\n{refs}"
+    );
 
     // The tampered request: failing checks first, in red, and no way to sign it.
     session.click("#nav-inbox");
@@ -796,6 +805,22 @@ impl Session<'_> {
             thread::sleep(Duration::from_millis(200));
         }
         panic!("no text at {selector:?} within {timeout:?}; last answer: {last}");
+    }
+
+    /// The text of the element at `selector` once it starts with `prefix`.
+    fn wait_for_text_starting(&self, selector: &str, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.wait_for_text(selector, timeout);
+            if text.starts_with(prefix) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{selector:?} says {text:?}, not {prefix:?}..., after {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// The element at `selector`, once it exists (within 30 s).
