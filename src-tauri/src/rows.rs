@@ -211,6 +211,27 @@ mod tests {
     }
 
     #[test]
+    fn each_file_gets_its_worst_flag() {
+        let flag = |file: &str, severity| Flag {
+            rule: chainlock_review::Rule::InstallHook,
+            severity,
+            file: file.into(),
+            line: None,
+            message: String::new(),
+        };
+        let flags = [
+            flag("a.js", Severity::Low),
+            flag("a.js", Severity::High),
+            flag("a.js", Severity::Medium),
+            flag("b.js", Severity::Medium),
+        ];
+        let worst = worst_per_file(&flags);
+        assert_eq!(worst.get("a.js"), Some(&Severity::High));
+        assert_eq!(worst.get("b.js"), Some(&Severity::Medium));
+        assert_eq!(worst.get("c.js"), None);
+    }
+
+    #[test]
     fn lock_files_and_minified_bundles_are_generated() {
         assert!(generated("a/package-lock.json"));
         assert!(generated("dist/app.min.js"));

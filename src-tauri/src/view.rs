@@ -352,7 +352,17 @@ pub fn diff(shared: &Shared, id: &str) -> Res<Arc<DiffIndex>> {
         (clone, base, rel.source.commit.clone())
     };
     // Outside the workspace lock: a big range takes seconds and must not stall a sync.
-    let index = Arc::new(DiffIndex::compute(&clone, base.as_deref(), &head, &[])?);
+    // The file tree marks each file's worst risk flag; a scan that cannot run marks none
+    // (the review's own risk section says why).
+    let flags = chainlock_review::scan_range(
+        &clone,
+        base.as_deref(),
+        &head,
+        &chainlock_review::RangeOptions::default(),
+    )
+    .map(|scan| scan.flags)
+    .unwrap_or_default();
+    let index = Arc::new(DiffIndex::compute(&clone, base.as_deref(), &head, &flags)?);
     shared.keep_diff(id, Arc::clone(&index));
     Ok(index)
 }
