@@ -1,27 +1,130 @@
-//! The ChainLock desktop co-signing app: a Tauri 2 window and a tray icon.
+//! The ChainLock desktop co-signing app: a Tauri 2 window, a tray icon and notifications
+//! over the co-signing loop of `chainlock-cosign`.
 //!
-//! This crate is a thin shell. It opens the co-signer window and the tray menu; the
-//! decisions (what a signing request means, whether a record verifies, what may be signed)
-//! belong to the domain crates, which know nothing of windows. It must never hold protocol
-//! logic of its own, and never sign anything the domain crates have not verified.
-//!
-//! For now the window only says that the co-signer is open and that no signing requests
-//! are pending; later issues connect it to requests and signers.
+//! This crate is a thin shell. The decisions (what a signing request means, whether a record
+//! verifies, what may be signed) belong to the domain crates, which know nothing of windows;
+//! the commands ([`commands`]) only hand the window views of their results ([`ipc`]) and pass
+//! a request id and a key id back to them. Nothing here signs what the domain crate did not
+//! verify, and the window never holds key material or a transaction.
+
+#![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
 
 mod error;
+
+pub mod commands;
+pub mod desktop;
+pub mod ipc;
+pub mod rows;
+pub mod state;
 pub mod tray;
+pub mod view;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tauri::ipc::Invoke;
+use tauri::{AppHandle, Manager, Runtime, WindowEvent};
+
+use chainlock_cosign::{demo, Paths, Workspace};
 
 pub use error::{Error, Result};
+use state::Shared;
 
 /// The label of the co-signer window, as declared in `tauri.conf.json`.
 pub const MAIN_WINDOW: &str = "main";
 
+/// Every command the window may call. `build.rs` declares the same names, so each is
+/// denied unless `capabilities/default.json` allows it.
+pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::inbox,
+        commands::review,
+        commands::diff_summary,
+        commands::diff_rows,
+        commands::sign,
+        commands::reject,
+        commands::finalize,
+        commands::history,
+        commands::settings,
+        commands::set_notifications,
+        commands::set_sync_interval,
+        commands::create_key,
+        commands::sync_now,
+        commands::opening_review,
+    ]
+}
+
+/// The workspace to open: the user's own when configured; otherwise the demo world, created
+/// on first start in the app's data dir (its config says `demo`, and the window says so).
+pub fn open_workspace(data_dir: &Path) -> std::result::Result<Workspace, chainlock_cosign::Error> {
+    let paths = Paths::from_env()?;
+    if paths.config_file().exists() {
+        return Workspace::open(paths);
+    }
+    let dir = data_dir.join("demo");
+    let you = Paths {
+        config_dir: dir.join("you").join("config"),
+        data_dir: dir.join("you").join("data"),
+    };
+    if !you.config_file().exists() {
+        if dir.exists() {
+            // A demo whose creation was interrupted: start it again from nothing.
+            demo::clean(&dir)?;
+        }
+        demo::create(&dir, chainlock_cosign::workspace::now(), |_| {})?;
+    }
+    Workspace::open(you)
+}
+
+/// Manages the state, installs the tray and starts the background sync.
+pub fn setup<R: Runtime>(app: &AppHandle<R>) -> Result<()> {
+    let data_dir = app.path().app_data_dir().map_err(|source| Error::Setup {
+        step: "find the app's data directory",
+        source,
+    })?;
+    let mut workspace = open_workspace(&data_dir).map_err(|source| Error::Workspace { source })?;
+    let queue = Arc::new(desktop::EventQueue::default());
+    let sink = Arc::clone(&queue);
+    workspace.subscribe(move |event| {
+        if let Ok(mut events) = sink.0.lock() {
+            events.push(event.clone());
+        }
+    });
+    let shared = Shared::new(workspace);
+    if let Some(request) = std::env::args().find_map(|a| desktop::review_link(&a)) {
+        shared.open_at(request);
+    }
+    app.manage(shared);
+    app.manage(queue);
+    app.manage(desktop::Notified::load(Some(
+        data_dir.join("notified.json"),
+    )));
+    tray::install(app)?;
+    desktop::start_background_sync(app);
+    Ok(())
+}
+
 /// Opens the co-signer window and the tray icon, and runs until the user quits.
 pub fn run() -> Result<()> {
     tauri::Builder::default()
+        // First: a second launch (a `chainlock://review/<id>` link) hands its arguments to
+        // the running app and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            desktop::open_links(app, &args);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(handler())
         .setup(|app| {
-            tray::install(app.handle())?;
+            setup(app.handle())?;
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps the co-signer in the tray; Quit is in its menu.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
         })
         .run(tauri::generate_context!())
         .map_err(|source| Error::Run { source })

@@ -5,7 +5,14 @@
 use std::error::Error as _;
 use std::process::ExitCode;
 
+use chainlock_diff::{limit_libgit2_memory, Libgit2Limits};
+
 fn main() -> ExitCode {
+    // First, while this is the only thread: bound libgit2's pack windows and object cache,
+    // which a review of a big range would otherwise let grow without limit.
+    if let Err(err) = limit_libgit2_memory(Libgit2Limits::default()) {
+        eprintln!("warning: libgit2's memory limits were not applied: {err}");
+    }
     match chainlock_app::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,14 +1,21 @@
-//! End-to-end: the real `chainlock-app` binary in a real X server, driven over WebDriver.
+//! End-to-end: the real `chainlock-app` binary in a real X server, driven over WebDriver,
+//! through the whole co-signing loop of the demo world.
 //!
-//! The test starts its own Xvfb (on a display Xvfb picks itself), its own D-Bus session
-//! bus and `tauri-driver` (which starts Debian's `WebKitWebDriver`, which starts the app),
-//! all in a private `HOME`. It reads the window's heading and status line, takes a WebDriver
-//! screenshot of the page and an X screenshot of the whole screen, saves both under
-//! `<target>/tmp/window/`, and checks that they show the page rather than a blank window.
+//! The test starts its own Xvfb (on a display Xvfb picks itself), a private session bus with
+//! a real, unlocked gnome-keyring (`SecretServiceSession`), a mock notification daemon
+//! (python3-dbusmock) watched by `dbus-monitor`, and `tauri-driver` (which starts Debian's
+//! `WebKitWebDriver`, which starts the app), all in a private `HOME`. The app, on its first
+//! start, creates the demo world in its data directory; the test then walks the inbox, the
+//! review (digest match, the disagreeing builder), signs with the keychain key, checks the
+//! signature on the coordination remote from outside the app, checks that the tampered
+//! request cannot be signed, rejects it, opens the history, follows a
+//! `chainlock://review/<id>` link given to a second launch, and checks the notification on
+//! the bus. Screenshots of each screen go to `<target>/tmp/window/` (and, with
+//! `UPDATE_SCREENSHOTS=1`, to `docs/screenshots/` for the README).
+//!
 //! Every process it starts runs in a process group of its own and is stopped by a guard,
-//! also when an assertion fails; the test then checks that none of them is left running.
-//!
-//! Missing tools make the test fail with the command that installs them.
+//! also when an assertion fails. Missing tools make the test fail with the command that
+//! installs them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -25,29 +32,53 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// The heading the co-signer window shows while it is open.
-const HEADING: &str = "The ChainLock co-signer is open";
-/// The status line shown while no signing request has arrived.
-const NO_REQUESTS: &str = "No signing requests are pending yet.";
+use chainlock_cosign::{Paths, Workspace};
+use chainlock_signer::keychain::Keychain;
+use chainlock_signer::testing::SecretServiceSession;
+
 /// The navy of the top bar (#1f2a44), the page's most distinctive colour.
 const NAVY: [u8; 3] = [0x1f, 0x2a, 0x44];
 
 const DEBIAN_PACKAGES: &str = "apt-get install -y xvfb webkit2gtk-driver dbus-x11 imagemagick \
-                               libwebkit2gtk-4.1-dev libayatana-appindicator3-dev";
+                               libwebkit2gtk-4.1-dev libayatana-appindicator3-dev \
+                               gnome-keyring python3-dbusmock";
+
+/// Where the app keeps its data under a private `HOME` (its identifier in tauri.conf.json).
+const APP_DATA: &str = ".local/share/org.chainlock.cosigner";
 
 #[test]
-fn window_opens_and_says_no_requests_are_pending() {
+fn the_co_signing_loop_end_to_end_in_the_real_window() {
     let tools = Tools::find();
+    let keyring = SecretServiceSession::start();
+    let bus = keyring
+        .envs()
+        .into_iter()
+        .find(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS")
+        .map(|(_, v)| v.into_string().unwrap())
+        .unwrap();
     let home = tempfile::Builder::new()
         .prefix("chainlock-window-")
         .tempdir()
         .expect("create a temporary HOME");
     let env = PrivateEnv::create(home.path());
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("window");
-    fs::create_dir_all(&shots).expect("create the screenshot directory");
+    let shots = Shots::new(tools.import.clone());
 
     let (mut xvfb, display) = start_xvfb(&tools, &env);
-    let (mut dbus, bus_address) = start_dbus(&tools, &env);
+    let mut notifyd = Guard::spawn(
+        "dbusmock",
+        env.command(Path::new("/usr/bin/python3"))
+            .args(["-m", "dbusmock", "--session", "-t", "notification_daemon"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .stdout(Stdio::null()),
+    );
+    let notify_log = home.path().join("notify.log");
+    let mut monitor = Guard::spawn(
+        "dbus-monitor",
+        env.command(&tools.dbus_monitor)
+            .args(["--session", "interface='org.freedesktop.Notifications'"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .stdout(fs::File::create(&notify_log).unwrap()),
+    );
     let (port, native_port) = free_ports();
     let mut driver = Guard::spawn(
         "tauri-driver",
@@ -57,7 +88,7 @@ fn window_opens_and_says_no_requests_are_pending() {
             .arg("--native-driver")
             .arg(&tools.webkit_driver)
             .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
             // No accessibility bus: without one, GTK stalls looking for it.
             .env("NO_AT_BRIDGE", "1")
             // WebKitGTK's compositing mode renders nothing under Xvfb (no GPU).
@@ -69,50 +100,165 @@ fn window_opens_and_says_no_requests_are_pending() {
     webdriver.wait_until_ready(&mut driver, Duration::from_secs(30));
     let app = env!("CARGO_BIN_EXE_chainlock-app");
     let session = webdriver.new_session(app);
+    let long = Duration::from_secs(90);
 
-    let heading = session.wait_for_text("#status-heading", Duration::from_secs(30));
-    assert_eq!(heading, HEADING, "the window's heading");
-    let status = session.wait_for_text("#pending-status", Duration::from_secs(5));
-    assert_eq!(status, NO_REQUESTS, "the pending-requests line");
-    let title = session.get("/title");
-    assert_eq!(title, json!("ChainLock co-signer"), "the document title");
+    // First start: the demo world is created, the inbox lists both 1.1.0 requests.
+    let count = session.wait_for_text("#needs-me-count", long);
+    assert_eq!(count, "2 requests wait for your signature.");
+    let banner = session.wait_for_text("#demo-banner", Duration::from_secs(5));
+    assert!(banner.starts_with("Demo workspace."), "{banner}");
+    let tampered = session.attribute(&session.find(".item.failing"), "data-request");
+    let pending = session.attribute(&session.find(".item:not(.failing)"), "data-request");
+    assert_ne!(tampered, pending);
+    let demo = home.path().join(APP_DATA).join("demo");
+    let remote = demo.join("remote/pad.git");
+    let your_key = Keychain::new(Some(demo.join("you/config")))
+        .unwrap()
+        .list()
+        .unwrap()
+        .remove(0)
+        .key_id;
+    let page = shots.take(&display, "inbox");
+    page.assert_pixel_near(page.width / 2, 4, NAVY, &shots.path("inbox"));
 
-    let page_png = session.screenshot();
-    let page_path = shots.join("webdriver.png");
-    fs::write(&page_path, &page_png).expect("save the WebDriver screenshot");
-    let page = Image::decode(&page_png, &page_path);
-    page.assert_not_blank(&page_path);
-    // The top bar spans the width of the viewport from its top edge.
-    page.assert_pixel_near(page.width / 2, 4, NAVY, &page_path);
+    // The honest request: the diff digest matches, the third builder disagrees.
+    session.click(&format!("[data-request='{pending}']"));
+    assert_eq!(session.wait_for_text("#digest-status", long), "MATCH");
+    assert!(session
+        .wait_for_text("#verdict", long)
+        .contains("ready to sign: every check passed"));
+    shots.take(&display, "review");
+    session.click("#tab-builders");
+    session.find("#builders tr[data-verdict='disagrees']");
+    assert!(session
+        .wait_for_text("#builders", long)
+        .contains("1 disagrees"));
+    shots.take(&display, "review-builders");
+    session.click("#tab-transaction");
+    assert_eq!(session.wait_for_text("#sighash", long).len(), 64);
+    shots.take(&display, "review-transaction");
+    session.click("#tab-diff");
+    session.wait_for_text("#diff-rows .added", long);
+    shots.take(&display, "review-diff");
 
-    let screen_path = shots.join("x11-root.png");
-    let status = Command::new(&tools.import)
-        .args(["-display", &display, "-window", "root"])
-        .arg(&screen_path)
-        .env("HOME", &env.home)
-        .status()
-        .expect("run ImageMagick's import");
-    assert!(status.success(), "import -window root failed: {status}");
-    let screen_png = fs::read(&screen_path).expect("read the X screenshot");
-    let screen = Image::decode(&screen_png, &screen_path);
-    screen.assert_not_blank(&screen_path);
-    let navy = screen.share_near(NAVY);
+    // Sign with the keychain key: only its id crosses the IPC.
+    assert!(session.enabled("#sign-open"));
+    session.click("#sign-open");
+    // The third builder disagrees: a warning that must be acknowledged before signing.
+    let warnings = session.wait_for_text("#sign-warnings", long);
+    assert!(warnings.contains("builder"), "{warnings}");
+    thread::sleep(Duration::from_millis(500));
     assert!(
-        navy > 0.01,
-        "{}: only {:.4} of the screen is the top bar's navy; the window is not showing the page",
-        screen_path.display(),
-        navy
+        !session.enabled("#sign-confirm"),
+        "signing before the warnings are acknowledged"
     );
-    eprintln!(
-        "screenshots: {} and {}",
-        page_path.display(),
-        screen_path.display()
+    session.click("#ack-warnings");
+    session.wait_until_enabled("#sign-confirm", long);
+    shots.take(&display, "sign-dialog");
+    session.click("#sign-confirm");
+    assert!(session
+        .wait_for_text("#review-notice", long)
+        .starts_with("Signed."));
+    let sig_ref = format!("refs/chainlock/req/{pending}/sig/{your_key}");
+    let refs = git(&remote, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        refs.lines().any(|r| r == sig_ref),
+        "{sig_ref} not in:\n{refs}"
+    );
+    // Outside the app: Alice's own workspace fetches the remote and verifies the signature.
+    let alice = Workspace::open(Paths {
+        config_dir: demo.join("alice/config"),
+        data_dir: demo.join("alice/data"),
+    })
+    .unwrap();
+    alice.sync().unwrap();
+    let seen = alice
+        .review(&pending, chainlock_cosign::workspace::now())
+        .unwrap();
+    assert!(
+        seen.signatures.iter().any(|s| s.key_id == your_key),
+        "Alice does not see a valid signature by {your_key}"
+    );
+    assert_eq!(seen.signatures.len(), 2, "Bob's and yours");
+    // With m signatures the app offers to finalize; the record transaction goes out.
+    session.click("#finalize");
+    let notice = session.wait_for_text_starting("#review-notice", "Final: transaction", long);
+    assert!(notice.contains("accepted"), "{notice}");
+    let refs = git(&remote, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        refs.contains(&format!("refs/chainlock/req/{pending}/final")),
+        "no final on the remote:\n{refs}"
+    );
+
+    // The tampered request: failing checks first, in red, and no way to sign it.
+    session.click("#nav-inbox");
+    session.click(&format!("[data-request='{tampered}']"));
+    assert_eq!(session.wait_for_text("#digest-status", long), "MISMATCH");
+    let first = session.find("#checks li");
+    assert!(session.attribute(&first, "class").contains("failed"));
+    assert!(
+        !session.enabled("#sign-open"),
+        "the tampered request's sign button is enabled"
+    );
+    shots.take(&display, "review-tampered");
+    session.click("#reject-open");
+    session.wait_until_enabled("#reject-reason", long);
+    let reason = "the artifact is not the tagged source";
+    session.type_into("#reject-reason", reason);
+    session.wait_until_enabled("#reject-confirm", long);
+    session.click("#reject-confirm");
+    assert!(session
+        .wait_for_text("#review-notice", long)
+        .starts_with("Rejected."));
+    alice.sync().unwrap();
+    let seen = alice
+        .review(&tampered, chainlock_cosign::workspace::now())
+        .unwrap();
+    assert!(
+        seen.rejections
+            .iter()
+            .any(|r| r.public_key.key_id() == your_key && r.reason == reason),
+        "Alice does not see a valid rejection by {your_key}"
+    );
+
+    // History: both decisions, the hash chain intact.
+    session.click("#nav-history");
+    let status = session.wait_for_text("#chain-status", long);
+    assert!(
+        status.starts_with("Audit log intact: 2 entries"),
+        "{status}"
+    );
+    shots.take(&display, "history");
+
+    // A second launch with a review link focuses the running app on that review.
+    let link = format!("chainlock://review/{pending}");
+    let second = env
+        .command(Path::new(app))
+        .arg(&link)
+        .env("DISPLAY", &display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("launch a second instance");
+    assert!(second.success(), "the second launch failed: {second}");
+    assert_eq!(session.wait_for_text("#digest-status", long), "MATCH");
+    let header = session.wait_for_text(".header", long);
+    assert!(header.contains(&pending[..16]), "{header}");
+
+    // The notification for the new request reached the session bus.
+    let log = fs::read_to_string(&notify_log).unwrap_or_default();
+    assert!(
+        log.contains("Signature needed: npm:pad release 1.1.0"),
+        "no notification on the bus:\n{log}"
     );
 
     session.delete();
-    let groups = [driver.pgid(), dbus.pgid(), xvfb.pgid()];
+    let groups = [driver.pgid(), monitor.pgid(), notifyd.pgid(), xvfb.pgid()];
     driver.stop();
-    dbus.stop();
+    monitor.stop();
+    notifyd.stop();
     xvfb.stop();
     for pgid in groups {
         let left = live_processes_in_group(pgid);
@@ -121,12 +267,83 @@ fn window_opens_and_says_no_requests_are_pending() {
             "processes left running in group {pgid}: {left:?}"
         );
     }
+    drop(keyring);
+}
+
+/// `git --git-dir <repo> <args>`'s output.
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Screenshots of the window, checked not to be blank.
+struct Shots {
+    import: PathBuf,
+    dir: PathBuf,
+    docs: Option<PathBuf>,
+}
+
+impl Shots {
+    fn new(import: PathBuf) -> Shots {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("window");
+        fs::create_dir_all(&dir).expect("create the screenshot directory");
+        let docs = std::env::var_os("UPDATE_SCREENSHOTS")
+            .map(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"));
+        if let Some(docs) = &docs {
+            fs::create_dir_all(docs).expect("create docs/screenshots");
+        }
+        Shots { import, dir, docs }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.png"))
+    }
+
+    /// Takes an X screenshot of the window (the 1120x760 window sits at the screen's top left
+    /// corner), saves it as `<name>.png` and checks it is not blank.
+    ///
+    /// Not WebDriver's screenshot: under Xvfb without compositing, WebKitWebDriver's
+    /// screenshot waits for a presentation update that stops coming a few seconds after the
+    /// page is idle, and hangs; the X server's framebuffer always has the painted window.
+    fn take(&self, display: &str, name: &str) -> Image {
+        // Let the page paint what the last command changed.
+        thread::sleep(Duration::from_millis(600));
+        let path = self.path(name);
+        let status = Command::new(&self.import)
+            .args([
+                "-display",
+                display,
+                "-window",
+                "root",
+                "-crop",
+                "1120x760+0+0",
+                "+repage",
+            ])
+            .arg(&path)
+            .status()
+            .expect("run ImageMagick's import");
+        assert!(status.success(), "import -window root failed: {status}");
+        let png = fs::read(&path).expect("read the screenshot");
+        if let Some(docs) = &self.docs {
+            fs::write(docs.join(format!("{name}.png")), &png).expect("save the screenshot");
+        }
+        let image = Image::decode(&png, &path);
+        image.assert_not_blank(&path);
+        eprintln!("screenshot: {}", path.display());
+        image
+    }
 }
 
 /// The external programs the test drives, found on `PATH`.
 struct Tools {
     xvfb: PathBuf,
-    dbus_daemon: PathBuf,
+    dbus_monitor: PathBuf,
     tauri_driver: PathBuf,
     webkit_driver: PathBuf,
     import: PathBuf,
@@ -145,7 +362,7 @@ impl Tools {
         };
         let tools = Tools {
             xvfb: find("Xvfb", "apt-get install -y xvfb"),
-            dbus_daemon: find("dbus-daemon", "apt-get install -y dbus-x11"),
+            dbus_monitor: find("dbus-monitor", "apt-get install -y dbus-x11"),
             tauri_driver: find("tauri-driver", "cargo install --locked tauri-driver@2.1.0"),
             webkit_driver: find("WebKitWebDriver", "apt-get install -y webkit2gtk-driver"),
             import: find("import", "apt-get install -y imagemagick"),
@@ -238,25 +455,6 @@ fn start_xvfb(tools: &Tools, env: &PrivateEnv) -> (Guard, String) {
         .parse()
         .unwrap_or_else(|_| panic!("Xvfb announced {number:?} instead of a display number"));
     (xvfb, format!(":{number}"))
-}
-
-/// Starts a private session bus and returns its address.
-fn start_dbus(tools: &Tools, env: &PrivateEnv) -> (Guard, String) {
-    let mut dbus = Guard::spawn(
-        "dbus-daemon",
-        env.command(&tools.dbus_daemon)
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped()),
-    );
-    let address = dbus
-        .read_first_line(Duration::from_secs(20))
-        .trim()
-        .to_owned();
-    assert!(
-        address.starts_with("unix:"),
-        "dbus-daemon announced {address:?} instead of a bus address"
-    );
-    (dbus, address)
 }
 
 /// Two distinct ports that were free a moment ago: both are held until both are chosen,
@@ -609,10 +807,84 @@ impl Session<'_> {
         panic!("no text at {selector:?} within {timeout:?}; last answer: {last}");
     }
 
-    fn screenshot(&self) -> Vec<u8> {
-        let value = self.get("/screenshot");
-        let encoded = value.as_str().expect("the screenshot is a base64 string");
-        base64_decode(encoded).expect("the screenshot is valid base64")
+    /// The text of the element at `selector` once it starts with `prefix`.
+    fn wait_for_text_starting(&self, selector: &str, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.wait_for_text(selector, timeout);
+            if text.starts_with(prefix) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{selector:?} says {text:?}, not {prefix:?}..., after {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The element at `selector`, once it exists (within 30 s).
+    fn find(&self, selector: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self.post(
+                "/element",
+                &json!({"using": "css selector", "value": selector}),
+            );
+            if let Ok(found) = &found {
+                if let Some(element) = found[ELEMENT_KEY].as_str() {
+                    return element.to_owned();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element at {selector:?}; last answer: {found:?}"
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Clicks the element at `selector`.
+    fn click(&self, selector: &str) {
+        let element = self.find(selector);
+        self.post(&format!("/element/{element}/click"), &json!({}))
+            .unwrap_or_else(|err| panic!("click {selector:?}: {err}"));
+    }
+
+    /// Types `text` into the element at `selector`.
+    fn type_into(&self, selector: &str, text: &str) {
+        let element = self.find(selector);
+        self.post(
+            &format!("/element/{element}/value"),
+            &json!({ "text": text }),
+        )
+        .unwrap_or_else(|err| panic!("type into {selector:?}: {err}"));
+    }
+
+    /// An attribute of `element` ("" when absent).
+    fn attribute(&self, element: &str, name: &str) -> String {
+        self.get(&format!("/element/{element}/attribute/{name}"))
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Whether the element at `selector` is enabled.
+    fn enabled(&self, selector: &str) -> bool {
+        let element = self.find(selector);
+        self.get(&format!("/element/{element}/enabled")) == json!(true)
+    }
+
+    /// Waits until the element at `selector` is enabled.
+    fn wait_until_enabled(&self, selector: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.enabled(selector) {
+            assert!(
+                Instant::now() < deadline,
+                "{selector:?} stayed disabled for {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn delete(mut self) {
@@ -630,35 +902,6 @@ impl Drop for Session<'_> {
                 .request("DELETE", &format!("/session/{}", self.id), None);
         }
     }
-}
-
-/// Standard base64 (RFC 4648) with padding, as WebDriver returns screenshots.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    fn sextet(byte: u8) -> Option<u32> {
-        Some(match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let bytes: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for quad in bytes.chunks(4) {
-        let padding = quad.iter().rev().take_while(|&&b| b == b'=').count();
-        let mut word = 0;
-        for &byte in &quad[..4 - padding] {
-            word = word << 6 | sextet(byte)?;
-        }
-        word <<= 6 * padding as u32;
-        out.extend_from_slice(&word.to_be_bytes()[1..4 - padding]);
-    }
-    Some(out)
 }
 
 /// A decoded screenshot as 8-bit RGB.
@@ -738,12 +981,6 @@ impl Image {
             "{}: pixel ({x},{y}) is {actual:?}, expected about {expected:?}",
             path.display()
         );
-    }
-
-    /// The share of pixels close to `colour`.
-    fn share_near(&self, colour: [u8; 3]) -> f64 {
-        let hits = self.rgb.iter().filter(|&&p| near(p, colour)).count();
-        hits as f64 / self.rgb.len() as f64
     }
 }
 

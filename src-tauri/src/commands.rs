@@ -1,0 +1,234 @@
+//! The commands the window may call, each a few lines over the co-signing crate.
+//!
+//! Every one is declared in `build.rs` (so it is denied unless a capability allows it) and
+//! runs its work on the blocking pool. The window sends request ids and key ids, never key
+//! material and never a transaction: `sign` re-reviews the request in the domain crate,
+//! which signs only what its own verification hands out as ready.
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, Runtime, State};
+
+use chainlock_cosign::workspace::now;
+use chainlock_signer::keychain::Keychain;
+
+use crate::ipc::{
+    shown, CommandError, DiffRow, DiffSummary, Filter, HistoryView, Inbox, KeyView, Outcome,
+    ReviewView, SettingsView, SignerChoice,
+};
+use crate::state::Shared;
+use crate::{desktop, view};
+
+type Res<T> = Result<T, CommandError>;
+
+/// A request id from the window: 8 to 64 lowercase hex digits (a unique prefix will do).
+fn request_id(id: &str) -> Res<String> {
+    let ok = (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    ok.then(|| id.to_owned()).ok_or_else(|| {
+        CommandError::invalid(format!(
+            "{} is not a request id: expected 8 to 64 lowercase hex digits",
+            shown(&id.chars().take(80).collect::<String>())
+        ))
+    })
+}
+
+/// The key URI for the signer the window chose; the key must be in my key index.
+fn key_uri(shared: &Shared, choice: &SignerChoice) -> Res<String> {
+    match choice {
+        SignerChoice::Ledger => Ok("ledger://".to_owned()),
+        SignerChoice::Keychain { key_id } => {
+            let mine = shared.workspace().my_key_ids();
+            if mine.iter().any(|k| k == key_id) {
+                Ok(format!("keychain://{key_id}"))
+            } else {
+                Err(CommandError::invalid(format!(
+                    "{} is not one of your keys: pick one from Settings > Keys",
+                    shown(&key_id.chars().take(80).collect::<String>())
+                )))
+            }
+        }
+    }
+}
+
+/// The inbox under `filter`.
+#[tauri::command]
+pub async fn inbox(shared: State<'_, Arc<Shared>>, filter: Filter) -> Res<Inbox> {
+    shared
+        .blocking(move |s| view::inbox(s, filter, now()))
+        .await
+}
+
+/// The review of `request`.
+#[tauri::command]
+pub async fn review(shared: State<'_, Arc<Shared>>, request: String) -> Res<ReviewView> {
+    let id = request_id(&request)?;
+    shared.blocking(move |s| view::review(s, &id, now())).await
+}
+
+/// Computes (or reuses) the diff of `request` and returns its file tree.
+#[tauri::command]
+pub async fn diff_summary(shared: State<'_, Arc<Shared>>, request: String) -> Res<DiffSummary> {
+    let id = request_id(&request)?;
+    shared
+        .blocking(move |s| Ok(view::diff(s, &id)?.summary.clone()))
+        .await
+}
+
+/// Rows `start..start + count` of the diff of `request` (computed by `diff_summary`).
+#[tauri::command]
+pub async fn diff_rows(
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+    start: u32,
+    count: u32,
+) -> Res<Vec<DiffRow>> {
+    let id = request_id(&request)?;
+    let index = shared.diff(&id).ok_or_else(|| {
+        CommandError::invalid("open the diff first (diff_summary), then ask for its rows")
+    })?;
+    Ok(index.rows(start, count))
+}
+
+/// Signs `request` with the chosen key, after the domain crate re-verifies it.
+#[tauri::command]
+pub async fn sign<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+    signer: SignerChoice,
+    accept_warnings: bool,
+) -> Res<Outcome> {
+    let id = request_id(&request)?;
+    let outcome = shared
+        .blocking(move |s| {
+            let uri = key_uri(s, &signer)?;
+            let doc = view::sign(s, &id, &uri, accept_warnings)?;
+            Ok(Outcome {
+                message: "Signed. Your signature is on the coordination remote.".into(),
+                key_id: Some(doc.public_key.key_id()),
+            })
+        })
+        .await?;
+    desktop::inbox_changed(&app);
+    Ok(outcome)
+}
+
+/// Rejects `request` with `reason`, a statement signed by the chosen key.
+#[tauri::command]
+pub async fn reject<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+    reason: String,
+    signer: SignerChoice,
+) -> Res<Outcome> {
+    let id = request_id(&request)?;
+    let outcome = shared
+        .blocking(move |s| {
+            let uri = key_uri(s, &signer)?;
+            let ws = s.workspace();
+            let rejection = ws.reject(&id, &reason, &uri, &s.open_options, now())?;
+            Ok(Outcome {
+                message: "Rejected. The other maintainers will see your reason.".into(),
+                key_id: Some(rejection.public_key.key_id()),
+            })
+        })
+        .await?;
+    desktop::inbox_changed(&app);
+    Ok(outcome)
+}
+
+/// Assembles the m signatures of `request` and broadcasts the record transaction.
+#[tauri::command]
+pub async fn finalize<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+) -> Res<Outcome> {
+    let id = request_id(&request)?;
+    let outcome = shared
+        .blocking(move |s| {
+            let doc = s.workspace().finalize(&id, now())?;
+            Ok(Outcome {
+                message: format!("Final: transaction {} ({}).", doc.txid, doc.status),
+                key_id: None,
+            })
+        })
+        .await?;
+    desktop::inbox_changed(&app);
+    Ok(outcome)
+}
+
+/// The audit log, its hash chain checked.
+#[tauri::command]
+pub async fn history(shared: State<'_, Arc<Shared>>) -> Res<HistoryView> {
+    shared.blocking(view::history).await
+}
+
+/// The settings screen.
+#[tauri::command]
+pub async fn settings(shared: State<'_, Arc<Shared>>) -> Res<SettingsView> {
+    shared.blocking(view::settings).await
+}
+
+/// Turns desktop notifications on or off.
+#[tauri::command]
+pub async fn set_notifications<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    on: bool,
+) -> Res<SettingsView> {
+    desktop::set_notifications(&app, on);
+    shared.blocking(view::settings).await
+}
+
+/// Sets the background sync interval (60 seconds to a day).
+#[tauri::command]
+pub async fn set_sync_interval(shared: State<'_, Arc<Shared>>, secs: u32) -> Res<SettingsView> {
+    if !(60..=86_400).contains(&secs) {
+        return Err(CommandError::invalid(
+            "the sync interval must be between 60 seconds and one day (86400)",
+        ));
+    }
+    shared
+        .sync_interval
+        .store(secs, std::sync::atomic::Ordering::Relaxed);
+    shared.blocking(view::settings).await
+}
+
+/// Creates a key in the OS keychain with `label`.
+#[tauri::command]
+pub async fn create_key(shared: State<'_, Arc<Shared>>, label: String) -> Res<KeyView> {
+    let label = label.trim().to_owned();
+    if label.is_empty() || label.len() > 200 || chainlock_protocol::text::has_hidden_chars(&label) {
+        return Err(CommandError::invalid(
+            "give the key a label of 1 to 200 visible characters",
+        ));
+    }
+    shared
+        .blocking(move |s| {
+            let dir = s.workspace().paths().config_dir.clone();
+            let key = Keychain::new(Some(dir))?.generate(&label)?;
+            Ok(KeyView {
+                key_id: key.key_id,
+                label: shown(&key.label),
+            })
+        })
+        .await
+}
+
+/// Syncs every watched package now; the window hears the result as events.
+#[tauri::command]
+pub async fn sync_now<R: Runtime>(app: AppHandle<R>) -> Res<()> {
+    desktop::sync(&app).await;
+    Ok(())
+}
+
+/// The review a `chainlock://review/<id>` launch asked for, once.
+#[tauri::command]
+pub fn opening_review(shared: State<'_, Arc<Shared>>) -> Option<String> {
+    shared.take_review()
+}

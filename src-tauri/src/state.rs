@@ -1,0 +1,116 @@
+//! The app's shared state: the co-signer's workspace behind a mutex, the computed diffs,
+//! and the user's desktop settings.
+//!
+//! Commands run their work on Tauri's blocking pool ([`Shared::blocking`]), never on the UI
+//! thread; the workspace mutex makes two of them (a sync and a sign, say) take turns.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chainlock_cosign::Workspace;
+use chainlock_signer::OpenOptions;
+
+use crate::ipc::CommandError;
+use crate::rows::DiffIndex;
+
+/// Seconds between background syncs unless the user picks another interval.
+pub const DEFAULT_SYNC_SECS: u32 = 300;
+
+/// The last sync's outcome, for the inbox header.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus {
+    /// Unix seconds of the last successful sync.
+    pub at: Option<u64>,
+    /// Why the last sync failed.
+    pub error: Option<String>,
+}
+
+/// Everything the commands share.
+pub struct Shared {
+    workspace: Mutex<Workspace>,
+    diffs: Mutex<HashMap<String, Arc<DiffIndex>>>,
+    /// Desktop notifications on (the tray's pause entry and Settings switch them).
+    pub notifications: AtomicBool,
+    /// Seconds between background syncs.
+    pub sync_interval: AtomicU32,
+    /// The last sync's outcome.
+    pub sync_status: Mutex<SyncStatus>,
+    /// A review to open when the window asks (a `chainlock://review/<id>` at launch).
+    pending_review: Mutex<Option<String>>,
+    /// How signers are opened (a Speculos port from `CHAINLOCK_LEDGER_TCP`, ...).
+    pub open_options: OpenOptions,
+}
+
+impl Shared {
+    /// Shared state over `workspace`.
+    pub fn new(workspace: Workspace) -> Arc<Self> {
+        Arc::new(Shared {
+            workspace: Mutex::new(workspace),
+            diffs: Mutex::new(HashMap::new()),
+            notifications: AtomicBool::new(true),
+            sync_interval: AtomicU32::new(DEFAULT_SYNC_SECS),
+            sync_status: Mutex::new(SyncStatus::default()),
+            pending_review: Mutex::new(None),
+            open_options: OpenOptions::default(),
+        })
+    }
+
+    /// The workspace, locked. A panic while it was held leaves it usable: every workspace
+    /// operation writes atomically, so no half-written state can be behind the poison.
+    pub fn workspace(&self) -> MutexGuard<'_, Workspace> {
+        self.workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The computed diff of `request`, if any.
+    pub fn diff(&self, request: &str) -> Option<Arc<DiffIndex>> {
+        self.diffs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(request)
+            .cloned()
+    }
+
+    /// Keeps the computed diff of `request` (only the latest few: diffs can be large).
+    pub fn keep_diff(&self, request: &str, index: Arc<DiffIndex>) {
+        let mut diffs = self
+            .diffs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if diffs.len() >= 4 {
+            diffs.clear();
+        }
+        diffs.insert(request.to_owned(), index);
+    }
+
+    /// Remembers `request` as the review to open first.
+    pub fn open_at(&self, request: String) {
+        if let Ok(mut pending) = self.pending_review.lock() {
+            *pending = Some(request);
+        }
+    }
+
+    /// Takes the review to open first, if any.
+    pub fn take_review(&self) -> Option<String> {
+        self.pending_review.lock().ok().and_then(|mut p| p.take())
+    }
+
+    /// Whether notifications are on.
+    pub fn notifying(&self) -> bool {
+        self.notifications.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on Tauri's blocking pool and returns its result.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Shared) -> Result<T, CommandError> + Send + 'static,
+    {
+        let shared = Arc::clone(self);
+        tauri::async_runtime::spawn_blocking(move || f(&shared))
+            .await
+            .map_err(|e| CommandError::failed(format!("the background task stopped: {e}")))?
+    }
+}

@@ -1,0 +1,485 @@
+//! The domain crate's results turned into the window's views ([`crate::ipc`]).
+//!
+//! Nothing is decided here: verdicts, checks and the builders' agreement come from
+//! `chainlock-cosign`; this module only reshapes them (failures first) and escapes text.
+
+use std::sync::Arc;
+
+use chainlock_cosign::workspace::{Review, ReviewOptions};
+use chainlock_cosign::{Pending, Workspace};
+use chainlock_protocol::record::{Record, EMPTY_TREE};
+use chainlock_protocol::verify::{Report, Status};
+use chainlock_signer::keychain::Keychain;
+
+use crate::ipc::{
+    shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
+    FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
+    LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
+};
+use crate::rows::DiffIndex;
+use crate::state::Shared;
+
+type Res<T> = Result<T, CommandError>;
+
+/// The verdict of a report in one word.
+pub fn verdict_of(report: &Report) -> Verdict {
+    if report.ready_to_sign() {
+        Verdict::Ready
+    } else if report.no_failures() {
+        Verdict::Waiting
+    } else {
+        Verdict::Failing
+    }
+}
+
+fn check_status(s: Status) -> CheckStatus {
+    match s {
+        Status::Passed => CheckStatus::Passed,
+        Status::Failed => CheckStatus::Failed,
+        Status::NotRun => CheckStatus::NotRun,
+    }
+}
+
+/// Whether `p` passes `filter`.
+fn wanted(p: &Pending, mine: &[String], filter: Filter, now: u64) -> bool {
+    let needs_me = !p.my_keys_to_sign.is_empty() && p.expires_at > now;
+    match filter {
+        Filter::NeedsMe => needs_me,
+        Filter::All => true,
+        Filter::SignedByMe => p.signed_by.iter().any(|k| mine.contains(k)),
+        Filter::Final => p.finalized,
+        Filter::Rejected => !p.rejected_by.is_empty(),
+    }
+}
+
+/// The inbox under `filter`; requests needing my signature carry the verdict of a review.
+pub fn inbox(shared: &Shared, filter: Filter, now: u64) -> Res<Inbox> {
+    let ws = shared.workspace();
+    let mine = ws.my_key_ids();
+    let all = ws.requests()?;
+    let needs_me = all
+        .iter()
+        .filter(|p| wanted(p, &mine, Filter::NeedsMe, now))
+        .count();
+    let mut items = Vec::new();
+    for p in all.into_iter().filter(|p| wanted(p, &mine, filter, now)) {
+        items.push(item(&ws, p, &mine, now));
+    }
+    let status = shared
+        .sync_status
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    Ok(Inbox {
+        items,
+        needs_me: u32::try_from(needs_me).unwrap_or(u32::MAX),
+        demo: ws.config().demo,
+        synced_at: status.at,
+        sync_error: status.error,
+    })
+}
+
+fn item(ws: &Workspace, p: Pending, mine: &[String], now: u64) -> InboxItem {
+    let needs_me = !p.my_keys_to_sign.is_empty() && p.expires_at > now;
+    // Only requests awaiting me are reviewed here: the verdict is what the inbox is for.
+    let review = needs_me.then(|| ws.review(&p.request, now));
+    let (verdict, problems, builders) = match &review {
+        Some(Ok(r)) => (
+            Some(verdict_of(&r.report)),
+            r.report
+                .problems()
+                .map(|c| format!("{}: {}", c.title(), c.detail()))
+                .collect(),
+            r.builders.as_ref(),
+        ),
+        Some(Err(e)) => (
+            Some(Verdict::Waiting),
+            vec![format!("could not review: {e}")],
+            None,
+        ),
+        None => (None, Vec::new(), None),
+    };
+    InboxItem {
+        signed_by_me: p.signed_by.iter().any(|k| mine.contains(k)),
+        builders_agreeing: builders.map(|b| u32::try_from(b.agreeing.len()).unwrap_or(u32::MAX)),
+        builders_min: builders.map(|b| b.min_builders),
+        highest_risk: match &review {
+            Some(Ok(r)) => r.risk.as_ref().and_then(|scan| {
+                ["high", "medium", "low"]
+                    .into_iter()
+                    .find(|level| scan.all_flags().any(|f| f.severity.as_str() == *level))
+                    .map(str::to_owned)
+            }),
+            _ => None,
+        },
+        verdict,
+        problems,
+        package: p.package,
+        request: p.request,
+        what: p.what,
+        publisher: p.publisher,
+        created_at: p.created_at,
+        expires_at: p.expires_at,
+        signed_by: p.signed_by,
+        threshold: p.threshold,
+        rejected_by: p.rejected_by,
+        finalized: p.finalized,
+        my_keys_to_sign: p.my_keys_to_sign,
+    }
+}
+
+fn builders_view(b: &chainlock_attest::BuilderReport) -> BuildersView {
+    let trusted: Vec<&str> = b
+        .agreeing
+        .iter()
+        .map(|a| a.key_id.as_str())
+        .chain(b.disagreeing.iter().map(|d| d.key_id.as_str()))
+        .collect();
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    BuildersView {
+        artifact_sha256: b.artifact_sha256.clone(),
+        min: b.min_builders,
+        trusted: n(b.trusted_builders),
+        agreeing: n(b.agreeing.len()),
+        disagreeing: n(b.disagreeing.len()),
+        passes: b.passes(),
+        envelopes: b
+            .envelopes
+            .iter()
+            .map(|e| EnvelopeView {
+                label: shown(&e.label),
+                verdict: serde_json::to_value(&e.verdict)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                trusted: e.key_id.as_deref().is_some_and(|k| trusted.contains(&k))
+                    || !b.untrusted.contains(&e.index),
+                key_id: e.key_id.clone(),
+                artifact_sha256: e.artifact_sha256.clone(),
+                detail: shown(&e.detail),
+            })
+            .collect(),
+    }
+}
+
+/// The review of request `id`, failures first.
+pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
+    let ws = shared.workspace();
+    let options = review_options(&ws, id);
+    let r: Review = ws.review_with(id, now, &options)?;
+    let req = ws.request(id)?;
+    let pending = ws
+        .requests()?
+        .into_iter()
+        .find(|p| Some(p.request.as_str()) == r.report.request_id());
+    let mine = ws.my_key_ids();
+    let mut checks: Vec<CheckView> = r
+        .report
+        .checks()
+        .iter()
+        .map(|c| CheckView {
+            id: c.id().as_str().to_owned(),
+            title: c.title().to_owned(),
+            status: check_status(c.status()),
+            detail: shown(c.detail()),
+        })
+        .collect();
+    let rank = |s: CheckStatus| match s {
+        CheckStatus::Failed => 0,
+        CheckStatus::NotRun => 1,
+        CheckStatus::Passed => 2,
+    };
+    checks.sort_by_key(|c| rank(c.status));
+    let field = |name: &str| {
+        r.report
+            .record_fields()
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.clone())
+    };
+    let release = match &req.record {
+        Record::Release(rel) => Some(rel),
+        _ => None,
+    };
+    let verdict = verdict_of(&r.report);
+    let my_keys_to_sign = pending
+        .as_ref()
+        .map(|p| p.my_keys_to_sign.clone())
+        .unwrap_or_default();
+    let finalized = pending.as_ref().is_some_and(|p| p.finalized);
+    Ok(ReviewView {
+        package: r.package.clone(),
+        request: r.report.request_id().unwrap_or(id).to_owned(),
+        what: pending
+            .as_ref()
+            .map(|p| p.what.clone())
+            .unwrap_or_else(|| req.record.kind().to_string()),
+        version: field("version"),
+        tag: field("source.tag"),
+        commit: field("source.commit"),
+        publisher: req.publisher.key_id(),
+        created_at: req.created_at,
+        expires_at: req.expires_at,
+        record_digest: r.report.record_digest().map(str::to_owned),
+        verdict,
+        verdict_line: r.report.verdict().to_owned(),
+        checks,
+        fields: r
+            .report
+            .record_fields()
+            .iter()
+            .map(|f| FieldView {
+                name: f.name.clone(),
+                value: f.value.clone(),
+            })
+            .collect(),
+        diff_digest_claimed: release.map(|rel| rel.diff_digest.to_hex()),
+        diff_digest_computed: r.diff_digest.clone(),
+        builders: r.builders.as_ref().map(builders_view),
+        transaction: r.transaction.as_ref().map(|t| TxView {
+            txid: t.txid.clone(),
+            custody_outpoint: t.custody_outpoint.clone(),
+            custody_satoshis: t.custody_satoshis,
+            custody: t.custody.clone(),
+            commits_to: t.commits_to.clone(),
+            change_address: t.change.as_ref().map(|c| c.0.clone()),
+            change_satoshis: t.change.as_ref().map(|c| c.1),
+            fee: t.fee,
+            sighash: t.sighash.clone(),
+        }),
+        risk: r
+            .risk
+            .as_ref()
+            .map(|scan| scan.all_flags().map(flag_view).collect())
+            .unwrap_or_default(),
+        risk_error: r.risk_error.as_deref().map(shown),
+        ledger_screens: chainlock_cosign::objects::request_record_tx(&req)
+            .map(|rtx| {
+                let path = chainlock_signer::ledger::DerivationPath::chainlock_default();
+                chainlock_signer::ledger::screens::record_tx(&rtx, &path)
+                    .into_iter()
+                    .map(|screen| LedgerScreen {
+                        text: screen.text,
+                        action: serde_json::to_value(screen.action)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        warnings: r.warnings.iter().map(|w| shown(w)).collect(),
+        artifact: r.risk.as_ref().and_then(|scan| {
+            let a = scan.artifact.as_ref()?;
+            Some(ArtifactView {
+                file: options
+                    .artifact
+                    .as_ref()
+                    .map(|p| shown(&p.display().to_string()))
+                    .unwrap_or_default(),
+                sha256: a.artifact_sha256.clone(),
+                identical: u32::try_from(a.identical).unwrap_or(u32::MAX),
+                only_in_artifact: a.only_in_artifact.iter().map(|p| shown(p)).collect(),
+                differing: a
+                    .differing
+                    .iter()
+                    .map(|d| shown(&d.artifact_path))
+                    .collect(),
+                tool_written: a
+                    .expected
+                    .iter()
+                    .map(|e| format!("{}: {}", shown(&e.path), shown(&e.reason)))
+                    .collect(),
+            })
+        }),
+        signatures: r
+            .signatures
+            .iter()
+            .map(|s| MaintainerAct {
+                mine: mine.contains(&s.key_id),
+                key_id: s.key_id.clone(),
+                reason: None,
+            })
+            .collect(),
+        rejections: r
+            .rejections
+            .iter()
+            .map(|j| {
+                let key_id = j.public_key.key_id();
+                MaintainerAct {
+                    mine: mine.contains(&key_id),
+                    key_id,
+                    reason: Some(shown(&j.reason)),
+                }
+            })
+            .collect(),
+        threshold: r.threshold,
+        can_sign: verdict == Verdict::Ready && !my_keys_to_sign.is_empty(),
+        can_finalize: !finalized
+            && r.signatures.len() >= usize::from(r.threshold)
+            && r.rejections.is_empty(),
+        my_keys_to_sign,
+        finalized,
+        maintainers: r.maintainers.clone(),
+        invalid: r
+            .invalid
+            .iter()
+            .map(|i| format!("{}: {}", shown(&i.name), shown(&i.reason)))
+            .collect(),
+    })
+}
+
+/// The diff of request `id`, computed from my clone once and kept.
+pub fn diff(shared: &Shared, id: &str) -> Res<Arc<DiffIndex>> {
+    if let Some(index) = shared.diff(id) {
+        return Ok(index);
+    }
+    let (clone, base, head) = {
+        let ws = shared.workspace();
+        let req = ws.request(id)?;
+        let Record::Release(rel) = &req.record else {
+            return Err(CommandError::invalid(
+                "only a release request has a source diff",
+            ));
+        };
+        let package = ws
+            .requests()?
+            .into_iter()
+            .find(|p| p.request.starts_with(id));
+        let package = package.map(|p| p.package).unwrap_or_default();
+        let clone = ws.config().find(&package)?.clone.clone();
+        let base = (rel.source.base_commit != EMPTY_TREE).then(|| rel.source.base_commit.clone());
+        (clone, base, rel.source.commit.clone())
+    };
+    // Outside the workspace lock: a big range takes seconds and must not stall a sync.
+    // The file tree marks each file's worst risk flag; a scan that cannot run marks none
+    // (the review's own risk section says why).
+    let flags = chainlock_review::scan_range(
+        &clone,
+        base.as_deref(),
+        &head,
+        &chainlock_review::RangeOptions::default(),
+    )
+    .map(|scan| scan.flags)
+    .unwrap_or_default();
+    let index = Arc::new(DiffIndex::compute(&clone, base.as_deref(), &head, &flags)?);
+    shared.keep_diff(id, Arc::clone(&index));
+    Ok(index)
+}
+
+/// Signs through the domain crate, which reviews the request again and signs only if ready.
+pub fn sign(
+    shared: &Shared,
+    id: &str,
+    uri: &str,
+    accept_warnings: bool,
+) -> Res<chainlock_cosign::objects::SignatureDoc> {
+    let ws = shared.workspace();
+    let options = review_options(&ws, id);
+    Ok(ws.sign_with(
+        id,
+        uri,
+        &shared.open_options,
+        chainlock_cosign::workspace::now(),
+        accept_warnings,
+        &options,
+    )?)
+}
+
+/// The demo publishes its artifacts under `<demo dir>/artifacts/`: with the demo workspace,
+/// the review compares the release's artifact archive, when there is one, with the source. Other
+/// workspaces have no artifact file (the user would pick one: untrusted input, not done yet).
+fn review_options(ws: &Workspace, id: &str) -> ReviewOptions {
+    let mut options = ReviewOptions::default();
+    if !ws.config().demo {
+        return options;
+    }
+    let Ok(req) = ws.request(id) else {
+        return options;
+    };
+    let Record::Release(rel) = &req.record else {
+        return options;
+    };
+    let demo_dir = ws.paths().config_dir.parent().and_then(|p| p.parent());
+    // Only archives compare with a source tree (the demo's own single-file `.js` artifact
+    // does not: its risk scan would fail as a whole).
+    if let Some(dir) = demo_dir {
+        options.artifact = ["tgz", "tar.gz", "crate", "tar", "whl", "zip"]
+            .iter()
+            .map(|ext| {
+                dir.join("artifacts")
+                    .join(format!("{}-{}.{ext}", rel.package, rel.version))
+            })
+            .find(|file| file.is_file());
+    }
+    options
+}
+
+fn flag_view(f: &chainlock_review::Flag) -> FlagView {
+    FlagView {
+        severity: f.severity.as_str().to_owned(),
+        code: f.rule.to_string(),
+        path: Some(match f.line {
+            Some(line) => format!("{}:{line}", shown(&f.file)),
+            None => shown(&f.file),
+        }),
+        detail: shown(&f.message),
+    }
+}
+
+/// The audit log, newest first.
+pub fn history(shared: &Shared) -> Res<HistoryView> {
+    let h = shared.workspace().history()?;
+    Ok(HistoryView {
+        entries: h
+            .entries
+            .iter()
+            .rev()
+            .map(|e| HistoryEntry {
+                action: serde_json::to_value(e.action)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                package: e.package.clone(),
+                request: e.request.to_hex(),
+                key_id: e.key_id.clone(),
+                time: e.time,
+                report: e.report.map(|d| d.to_hex()),
+                reason: e.reason.as_deref().map(shown),
+            })
+            .collect(),
+        broken: h.broken,
+    })
+}
+
+/// The settings screen.
+pub fn settings(shared: &Shared) -> Res<SettingsView> {
+    let ws = shared.workspace();
+    let keys = Keychain::new(Some(ws.paths().config_dir.clone()))?.list()?;
+    Ok(SettingsView {
+        packages: ws
+            .config()
+            .packages
+            .iter()
+            .map(|w| WatchedView {
+                package: w.package.clone(),
+                remote: shown(&w.remote),
+                clone: shown(&w.clone.display().to_string()),
+                genesis: w.genesis.to_hex(),
+            })
+            .collect(),
+        keys: keys
+            .into_iter()
+            .map(|k| KeyView {
+                key_id: k.key_id,
+                label: shown(&k.label),
+            })
+            .collect(),
+        sync_interval_secs: shared
+            .sync_interval
+            .load(std::sync::atomic::Ordering::Relaxed),
+        notifications: shared.notifying(),
+        demo: ws.config().demo,
+        config_dir: shown(&ws.paths().config_dir.display().to_string()),
+    })
+}

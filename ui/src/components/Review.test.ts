@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import Review from './Review.svelte';
+import { FakeBackend, review } from '../test/fake';
+
+const REQ = 'a'.repeat(64);
+
+describe('Review', () => {
+  it('lists failed checks first and keeps the sign button disabled when a check failed', async () => {
+    const backend = new FakeBackend();
+    backend.theReview = review({
+      verdict: 'failing',
+      verdict_line: 'do NOT sign: a check failed',
+      can_sign: false,
+      diff_digest_computed: '0'.repeat(64),
+      checks: [
+        { id: 'publisher-signature', title: 'publisher signature', status: 'passed', detail: 'valid' },
+        { id: 'builder-agreement', title: 'builders', status: 'not-run', detail: 'no envelopes' },
+        { id: 'diff-digest', title: 'diff digest', status: 'failed', detail: 'the record claims another diff' },
+      ],
+    });
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await screen.findByText('do NOT sign: a check failed');
+    const order = [...document.querySelectorAll('#checks li')].map((li) => li.getAttribute('data-check'));
+    expect(order).toEqual(['diff-digest', 'builder-agreement', 'publisher-signature']);
+    expect(screen.getByText('FAIL')).toBeTruthy();
+    expect(screen.getByText('NOT RUN')).toBeTruthy();
+    expect((document.getElementById('sign-open') as HTMLButtonElement).disabled).toBe(true);
+    expect(document.getElementById('digest-status')?.textContent).toBe('MISMATCH');
+  });
+
+  it('enables signing when ready, shows the digest match, the disagreeing builder and the sighash', async () => {
+    const backend = new FakeBackend();
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await screen.findByText('ready to sign: every check passed');
+    expect((document.getElementById('sign-open') as HTMLButtonElement).disabled).toBe(false);
+    expect(document.getElementById('digest-status')?.textContent).toBe('MATCH');
+    await fireEvent.click(screen.getByRole('tab', { name: 'Builders' }));
+    expect(document.querySelector('tr[data-verdict="disagrees"]')).toBeTruthy();
+    expect(screen.getByText('1 disagrees')).toBeTruthy();
+    await fireEvent.click(screen.getByRole('tab', { name: 'Transaction' }));
+    expect(document.getElementById('sighash')?.textContent).toBe('9'.repeat(64));
+  });
+
+  it('signs with the chosen keychain key through the backend, sending only ids', async () => {
+    const backend = new FakeBackend();
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await fireEvent.click(await screen.findByText('Sign…'));
+    const confirm = await waitFor(() => {
+      const b = document.getElementById('sign-confirm') as HTMLButtonElement;
+      expect(b.disabled).toBe(false);
+      return b;
+    });
+    await fireEvent.click(confirm);
+    await screen.findByText('Signed.');
+    expect(backend.calls).toContain(`sign:${REQ}:{"kind":"keychain","key_id":"${'c'.repeat(64)}"}:false`);
+  });
+
+  it('requires acknowledging the warnings before signing, and walks a Ledger user through it', async () => {
+    const backend = new FakeBackend();
+    backend.theReview = review({
+      risk: [{ severity: 'high', code: 'install-script', path: 'package.json', detail: 'adds a postinstall script' }],
+      warnings: ['high risk flag: package.json adds a postinstall script'],
+    });
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await fireEvent.click(await screen.findByText('Sign…'));
+    await waitFor(() => expect(document.querySelector('#sign-dialog')?.textContent).toContain('high risk flag: package.json adds a postinstall script'));
+    const confirm = document.getElementById('sign-confirm') as HTMLButtonElement;
+    expect(confirm.disabled).toBe(true);
+    await fireEvent.click(document.getElementById('ack-warnings')!);
+    await waitFor(() => expect(confirm.disabled).toBe(false));
+    await fireEvent.click(screen.getByLabelText(/Ledger/));
+    expect(document.getElementById('ledger-steps')?.textContent).toContain('Bitcoin Cash');
+    const screens = [...document.querySelectorAll('#ledger-screens li')].map((li) => li.textContent);
+    expect(screens).toEqual(['Review output #1', 'Amount BCH 0', 'Accept — both buttons to approve', "Reject if you're not sure — both buttons here REJECT; right button to go on"]);
+    backend.signError = { kind: 'signer', message: 'open the Bitcoin Cash app on the Ledger' };
+    await fireEvent.click(confirm);
+    await screen.findByText('open the Bitcoin Cash app on the Ledger');
+    expect(confirm.textContent).toBe('Try again');
+    expect(backend.calls.at(-1)).toBe(`sign:${REQ}:{"kind":"ledger"}:true`);
+  });
+
+  it('rejects with a reason', async () => {
+    const backend = new FakeBackend();
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await fireEvent.click(await screen.findByText('Reject…'));
+    const confirm = document.getElementById('reject-confirm') as HTMLButtonElement;
+    await waitFor(() => expect(screen.getByRole('option')).toBeTruthy());
+    expect(confirm.disabled).toBe(true);
+    await fireEvent.input(document.getElementById('reject-reason')!, { target: { value: 'the artifact is not the source' } });
+    await fireEvent.click(confirm);
+    await screen.findByText('Rejected.');
+    expect(backend.calls).toContain(`reject:${REQ}:the artifact is not the source`);
+  });
+});

@@ -1,0 +1,42 @@
+// What the screens need from the co-signer, as an interface: the app passes the Tauri
+// implementation (tauri.ts), the component tests a fake (test/fake.ts).
+import type {
+  AppEvent,
+  DiffRow,
+  DiffSummary,
+  Filter,
+  HistoryView,
+  Inbox,
+  KeyView,
+  Outcome,
+  ReviewView,
+  SettingsView,
+  SignerChoice,
+} from './ipc';
+
+export interface Backend {
+  inbox(filter: Filter): Promise<Inbox>;
+  review(request: string): Promise<ReviewView>;
+  diffSummary(request: string): Promise<DiffSummary>;
+  diffRows(request: string, start: number, count: number): Promise<DiffRow[]>;
+  sign(request: string, signer: SignerChoice, acceptWarnings: boolean): Promise<Outcome>;
+  reject(request: string, reason: string, signer: SignerChoice): Promise<Outcome>;
+  finalize(request: string): Promise<Outcome>;
+  history(): Promise<HistoryView>;
+  settings(): Promise<SettingsView>;
+  setNotifications(on: boolean): Promise<SettingsView>;
+  setSyncInterval(secs: number): Promise<SettingsView>;
+  createKey(label: string): Promise<KeyView>;
+  syncNow(): Promise<void>;
+  openingReview(): Promise<string | null>;
+  /** Calls `f` with every backend event; resolves to the function that stops it. */
+  onEvent(f: (event: AppEvent) => void): Promise<() => void>;
+}
+
+/** The message of a failed command (a CommandError from Rust, or anything thrown). */
+export function errorMessage(err: unknown): string {
+  if (err && typeof err === 'object' && 'message' in err) {
+    return String((err as { message: unknown }).message);
+  }
+  return String(err);
+}

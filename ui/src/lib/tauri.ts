@@ -1,0 +1,23 @@
+// The one module that imports @tauri-apps/*: the Backend over Tauri's IPC.
+import { invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+import type { Backend } from './backend';
+import { EVENT, type AppEvent } from './ipc';
+
+export const tauriBackend: Backend = {
+  inbox: (filter) => invoke('inbox', { filter }),
+  review: (request) => invoke('review', { request }),
+  diffSummary: (request) => invoke('diff_summary', { request }),
+  diffRows: (request, start, count) => invoke('diff_rows', { request, start, count }),
+  sign: (request, signer, acceptWarnings) => invoke('sign', { request, signer, acceptWarnings }),
+  reject: (request, reason, signer) => invoke('reject', { request, reason, signer }),
+  finalize: (request) => invoke('finalize', { request }),
+  history: () => invoke('history'),
+  settings: () => invoke('settings'),
+  setNotifications: (on) => invoke('set_notifications', { on }),
+  setSyncInterval: (secs) => invoke('set_sync_interval', { secs }),
+  createKey: (label) => invoke('create_key', { label }),
+  syncNow: () => invoke('sync_now'),
+  openingReview: () => invoke('opening_review'),
+  onEvent: (f) => listen<AppEvent>(EVENT, (e) => f(e.payload)),
+};

@@ -1,0 +1,163 @@
+// A Backend for component tests: canned data, and a record of every call.
+import type { Backend } from '../lib/backend';
+import type { AppEvent, DiffRow, DiffSummary, Filter, HistoryView, Inbox, InboxItem, ReviewView, SettingsView } from '../lib/ipc';
+
+export const NOW = Math.floor(Date.now() / 1000);
+export const MY_KEY = 'c'.repeat(64);
+
+export function item(over: Partial<InboxItem> = {}): InboxItem {
+  return {
+    package: 'npm:pad',
+    request: 'a'.repeat(64),
+    what: 'release 1.1.0',
+    publisher: 'b'.repeat(64),
+    created_at: NOW - 120,
+    expires_at: NOW + 86_000,
+    signed_by: ['d'.repeat(64)],
+    threshold: 2,
+    rejected_by: [],
+    finalized: false,
+    my_keys_to_sign: [MY_KEY],
+    signed_by_me: false,
+    verdict: 'ready',
+    problems: [],
+    builders_agreeing: 2,
+    builders_min: 2,
+    highest_risk: null,
+    ...over,
+  };
+}
+
+export function review(over: Partial<ReviewView> = {}): ReviewView {
+  return {
+    package: 'npm:pad',
+    request: 'a'.repeat(64),
+    what: 'release 1.1.0',
+    version: '1.1.0',
+    tag: 'v1.1.0',
+    commit: 'e'.repeat(40),
+    publisher: 'b'.repeat(64),
+    created_at: NOW - 120,
+    expires_at: NOW + 86_000,
+    record_digest: 'f'.repeat(64),
+    verdict: 'ready',
+    verdict_line: 'ready to sign: every check passed',
+    checks: [
+      { id: 'publisher-signature', title: 'publisher signature', status: 'passed', detail: 'valid' },
+      { id: 'diff-digest', title: 'diff digest', status: 'passed', detail: 'matches' },
+    ],
+    fields: [{ name: 'version', value: '1.1.0' }],
+    diff_digest_claimed: '1'.repeat(64),
+    diff_digest_computed: '1'.repeat(64),
+    builders: {
+      artifact_sha256: '2'.repeat(64),
+      min: 2,
+      trusted: 3,
+      agreeing: 2,
+      disagreeing: 1,
+      passes: true,
+      envelopes: [
+        { label: 'attestation 1', verdict: 'agrees', key_id: '3'.repeat(64), trusted: true, artifact_sha256: '2'.repeat(64), detail: 'agrees' },
+        { label: 'remote attestation by 444', verdict: 'disagrees', key_id: '4'.repeat(64), trusted: true, artifact_sha256: '5'.repeat(64), detail: 'attests another artifact' },
+      ],
+    },
+    transaction: {
+      txid: '6'.repeat(64),
+      custody_outpoint: '7'.repeat(64) + ':0',
+      custody_satoshis: 10_000,
+      custody: '2-of-3',
+      commits_to: 'f'.repeat(64),
+      change_address: '8'.repeat(40),
+      change_satoshis: 9_500,
+      fee: 500,
+      sighash: '9'.repeat(64),
+    },
+    risk: [],
+    risk_error: null,
+    warnings: [],
+    artifact: null,
+    ledger_screens: [
+      { text: 'Review output #1', action: 'next' },
+      { text: 'Amount BCH 0', action: 'next' },
+      { text: 'Accept', action: 'approve' },
+      { text: "Reject if you're not sure", action: 'reject' },
+    ],
+    signatures: [{ key_id: 'd'.repeat(64), mine: false, reason: null }],
+    rejections: [],
+    threshold: 2,
+    maintainers: ['d'.repeat(64), MY_KEY, '0'.repeat(64)],
+    my_keys_to_sign: [MY_KEY],
+    can_sign: true,
+    can_finalize: false,
+    finalized: false,
+    invalid: [],
+    ...over,
+  };
+}
+
+export function settings(): SettingsView {
+  return {
+    packages: [],
+    keys: [{ key_id: MY_KEY, label: 'my laptop' }],
+    sync_interval_secs: 300,
+    notifications: true,
+    demo: false,
+    config_dir: '/home/me/.config/chainlock',
+  };
+}
+
+export function rows(total: number): { summary: DiffSummary; all: DiffRow[] } {
+  const all: DiffRow[] = [];
+  for (let i = 0; i < total; i++) {
+    all.push({ kind: 'added', file: 0, old_line: null, new_line: i + 1, segments: [{ text: `line ${i}`, changed: false }] });
+  }
+  return {
+    summary: { files: [{ path: 'a.js', status: 'A', additions: total, deletions: 0, collapsed: null, first_row: 0, risk: null }], total_rows: total, additions: total, deletions: 0 },
+    all,
+  };
+}
+
+export class FakeBackend implements Backend {
+  calls: string[] = [];
+  items: InboxItem[] = [item()];
+  theReview: ReviewView = review();
+  diff = rows(10);
+  listeners: ((e: AppEvent) => void)[] = [];
+  signError: unknown = null;
+
+  async inbox(filter: Filter): Promise<Inbox> {
+    this.calls.push(`inbox:${filter}`);
+    const items = filter === 'needs-me' ? this.items.filter((i) => i.my_keys_to_sign.length) : this.items;
+    return { items, needs_me: this.items.filter((i) => i.my_keys_to_sign.length).length, demo: false, synced_at: null, sync_error: null };
+  }
+  async review(request: string) { this.calls.push(`review:${request}`); return this.theReview; }
+  async diffSummary(request: string) { this.calls.push(`diff_summary:${request}`); return this.diff.summary; }
+  async diffRows(request: string, start: number, count: number) {
+    this.calls.push(`diff_rows:${start}:${count}`);
+    return this.diff.all.slice(start, start + count);
+  }
+  async sign(request: string, signer: unknown, ack: boolean) {
+    this.calls.push(`sign:${request}:${JSON.stringify(signer)}:${ack}`);
+    if (this.signError) throw this.signError;
+    return { message: 'Signed.', key_id: MY_KEY };
+  }
+  async reject(request: string, reason: string) { this.calls.push(`reject:${request}:${reason}`); return { message: 'Rejected.', key_id: MY_KEY }; }
+  async finalize(request: string) { this.calls.push(`finalize:${request}`); return { message: 'Final.', key_id: null }; }
+  async history(): Promise<HistoryView> {
+    return {
+      entries: [
+        { action: 'sign', package: 'npm:pad', request: 'a'.repeat(64), key_id: MY_KEY, time: NOW - 60, report: 'r'.repeat(64), reason: null },
+        { action: 'reject', package: 'npm:evil', request: 'b'.repeat(64), key_id: MY_KEY, time: NOW - 30, report: null, reason: 'diff does not match' },
+      ],
+      broken: null,
+    };
+  }
+  async settings() { return settings(); }
+  async setNotifications(on: boolean) { return { ...settings(), notifications: on }; }
+  async setSyncInterval(secs: number) { return { ...settings(), sync_interval_secs: secs }; }
+  async createKey(label: string) { return { key_id: MY_KEY, label }; }
+  async syncNow() { this.calls.push('sync_now'); }
+  async openingReview() { return null; }
+  async onEvent(f: (e: AppEvent) => void) { this.listeners.push(f); return () => {}; }
+  emit(e: AppEvent) { for (const f of this.listeners) f(e); }
+}
