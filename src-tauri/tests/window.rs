@@ -230,6 +230,41 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     );
     shots.take(&display, "history");
 
+    // Settings: starting at login is off until the user turns it on.
+    let autostart = home.path().join(".config/autostart");
+    let entries = || {
+        fs::read_dir(&autostart)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    session.click("#nav-settings");
+    session.find("#autostart");
+    assert!(
+        entries().is_empty(),
+        "autostart on before the user asked: {:?}",
+        entries()
+    );
+    shots.take(&display, "settings");
+    session.click("#autostart");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while entries().is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(200));
+    }
+    let desktop = entries();
+    assert_eq!(desktop.len(), 1, "{desktop:?}");
+    let entry = fs::read_to_string(&desktop[0]).unwrap();
+    assert!(entry.contains(app), "{entry}");
+    session.click("#autostart");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !entries().is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(entries().is_empty(), "autostart still on: {:?}", entries());
+
     // A second launch with a review link focuses the running app on that review.
     let link = format!("chainlock://review/{pending}");
     let second = env
