@@ -142,7 +142,13 @@ impl BuilderKey {
         BuilderPublicKey(self.signing.verifying_key().to_bytes())
     }
 
-    /// Signs DSSE's pre-authentication encoding of a payload (the only thing builder keys sign).
+    /// Signs `message` as it is (Ed25519): a builder's flag signs the statement text
+    /// `chainlock/1 flag <digest>` (PROTOCOL.md section 9), besides DSSE envelopes.
+    pub fn sign_message(&self, message: &[u8]) -> [u8; 64] {
+        self.sign_pae(message)
+    }
+
+    /// Signs DSSE's pre-authentication encoding of a payload.
     pub(crate) fn sign_pae(&self, pae: &[u8]) -> [u8; 64] {
         self.signing.sign(pae).to_bytes()
     }

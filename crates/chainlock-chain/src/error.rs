@@ -232,6 +232,43 @@ pub enum Error {
         /// The text given (cut to 200 characters).
         text: String,
     },
+    /// A network request failed, after retries where retrying made sense.
+    #[error("{url}: {action} failed after {attempts} attempt(s): {reason}")]
+    Network {
+        /// The server.
+        url: String,
+        /// The request (`POST /v1/tx`).
+        action: &'static str,
+        /// How many times it was tried.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// ARC refused a transaction.
+    #[error("ARC refused transaction {txid}: {reason}")]
+    ArcRefused {
+        /// The transaction.
+        txid: Txid,
+        /// ARC's status or problem, with its details.
+        reason: String,
+    },
+    /// An ARC URL that is not http(s).
+    #[error("{url:?} is not an ARC URL: give its base, such as https://arc.taal.com")]
+    ArcUrl {
+        /// The URL given (cut to 200 characters).
+        url: String,
+    },
+    /// The local chain cannot mine the block asked for.
+    #[error("cannot mine: {0}")]
+    Mining(String),
+    /// A network backend does not serve what was asked.
+    #[error("{backend} does not serve {what}")]
+    Unsupported {
+        /// The backend.
+        backend: String,
+        /// What was asked.
+        what: &'static str,
+    },
     /// The protocol core refused a value (a record or policy that cannot be encoded).
     #[error(transparent)]
     Protocol(#[from] chainlock_protocol::Error),

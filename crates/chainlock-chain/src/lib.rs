@@ -19,8 +19,10 @@
 // Tests may panic on setup failures; the library itself may not.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
 
+pub mod arc;
 pub mod error;
 pub mod local;
+pub mod proof;
 mod record_chain;
 
 use std::fmt;
@@ -31,6 +33,7 @@ use chainlock_protocol::record::{Ecosystem, Record};
 use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, Transaction, TxOut, Txid};
 use chainlock_protocol::verify::{CustodyState, KnownRecord};
+use chainlock_spv::{HeaderChain, MerklePath};
 
 pub use error::{Error, Result};
 pub use local::LocalLedger;
@@ -266,4 +269,14 @@ pub trait Chain: Send + Sync {
     /// Unspent outputs paying to `script` (custody outputs of a policy, or a funding key's
     /// P2PKH), in the order they were created.
     fn unspent_outputs(&self, script: &Script) -> Result<Vec<(OutPoint, TxOut)>>;
+
+    /// Mines what waits, at `time`, on a chain this machine mines itself (the local chain);
+    /// None from a network backend, whose miners decide when.
+    fn mine_pending(&self, time: u64) -> Result<Option<local::Block>>;
+
+    /// The merkle path (BUMP) of a mined transaction in its block; None until it is mined.
+    fn merkle_path(&self, txid: &Txid) -> Result<Option<MerklePath>>;
+
+    /// The best chain's headers as this backend knows them, height 0 first.
+    fn headers(&self) -> Result<HeaderChain>;
 }

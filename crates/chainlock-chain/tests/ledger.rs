@@ -4,9 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 #![allow(dead_code)] // each topic uses a part of the shared helpers
 
+mod arc;
+mod arc_server;
 mod bench;
 mod concurrency;
 mod files;
+mod mining;
 mod records;
 mod spends;
 mod util;

@@ -372,7 +372,7 @@ pub fn judge_ledger(ledger: &LocalLedger) -> usize {
     verdicts.len()
 }
 
-fn ask_judge(cases: &[Value]) -> Vec<Value> {
+pub fn ask_judge(cases: &[Value]) -> Vec<Value> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/judge");
     assert!(
         dir.join("node_modules/@bsv/sdk/package.json").is_file(),

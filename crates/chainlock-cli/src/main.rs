@@ -62,6 +62,18 @@ enum Command {
     Pin(cmd::publish::PinArgs),
     /// Which chain backend answers for spends and record chains.
     Chain(cmd::cosign::ChainArgs),
+    /// Flag a release in its challenge window (`flag withdraw` takes yours back).
+    Flag(cmd::flag::Args),
+    /// Where a release stands: pending, in-window, verified or flagged, with its flags.
+    Status(cmd::flag::StatusArgs),
+    /// Publisher: request a rotation to a new policy, co-signed by m of the policy in force.
+    Rotate(Box<cmd::publish::RotateArgs>),
+    /// Publisher: attestations, request, m co-signatures, finalize, the block, the bundle.
+    Publish(Box<cmd::publish::PublishArgs>),
+    /// Add proof.beef to record refs whose transactions are mined (bundles made before the block).
+    Prove(cmd::cosign::JsonArgs),
+    /// Check a release's verification bundle offline, given block headers, back to its genesis.
+    VerifyRecord(cmd::verify_record::Args),
     /// Build a local demo world (a package, builders, keys, a request waiting for you).
     Demo(cmd::cosign::DemoArgs),
 }
@@ -96,6 +108,12 @@ fn main() -> ExitCode {
         Command::Pin(args) => cmd::publish::pin(args),
         Command::Chain(args) => cmd::cosign::chain(args),
         Command::Demo(args) => cmd::cosign::demo(args),
+        Command::VerifyRecord(args) => cmd::verify_record::run(args),
+        Command::Flag(args) => cmd::flag::run(args),
+        Command::Prove(args) => cmd::cosign::prove(args),
+        Command::Rotate(args) => cmd::publish::rotate(*args),
+        Command::Publish(args) => cmd::publish::publish(*args),
+        Command::Status(args) => cmd::flag::status(args),
     };
     match result {
         Ok(code) => code,

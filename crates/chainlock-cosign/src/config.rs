@@ -106,6 +106,19 @@ pub enum ChainConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<PathBuf>,
     },
+    /// An ARC server (the BSV network): broadcasts and statuses. Its API key, if any, is in
+    /// the OS keychain under [`ChainConfig::arc_key_name`].
+    Arc {
+        /// The base URL, such as `https://arc.taal.com`.
+        url: String,
+    },
+}
+
+impl ChainConfig {
+    /// The keychain secret holding the API key of the ARC server at `url`.
+    pub fn arc_key_name(url: &str) -> String {
+        format!("arc-api-key:{}", url.trim_end_matches('/'))
+    }
 }
 
 impl Default for ChainConfig {

@@ -217,6 +217,54 @@ impl Coord {
         self.push_one(&outbox, refname)
     }
 
+    /// Publishes `files` as a commit whose parent is `parent`, the commit `refname` names
+    /// now: the push is a fast-forward, so the remote keeps the earlier commit in the ref's
+    /// history (a record ref gaining `proof.beef` once its transaction is mined).
+    pub fn publish_on(
+        &self,
+        refname: &str,
+        parent: git2::Oid,
+        files: &[(&str, &[u8])],
+        message: &str,
+    ) -> Result<()> {
+        let suffix = refname
+            .strip_prefix(NAMESPACE)
+            .ok_or_else(|| Error::Refused(format!("{refname} is not a coordination ref")))?;
+        let mut builder = self
+            .repo
+            .treebuilder(None)
+            .map_err(|e| Error::git("build tree", &e))?;
+        for (name, bytes) in files {
+            let blob = self
+                .repo
+                .blob(bytes)
+                .map_err(|e| Error::git("write blob", &e))?;
+            builder
+                .insert(name, blob, 0o100644)
+                .map_err(|e| Error::git("build tree", &e))?;
+        }
+        let tree_id = builder.write().map_err(|e| Error::git("write tree", &e))?;
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(|e| Error::git("read tree", &e))?;
+        let parent = self
+            .repo
+            .find_commit(parent)
+            .map_err(|e| Error::git(format!("read {refname}"), &e))?;
+        let sig = git2::Signature::new("chainlock", "chainlock@localhost", &git2::Time::new(0, 0))
+            .map_err(|e| Error::git("make signature", &e))?;
+        let commit = self
+            .repo
+            .commit(None, &sig, &sig, message, &tree, &[&parent])
+            .map_err(|e| Error::git("write commit", &e))?;
+        let outbox = format!("{OUTBOX}{suffix}");
+        self.repo
+            .reference(&outbox, commit, true, "chainlock: queued for the remote")
+            .map_err(|e| Error::git(format!("queue {refname}"), &e))?;
+        self.push_one(&outbox, refname)
+    }
+
     /// Pushes every object waiting in the outbox.
     pub fn push_outbox(&self) -> Result<usize> {
         let waiting = self.refs_under(OUTBOX)?;

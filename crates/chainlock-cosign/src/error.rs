@@ -56,6 +56,9 @@ pub enum Error {
     /// The chain backend failed.
     #[error(transparent)]
     Chain(#[from] chainlock_chain::Error),
+    /// SPV data (a BEEF) could not be written.
+    #[error(transparent)]
+    Spv(#[from] chainlock_spv::Error),
     /// Attestations could not be read.
     #[error(transparent)]
     Attest(#[from] chainlock_attest::Error),
@@ -79,6 +82,7 @@ impl Error {
             Error::Protocol(_) => "protocol",
             Error::Signer(e) => e.kind(),
             Error::Chain(_) => "chain",
+            Error::Spv(_) => "spv",
             Error::Attest(_) => "attest",
             Error::Diff(_) => "diff",
         }

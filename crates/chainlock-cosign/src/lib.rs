@@ -13,17 +13,22 @@
 
 #![cfg_attr(test, allow(clippy::expect_used, clippy::unwrap_used))]
 
+pub mod bundle;
 pub mod config;
 pub mod coord;
 pub mod demo;
 pub mod error;
+pub mod flags;
 pub mod fsio;
 pub mod history;
 pub mod objects;
 pub mod publisher;
+pub mod rotation;
 pub mod view;
 pub mod workspace;
 
 pub use config::{ChainConfig, Config, Paths, Watched};
 pub use error::{Error, Result};
-pub use workspace::{Event, Pending, Review, ReviewOptions, Verdict, Workspace};
+pub use workspace::{
+    Event, FlagKey, Pending, ReleaseRef, Review, ReviewOptions, Verdict, Workspace,
+};

@@ -33,6 +33,10 @@ pub enum StatementKind {
     Request,
     /// A maintainer rejects a signing request, with a reason (section 8).
     Reject,
+    /// A maintainer flags a release in its challenge window (section 9).
+    Flag,
+    /// A flag's signer withdraws it (section 9).
+    Withdraw,
 }
 
 impl StatementKind {
@@ -41,6 +45,8 @@ impl StatementKind {
         match self {
             StatementKind::Request => "request",
             StatementKind::Reject => "reject",
+            StatementKind::Flag => "flag",
+            StatementKind::Withdraw => "withdraw",
         }
     }
 }

@@ -467,7 +467,7 @@ fn load_secret(key_id: &str, expected: Option<&PublicKey>) -> Result<SecretKey> 
 
 /// Maps the keychain's errors to ours, by platform: on the Secret Service, "no storage
 /// access" only ever means a locked collection whose unlock prompt failed or was dismissed.
-fn map_keyring_error(key_id: &str, err: keyring::Error) -> Error {
+pub(crate) fn map_keyring_error(key_id: &str, err: keyring::Error) -> Error {
     let key_id = key_id.to_string();
     match err {
         keyring::Error::NoEntry => Error::KeyNotFound { key_id },

@@ -25,6 +25,7 @@ pub mod combine;
 pub mod error;
 pub mod keychain;
 pub mod ledger;
+pub mod secret;
 pub mod signer;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -11,6 +11,7 @@
 //! writes happen under one lock, and a refused broadcast changes nothing. WAL and a busy
 //! timeout let several processes (co-signers' CLIs, the app) share one file.
 
+mod blocks;
 mod rules;
 mod schema;
 mod store;
@@ -21,9 +22,11 @@ use std::sync::{Mutex, MutexGuard};
 use chainlock_protocol::record::Record;
 use chainlock_protocol::script::{Builder, Script};
 use chainlock_protocol::tx::{OutPoint, Transaction, TxIn, TxOut, Txid};
+use chainlock_spv::{HeaderChain, MerklePath};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Broadcast, Chain, Error, OutputState, PackageId, RecordChain, Result, TxStatus};
+pub use blocks::{Block, COINBASE_MARK, LOCAL_BITS};
 pub use store::Origin;
 use store::Store;
 
@@ -101,6 +104,13 @@ impl LocalLedger {
             store.insert(&tx, Origin::Faucet, None)?;
             Ok(tx)
         })
+    }
+
+    /// Mines a block at `time` (Unix seconds, not before the tip's) holding every accepted
+    /// transaction no block holds yet, after a coinbase; an empty block when none waits.
+    /// No proof of work: see [`blocks`](self) and ADR 0008.
+    pub fn mine(&self, time: u64) -> Result<Block> {
+        self.write(|store| store.mine(time, false))
     }
 
     /// Every transaction the ledger holds, in the order it accepted them, each with where it
@@ -201,5 +211,18 @@ impl Chain for LocalLedger {
 
     fn unspent_outputs(&self, script: &Script) -> Result<Vec<(OutPoint, TxOut)>> {
         self.read(|store| store.unspent_outputs(script))
+    }
+
+    fn mine_pending(&self, time: u64) -> Result<Option<Block>> {
+        // Co-signers' clocks differ: a block is never dated before the tip.
+        self.write(|store| store.mine(time, true)).map(Some)
+    }
+
+    fn merkle_path(&self, txid: &Txid) -> Result<Option<MerklePath>> {
+        self.read(|store| store.merkle_path(txid))
+    }
+
+    fn headers(&self) -> Result<HeaderChain> {
+        self.read(|store| store.headers())
     }
 }

@@ -2,9 +2,8 @@
 //! `PRAGMA user_version` and marked as ours with `PRAGMA application_id`.
 //!
 //! Migrations only ever add: version N+1 runs `MIGRATIONS[N]` on a version N file. Mining
-//! comes as such a step (a `blocks` table and a `block_transactions(txid, height)` table): a
-//! transaction's status is derived, `Accepted` while no block holds it, so no column needs
-//! rewriting when blocks arrive.
+//! came as such a step (version 2: `blocks` and `block_transactions`): a transaction's status
+//! is derived, `Accepted` while no block holds it, so no column needed rewriting.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,6 +52,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_by_package ON records(ecosystem, package);
     -- The ledger refuses forks before it writes; these make a fork unwritable all the same.
     CREATE UNIQUE INDEX records_one_genesis ON records(ecosystem, package) WHERE previous IS NULL;
+    ",
+    // Version 2: the local chain's blocks (ADR 0008). A transaction is mined when a block
+    // lists it; its status is derived, so no version 1 row changes.
+    "
+    CREATE TABLE blocks (
+        height   INTEGER PRIMARY KEY CHECK (height >= 0),
+        hash     BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),  -- internal byte order
+        header   BLOB NOT NULL CHECK (length(header) = 80),
+        time     INTEGER NOT NULL CHECK (time >= 0),              -- Unix seconds, as in the header
+        coinbase BLOB NOT NULL                                    -- the block's first transaction
+    );
+    -- Every transaction of each block in block order, the coinbase at position 0 (it is in no
+    -- other table, so no foreign key).
+    CREATE TABLE block_transactions (
+        txid     BLOB PRIMARY KEY CHECK (length(txid) = 32),
+        height   INTEGER NOT NULL REFERENCES blocks(height),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        UNIQUE (height, position)
+    ) WITHOUT ROWID;
     ",
 ];
 

@@ -43,11 +43,11 @@ pub(crate) struct Store<'a> {
 }
 
 impl Store<'_> {
-    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    pub(super) fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
         move |e| Error::database(self.path, action, e)
     }
 
-    fn corrupt(&self, detail: String) -> Error {
+    pub(super) fn corrupt(&self, detail: String) -> Error {
         Error::Corrupt {
             path: self.path.to_path_buf(),
             detail,
@@ -112,12 +112,14 @@ impl Store<'_> {
             .collect()
     }
 
-    /// Where a stored transaction stands: `Accepted` until blocks exist (a later schema step).
+    /// Where a stored transaction stands: `Mined` once a block holds it, `Accepted` before.
     pub(crate) fn status(&self, txid: &Txid) -> Result<TxStatus> {
-        Ok(if self.has_transaction(txid)? {
-            TxStatus::Accepted
-        } else {
-            TxStatus::Unknown
+        if !self.has_transaction(txid)? {
+            return Ok(TxStatus::Unknown);
+        }
+        Ok(match self.mined_at(txid)? {
+            Some((height, block_time)) => TxStatus::Mined { height, block_time },
+            None => TxStatus::Accepted,
         })
     }
 
@@ -330,7 +332,7 @@ impl Store<'_> {
         Ok(txid)
     }
 
-    fn txid(&self, bytes: &[u8]) -> Result<Txid> {
+    pub(super) fn txid(&self, bytes: &[u8]) -> Result<Txid> {
         <[u8; 32]>::try_from(bytes)
             .map(Txid)
             .map_err(|_| self.corrupt(format!("a stored txid is {} bytes", bytes.len())))
@@ -342,7 +344,7 @@ impl Store<'_> {
             .map_err(|_| self.corrupt(format!("a stored digest is {} bytes", bytes.len())))
     }
 
-    fn value(&self, value: i64) -> Result<u64> {
+    pub(super) fn value(&self, value: i64) -> Result<u64> {
         u64::try_from(value).map_err(|_| self.corrupt(format!("a stored value is {value}")))
     }
 }

@@ -62,6 +62,11 @@ struct CreateArgs {
     /// the build can then read everything your user can, the builder key included.
     #[arg(long, conflicts_with_all = ["expose", "share"])]
     no_sandbox: bool,
+    /// After attesting, compare the rebuilt artifact with the record of this release of a
+    /// watched package (PACKAGE@VERSION) and, when they differ, publish a blocking flag
+    /// signed with the builder key (exit 1).
+    #[arg(long, value_name = "PACKAGE@VERSION")]
+    flag_on_mismatch: Option<String>,
     /// Write the envelope here (a new file) instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -200,7 +205,49 @@ fn create(args: CreateArgs) -> Result<ExitCode> {
             eprintln!("{human}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    match &args.flag_on_mismatch {
+        Some(release) => flag_on_mismatch(release, &key_path, &facts),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Compares the rebuilt artifact with the release's record; flags the release (blocking,
+/// signed with the builder key) when they differ.
+fn flag_on_mismatch(
+    release: &str,
+    key_path: &std::path::Path,
+    facts: &chainlock_attest::statement::RebuildFacts,
+) -> Result<ExitCode> {
+    let ws = super::cosign::workspace()?;
+    ws.sync()?;
+    let found = ws.find_release(release)?;
+    let chainlock_protocol::record::Record::Release(record) = &found.record else {
+        bail!("{release} is not a release");
+    };
+    let rebuilt = hex::encode(facts.artifact_sha256);
+    let recorded = record.artifact.sha256.to_hex();
+    if rebuilt == recorded {
+        eprintln!("the rebuilt artifact matches the record of {release}: no flag");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, key_id) = ws.flag(
+        release,
+        chainlock_cosign::flags::Severity::Blocking,
+        &format!(
+            "rebuilt commit {} and got sha256 {rebuilt}; the record says {recorded}",
+            facts.commit
+        ),
+        vec![
+            format!("commit {}", facts.commit),
+            format!("rebuilt sha256 {rebuilt}"),
+            format!("recorded sha256 {recorded}"),
+        ],
+        chainlock_cosign::FlagKey::Builder(key_path),
+        &chainlock_signer::OpenOptions::default(),
+        chainlock_cosign::workspace::now(),
+    )?;
+    eprintln!("MISMATCH: the rebuilt artifact differs from the record of {release}: blocking flag published by builder {key_id}");
+    Ok(ExitCode::from(1))
 }
 
 pub(crate) fn read_envelope(path: &str) -> Result<EnvelopeInput> {

@@ -104,33 +104,112 @@ pub struct ChainArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ChainSub {
-    /// Use the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV network).
+    /// `local [FILE]`: the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV
+    /// network). `arc URL`: an ARC server of the BSV network.
     Use {
-        /// `local` (network backends come later).
+        /// `local` or `arc`.
         backend: String,
-        /// The ledger file (default: ledger.sqlite in the data directory). Co-signers of one
-        /// local setup point at the same file.
+        /// For `local`, the ledger file (default: ledger.sqlite in the data directory;
+        /// co-signers of one local setup point at the same file). For `arc`, its base URL.
         path: Option<PathBuf>,
+        /// For `arc`: read its API key from standard input and keep it in the OS keychain.
+        #[arg(long)]
+        api_key_stdin: bool,
     },
     /// Say which backend is in use.
     Show,
+    /// Where a transaction stands, as the backend says (ARC: with its reason).
+    Status {
+        /// The transaction id.
+        txid: String,
+    },
+    /// Write the backend's block headers (80 bytes each, height 0 first): the file
+    /// `chainlock verify-record --headers` reads.
+    Headers {
+        /// Where to write them.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Runs `chainlock chain`.
 pub fn chain(args: ChainArgs) -> Result<ExitCode> {
     let mut ws = workspace()?;
     match args.command {
-        ChainSub::Use { backend, path } => {
-            if backend != "local" {
-                anyhow::bail!(
-                    "unknown backend {:?}: only `local` exists so far (ARC comes with the chain issue)",
-                    shown(&backend)
-                );
+        ChainSub::Use {
+            backend,
+            path,
+            api_key_stdin,
+        } => match backend.as_str() {
+            "local" => {
+                if api_key_stdin {
+                    anyhow::bail!("--api-key-stdin is for `chain use arc URL`");
+                }
+                let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
+                ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
             }
-            let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
-            ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
-        }
+            "arc" => {
+                let Some(url) = path.as_ref().and_then(|p| p.to_str()) else {
+                    anyhow::bail!("give the ARC server's URL: `chainlock chain use arc https://arc.example.com`");
+                };
+                let url = url.trim_end_matches('/').to_string();
+                // Checked before it is saved: an http(s) URL.
+                chainlock_chain::arc::ArcClient::new(chainlock_chain::arc::ArcConfig::new(&url))?;
+                if api_key_stdin {
+                    let mut key = String::new();
+                    std::io::stdin()
+                        .read_line(&mut key)
+                        .context("cannot read the API key from standard input")?;
+                    let key = key.trim();
+                    if key.is_empty() {
+                        anyhow::bail!("no API key on standard input");
+                    }
+                    chainlock_signer::secret::set(
+                        &chainlock_cosign::ChainConfig::arc_key_name(&url),
+                        key,
+                    )?;
+                    println!("ARC API key stored in the OS keychain");
+                }
+                ws.set_chain(chainlock_cosign::ChainConfig::Arc { url })?;
+            }
+            other => anyhow::bail!(
+                "unknown backend {:?}: `local [FILE]` or `arc URL`",
+                shown(other)
+            ),
+        },
         ChainSub::Show => {}
+        ChainSub::Status { txid } => {
+            let txid = chainlock_protocol::tx::Txid::from_display_hex(&txid)
+                .context("give a transaction id: 64 lowercase hex digits")?;
+            println!("{}", ws.chain().describe());
+            match ws.chain().tx_status(&txid)? {
+                chainlock_chain::TxStatus::Unknown => println!("{txid}: unknown"),
+                chainlock_chain::TxStatus::Accepted => {
+                    println!("{txid}: accepted, not yet in a block")
+                }
+                chainlock_chain::TxStatus::Mined { height, block_time } => {
+                    println!(
+                        "{txid}: mined at height {height} ({})",
+                        utc_date(block_time)
+                    )
+                }
+                chainlock_chain::TxStatus::Rejected { reason } => {
+                    println!("{txid}: REJECTED: {reason}")
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        ChainSub::Headers { out } => {
+            let headers = ws.chain().headers()?;
+            chainlock_fs::write(
+                &out,
+                &headers.to_bytes(),
+                chainlock_fs::Options::REPLACE_PUBLIC,
+            )
+            .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{} headers written to {}", headers.len(), out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     println!("{}", ws.chain().describe());
     Ok(ExitCode::SUCCESS)
@@ -304,6 +383,14 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
         }
         println!("package {}", review.package);
         println!("{}", review.report);
+        if let Ok(req) = ws.request(&args.id) {
+            if let chainlock_protocol::record::Record::Rotation(r) = &req.record {
+                println!("ROTATION: custody moves to a new policy:");
+                for change in chainlock_cosign::rotation::policy_changes(&req.policy, &r.policy) {
+                    println!("  {change}");
+                }
+            }
+        }
         if let Some(tx) = &review.transaction {
             println!("transaction:");
             println!(
@@ -623,5 +710,31 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         "Remove it with: chainlock demo --clean {}",
         world.dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `chainlock prove`: adds `proof.beef` to the record refs whose transactions are mined.
+pub fn prove(args: JsonArgs) -> Result<ExitCode> {
+    let ws = workspace()?;
+    let results = ws.prove(now())?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(package, digest, proved)| {
+                serde_json::json!({"package": package, "record": digest, "result": format!("{proved:?}")})
+            })
+            .collect();
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (package, digest, proved) in &results {
+        let what = match proved {
+            chainlock_cosign::bundle::Proved::Added => "proof.beef added".to_string(),
+            chainlock_cosign::bundle::Proved::Complete => "complete".to_string(),
+            chainlock_cosign::bundle::Proved::NotMined => "not mined yet".to_string(),
+            chainlock_cosign::bundle::Proved::Failed(e) => format!("FAILED: {e}"),
+        };
+        println!("{package} record {digest}: {what}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -153,7 +153,12 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
 
 /// Credits the funding key with test satoshis on the local ledger.
 fn faucet(ws: &chainlock_cosign::Workspace, publisher: &Publisher<'_>, sats: u64) -> Result<()> {
-    let ChainConfig::Local { path } = &ws.config().chain;
+    let ChainConfig::Local { path } = &ws.config().chain else {
+        anyhow::bail!(
+            "the faucet exists only on the local chain, and this workspace uses {}: fund the funding key with real coins instead",
+            ws.chain().describe()
+        );
+    };
     let ledger_path = path.clone().unwrap_or_else(|| ws.paths().default_ledger());
     let ledger = LocalLedger::open(&ledger_path)?;
     let (script, _) = publisher.funding_script()?;
@@ -361,4 +366,189 @@ pub fn publish_attestation(envelope: &Path, remote: &str) -> Result<ExitCode> {
 
 fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
+}
+
+/// Arguments of `chainlock rotate`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// The package (`ecosystem:name`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    /// The new policy (JSON, section 6).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// How long co-signers have, in hours (at most 168).
+    #[arg(long, default_value_t = 72)]
+    hours: u64,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock rotate`: a rotation request, co-signed by m of the policy in force.
+pub fn rotate(args: RotateArgs) -> Result<ExitCode> {
+    if args.hours == 0 || args.hours > 168 {
+        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
+    }
+    let package: PackageId = args
+        .package
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    let bytes = std::fs::read(&args.policy)
+        .with_context(|| format!("cannot read the new policy {}", args.policy.display()))?;
+    let new = Policy::from_json(&bytes)
+        .with_context(|| format!("{} is not a valid policy", args.policy.display()))?;
+    let ws = workspace()?;
+    let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
+    let (record, old) = publisher.rotation(&package, &new)?;
+    let req = publisher.request(record, &old, vec![], now(), args.hours * 3600)?;
+    println!("published rotation request {} for {package}", req.id()?);
+    for change in chainlock_cosign::rotation::policy_changes(&old, &new) {
+        println!("  {change}");
+    }
+    println!(
+        "next: {} of the current maintainers review, sign and finalize it; after that only the new policy's keys count",
+        old.threshold
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `chainlock publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The package (`ecosystem:name`).
+    #[arg(long, value_name = "ECOSYSTEM:NAME")]
+    package: String,
+    /// The release tag in the repository.
+    #[arg(long)]
+    tag: String,
+    /// The artifact as it will be published (built from the tag).
+    #[arg(long, value_name = "FILE")]
+    artifact: PathBuf,
+    /// The repository URL the record names; by default the coordination remote.
+    #[arg(long, value_name = "URL")]
+    repository_url: Option<String>,
+    /// How long co-signers have, in hours (at most 168).
+    #[arg(long, default_value_t = 72)]
+    hours: u64,
+    /// How long to wait, in seconds, for attestations, then signatures, then the block.
+    #[arg(long, default_value_t = 24 * 3600)]
+    wait_secs: u64,
+    /// Seconds between two looks at the coordination remote and the chain.
+    #[arg(long, default_value_t = 30)]
+    poll_secs: u64,
+    #[command(flatten)]
+    options: PublisherOptions,
+}
+
+/// Runs `chainlock publish`: waits for the builders' attestations, requests, waits for m
+/// co-signatures (saying who signed), finalizes, waits for the block, and says where the
+/// bundle is and when the challenge window closes.
+pub fn publish(args: PublishArgs) -> Result<ExitCode> {
+    if args.hours == 0 || args.hours > 168 {
+        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
+    }
+    let package: PackageId = args
+        .package
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    let ws = workspace()?;
+    ws.config().find(&package.to_string()).with_context(|| {
+        format!("watch {package} first (`chainlock watch add <remote> --clone <dir>`): publish finalizes through your workspace")
+    })?;
+    let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
+    let url = match &args.repository_url {
+        Some(u) => u.clone(),
+        None => args.options.remote()?,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait_secs);
+    let pause = std::time::Duration::from_secs(args.poll_secs.max(1));
+    let waited_too_long = |what: &str| -> Result<()> {
+        if std::time::Instant::now() >= deadline {
+            bail!("gave up waiting for {what} after {} s (--wait-secs); run `chainlock publish` again later", args.wait_secs);
+        }
+        std::thread::sleep(pause);
+        Ok(())
+    };
+    // 1. The trusted builders' attestations for the tag's commit.
+    let (record, policy, envelopes) = loop {
+        publisher.coord.fetch()?;
+        let (record, policy, envelopes) = publisher.release(
+            &package,
+            &args.options.repo,
+            &url,
+            &args.tag,
+            &args.artifact,
+        )?;
+        if envelopes.len() as u64 >= u64::from(policy.min_builders) {
+            println!(
+                "{} builder attestation(s) agree on the artifact",
+                envelopes.len()
+            );
+            break (record, policy, envelopes);
+        }
+        println!(
+            "waiting for attestations: {} of {} trusted builders agree so far",
+            envelopes.len(),
+            policy.min_builders
+        );
+        waited_too_long("attestations")?;
+    };
+    // 2. The request.
+    let req = publisher.request(record, &policy, envelopes, now(), args.hours * 3600)?;
+    let id = req.id()?.to_hex();
+    println!("published request {id}");
+    // 3. m co-signatures.
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        ws.sync()?;
+        let state = ws
+            .requests()?
+            .into_iter()
+            .find(|p| p.request == id)
+            .context("the request vanished from the coordination remote")?;
+        for key in &state.signed_by {
+            if !seen.contains(key) {
+                println!(
+                    "signed by {key} ({} of {})",
+                    seen.len() + 1,
+                    state.threshold
+                );
+                seen.push(key.clone());
+            }
+        }
+        if !state.rejected_by.is_empty() {
+            bail!(
+                "rejected by {}: see `chainlock review {id}`",
+                state.rejected_by.join(", ")
+            );
+        }
+        if state.finalized || seen.len() >= usize::from(state.threshold) {
+            break;
+        }
+        waited_too_long("co-signatures")?;
+    }
+    // 4. Finalize and broadcast.
+    let doc = ws.finalize(&id, now())?;
+    println!("broadcast transaction {} ({})", doc.txid, doc.status);
+    // 5. The block.
+    let txid = chainlock_protocol::tx::Txid::from_display_hex(&doc.txid)?;
+    let block_time = loop {
+        match ws.chain().tx_status(&txid)? {
+            chainlock_chain::TxStatus::Mined { height, block_time } => {
+                println!("mined at height {height}");
+                break block_time;
+            }
+            chainlock_chain::TxStatus::Rejected { reason } => {
+                bail!("the chain refused it: {reason}")
+            }
+            _ => waited_too_long("the block")?,
+        }
+    };
+    let digest = req.record.digest()?;
+    println!("bundle: refs/chainlock/record/{digest} (record.json, tx.hex, proof.beef)");
+    println!(
+        "the challenge window closes {}",
+        chainlock_protocol::text::utc_date(block_time + policy.challenge_window_secs)
+    );
+    Ok(ExitCode::SUCCESS)
 }

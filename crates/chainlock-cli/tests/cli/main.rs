@@ -13,3 +13,4 @@ mod policy;
 mod request;
 mod tx;
 mod util;
+mod verify_record;

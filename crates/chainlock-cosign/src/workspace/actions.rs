@@ -209,12 +209,12 @@ impl Workspace {
         let coord = self.coord(&watched)?;
         let record_digest = state.request.record.digest()?;
         let record_json = jcs::to_canonical_bytes(&state.request.record)?;
+        // On the local chain the transaction is mined now and `proof.beef` joins the bundle.
+        let bundle = crate::bundle::record_bundle(self.chain.as_ref(), &record_json, &tx, now)?;
+        let files: Vec<(&str, &[u8])> = bundle.iter().map(|(n, b)| (*n, b.as_slice())).collect();
         coord.publish(
             &format!("refs/chainlock/record/{record_digest}"),
-            &[
-                ("record.json", &record_json),
-                ("tx.hex", tx.to_hex().as_bytes()),
-            ],
+            &files,
             "chainlock: record",
         )?;
         coord.publish(

@@ -20,8 +20,11 @@ use crate::config::{ChainConfig, Config, Paths, Watched};
 use crate::coord::Coord;
 use crate::view::{InvalidRef, PackageView, RequestState};
 use crate::{Error, Result};
+pub use flag::{FlagKey, ReleaseRef};
 
 mod actions;
+mod flag;
+mod prove;
 mod review;
 
 pub use review::{Review, ReviewOptions, TxSummary};
@@ -136,6 +139,15 @@ impl Workspace {
                         .map_err(|e| Error::io("cannot create directory", dir, e))?;
                 }
                 Box::new(LocalLedger::open(&path)?)
+            }
+            ChainConfig::Arc { url } => {
+                let mut arc = chainlock_chain::arc::ArcConfig::new(url);
+                // A keychain that cannot be read leaves the key unset: ARC then answers 401,
+                // and that error says to set the key.
+                arc.api_key = chainlock_signer::secret::get(&ChainConfig::arc_key_name(url))
+                    .ok()
+                    .flatten();
+                Box::new(chainlock_chain::arc::ArcChain::new(arc)?)
             }
         };
         Ok(Workspace {

@@ -1,0 +1,182 @@
+//! The challenge window and flags (PROTOCOL.md section 9) on the demo's release 1.0.0: a
+//! blocking flag by a maintainer inside the window makes it flagged; advisory flags, flags
+//! by unknown keys and flags made after the window do not; a withdrawn flag stops standing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chainlock_attest::BuilderKey;
+use chainlock_cosign::demo;
+use chainlock_cosign::flags::{ReleaseStatus, Severity};
+use chainlock_cosign::{FlagKey, Paths, Workspace};
+use chainlock_signer::keychain::Keychain;
+use chainlock_signer::testing::SecretServiceSession;
+use chainlock_signer::OpenOptions;
+
+const NOW: u64 = 1_796_000_000;
+const WINDOW: u64 = 86_400;
+
+#[test]
+fn flags_stand_only_when_blocking_in_window_by_the_policy_and_not_withdrawn() {
+    let session = SecretServiceSession::start();
+    for (name, value) in session.envs() {
+        std::env::set_var(name, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo::create(&dir.path().join("demo"), NOW, |_| {}).unwrap();
+    let you = Workspace::open(demo.you.clone()).unwrap();
+    you.sync().unwrap();
+    let alice_paths = Paths {
+        config_dir: demo.dir.join("alice/config"),
+        data_dir: demo.dir.join("alice/data"),
+    };
+    let alice = Workspace::open(alice_paths.clone()).unwrap();
+    let alice_key = Keychain::new(Some(alice_paths.config_dir.clone()))
+        .unwrap()
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.label.ends_with(": alice"))
+        .unwrap()
+        .uri();
+    let your_uri = format!("keychain://{}", demo.your_key);
+    let opts = OpenOptions::default();
+    let release = "npm:pad@1.0.0";
+    let status = |ws: &Workspace, now| {
+        ws.sync().unwrap();
+        ws.release_status(release, now).unwrap()
+    };
+
+    let (r, s, seen) = status(&you, NOW + 1);
+    assert_eq!(r.block_time, Some(NOW));
+    assert_eq!(
+        s,
+        ReleaseStatus::InWindow {
+            closes_at: NOW + WINDOW
+        }
+    );
+    assert!(seen.is_empty());
+    // The 1.1.0 request is not final: pending is for releases not in a block.
+    assert!(you.release_status("npm:pad@1.1.0", NOW).is_err());
+
+    // An advisory flag by a maintainer: shown, status unchanged.
+    alice
+        .flag(
+            release,
+            Severity::Advisory,
+            "odd build log",
+            vec!["https://ci/log/1".into()],
+            FlagKey::Maintainer(&alice_key),
+            &opts,
+            NOW + 10,
+        )
+        .unwrap();
+    // A blocking flag by a builder key the policy does not trust: shown, never counted.
+    let stranger = dir.path().join("stranger.pem");
+    BuilderKey::generate()
+        .unwrap()
+        .write_new(&stranger)
+        .unwrap();
+    you.flag(
+        release,
+        Severity::Blocking,
+        "I rebuilt it and got another hash",
+        vec![],
+        FlagKey::Builder(&stranger),
+        &opts,
+        NOW + 20,
+    )
+    .unwrap();
+    let (_, s, seen) = status(&you, NOW + 30);
+    assert_eq!(
+        s,
+        ReleaseStatus::InWindow {
+            closes_at: NOW + WINDOW
+        }
+    );
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|f| f.signer.is_ok()), "{seen:?}");
+
+    // A blocking flag by a maintainer inside the window: flagged, even after the window.
+    let (flag, key_id) = you
+        .flag(
+            release,
+            Severity::Blocking,
+            "the diff hides a postinstall script",
+            vec![],
+            FlagKey::Maintainer(&your_uri),
+            &opts,
+            NOW + 40,
+        )
+        .unwrap();
+    assert_eq!(flag.created_at, NOW + 40);
+    let (_, s, _) = status(&alice, NOW + 50);
+    assert_eq!(
+        s,
+        ReleaseStatus::Flagged {
+            by: vec![key_id.clone()]
+        }
+    );
+    let (_, s, _) = status(&alice, NOW + WINDOW + 1);
+    assert_eq!(
+        s,
+        ReleaseStatus::Flagged {
+            by: vec![key_id.clone()]
+        }
+    );
+    // Only its signer withdraws it: Alice has no flag of that kind to withdraw... hers is
+    // advisory; withdrawing with a key that never flagged is refused.
+    let bob_less = dir.path().join("nobody.pem");
+    BuilderKey::generate()
+        .unwrap()
+        .write_new(&bob_less)
+        .unwrap();
+    assert!(you
+        .withdraw_flag(release, FlagKey::Builder(&bob_less), &opts)
+        .is_err());
+    you.withdraw_flag(release, FlagKey::Maintainer(&your_uri), &opts)
+        .unwrap();
+    let (_, s, seen) = status(&alice, NOW + 60);
+    assert_eq!(
+        s,
+        ReleaseStatus::InWindow {
+            closes_at: NOW + WINDOW
+        }
+    );
+    assert!(seen.iter().any(|f| f.key_id == key_id && f.withdrawn));
+    // After the window: verified.
+    let (_, s, _) = status(&alice, NOW + WINDOW);
+    assert_eq!(s, ReleaseStatus::Verified);
+}
+
+#[test]
+fn a_blocking_flag_made_after_the_window_does_not_stand() {
+    use chainlock_cosign::flags::{stands, Flag, FlagSigner, FlagTag, SeenFlag};
+    use chainlock_protocol::hash::Digest;
+    use chainlock_protocol::keys::SecretKey;
+    use chainlock_protocol::policy::Policy;
+    use chainlock_protocol::record::ProtocolVersion;
+    let key = SecretKey::from_bytes(&[7; 32]).unwrap();
+    let policy = Policy::new(vec![key.public_key()], 1, vec!["b".repeat(64)], 1, WINDOW).unwrap();
+    let at = |created_at| SeenFlag {
+        key_id: key.public_key().key_id(),
+        flag: Some(Flag {
+            protocol: ProtocolVersion::V1,
+            kind: FlagTag::Flag,
+            record: Digest([1; 32]),
+            severity: Severity::Blocking,
+            reason: "r".into(),
+            evidence: vec![],
+            created_at,
+        }),
+        signer: Ok(FlagSigner::Maintainer(key.public_key())),
+        withdrawn: false,
+    };
+    assert!(stands(&at(NOW + WINDOW), &policy, NOW));
+    assert!(!stands(&at(NOW + WINDOW + 1), &policy, NOW));
+    assert!(!stands(&at(NOW - 1), &policy, NOW));
+    let mut wrong_ref = at(NOW + 1);
+    wrong_ref.key_id = "someone-else".into();
+    assert!(
+        !stands(&wrong_ref, &policy, NOW),
+        "a flag under another key's ref is not counted"
+    );
+}
