@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "settings",
     "set_notifications",
     "set_sync_interval",
+    "set_autostart",
     "create_key",
     "sync_now",
     "opening_review",

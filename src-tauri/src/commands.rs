@@ -168,10 +168,43 @@ pub async fn history(shared: State<'_, Arc<Shared>>) -> Res<HistoryView> {
     shared.blocking(view::history).await
 }
 
+/// Whether the app starts at login; without the autostart plugin (the mock runtime), no.
+fn autostart<R: Runtime>(app: &AppHandle<R>) -> bool {
+    use tauri::Manager;
+    app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .and_then(|a| a.is_enabled().ok())
+        .unwrap_or(false)
+}
+
 /// The settings screen.
 #[tauri::command]
-pub async fn settings(shared: State<'_, Arc<Shared>>) -> Res<SettingsView> {
-    shared.blocking(view::settings).await
+pub async fn settings<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+) -> Res<SettingsView> {
+    let on = autostart(&app);
+    shared.blocking(move |s| view::settings(s, on)).await
+}
+
+/// Turns starting at login on or off.
+#[tauri::command]
+pub async fn set_autostart<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    on: bool,
+) -> Res<SettingsView> {
+    use tauri::Manager;
+    let manager = app
+        .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .ok_or_else(|| CommandError::failed("starting at login is not available here"))?;
+    let done = if on {
+        manager.enable()
+    } else {
+        manager.disable()
+    };
+    done.map_err(|e| CommandError::failed(format!("could not change starting at login: {e}")))?;
+    let now_on = autostart(&app);
+    shared.blocking(move |s| view::settings(s, now_on)).await
 }
 
 /// Turns desktop notifications on or off.
@@ -182,12 +215,17 @@ pub async fn set_notifications<R: Runtime>(
     on: bool,
 ) -> Res<SettingsView> {
     desktop::set_notifications(&app, on);
-    shared.blocking(view::settings).await
+    let auto = autostart(&app);
+    shared.blocking(move |s| view::settings(s, auto)).await
 }
 
 /// Sets the background sync interval (60 seconds to a day).
 #[tauri::command]
-pub async fn set_sync_interval(shared: State<'_, Arc<Shared>>, secs: u32) -> Res<SettingsView> {
+pub async fn set_sync_interval<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    secs: u32,
+) -> Res<SettingsView> {
     if !(60..=86_400).contains(&secs) {
         return Err(CommandError::invalid(
             "the sync interval must be between 60 seconds and one day (86400)",
@@ -196,7 +234,8 @@ pub async fn set_sync_interval(shared: State<'_, Arc<Shared>>, secs: u32) -> Res
     shared
         .sync_interval
         .store(secs, std::sync::atomic::Ordering::Relaxed);
-    shared.blocking(view::settings).await
+    let auto = autostart(&app);
+    shared.blocking(move |s| view::settings(s, auto)).await
 }
 
 /// Creates a key in the OS keychain with `label`.

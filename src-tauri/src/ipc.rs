@@ -480,6 +480,8 @@ pub struct SettingsView {
     pub sync_interval_secs: u32,
     /// Whether desktop notifications are on.
     pub notifications: bool,
+    /// Whether the co-signer starts at login (off until the user turns it on).
+    pub autostart: bool,
     /// Whether this is the demo workspace.
     pub demo: bool,
     /// The workspace's config directory.

@@ -48,6 +48,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         commands::settings,
         commands::set_notifications,
         commands::set_sync_interval,
+        commands::set_autostart,
         commands::create_key,
         commands::sync_now,
         commands::opening_review,
@@ -114,6 +115,10 @@ pub fn run() -> Result<()> {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .invoke_handler(handler())
         .setup(|app| {
             setup(app.handle())?;

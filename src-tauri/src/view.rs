@@ -452,8 +452,8 @@ pub fn history(shared: &Shared) -> Res<HistoryView> {
     })
 }
 
-/// The settings screen.
-pub fn settings(shared: &Shared) -> Res<SettingsView> {
+/// The settings screen; `autostart` is what the platform says (the app cannot know it alone).
+pub fn settings(shared: &Shared, autostart: bool) -> Res<SettingsView> {
     let ws = shared.workspace();
     let keys = Keychain::new(Some(ws.paths().config_dir.clone()))?.list()?;
     Ok(SettingsView {
@@ -479,6 +479,7 @@ pub fn settings(shared: &Shared) -> Res<SettingsView> {
             .sync_interval
             .load(std::sync::atomic::Ordering::Relaxed),
         notifications: shared.notifying(),
+        autostart,
         demo: ws.config().demo,
         config_dir: shown(&ws.paths().config_dir.display().to_string()),
     })

@@ -26,6 +26,7 @@ export interface Backend {
   settings(): Promise<SettingsView>;
   setNotifications(on: boolean): Promise<SettingsView>;
   setSyncInterval(secs: number): Promise<SettingsView>;
+  setAutostart(on: boolean): Promise<SettingsView>;
   createKey(label: string): Promise<KeyView>;
   syncNow(): Promise<void>;
   openingReview(): Promise<string | null>;

@@ -607,6 +607,10 @@ sync_interval_secs: number,
  */
 notifications: boolean, 
 /**
+ * Whether the co-signer starts at login (off until the user turns it on).
+ */
+autostart: boolean, 
+/**
  * Whether this is the demo workspace.
  */
 demo: boolean, 

@@ -16,6 +16,7 @@ export const tauriBackend: Backend = {
   settings: () => invoke('settings'),
   setNotifications: (on) => invoke('set_notifications', { on }),
   setSyncInterval: (secs) => invoke('set_sync_interval', { secs }),
+  setAutostart: (on) => invoke('set_autostart', { on }),
   createKey: (label) => invoke('create_key', { label }),
   syncNow: () => invoke('sync_now'),
   openingReview: () => invoke('opening_review'),

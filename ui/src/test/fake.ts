@@ -101,6 +101,7 @@ export function settings(): SettingsView {
     keys: [{ key_id: MY_KEY, label: 'my laptop' }],
     sync_interval_secs: 300,
     notifications: true,
+    autostart: false,
     demo: false,
     config_dir: '/home/me/.config/chainlock',
   };
@@ -155,6 +156,7 @@ export class FakeBackend implements Backend {
   async settings() { return settings(); }
   async setNotifications(on: boolean) { return { ...settings(), notifications: on }; }
   async setSyncInterval(secs: number) { return { ...settings(), sync_interval_secs: secs }; }
+  async setAutostart(on: boolean) { this.calls.push(`autostart:${on}`); return { ...settings(), autostart: on }; }
   async createKey(label: string) { return { key_id: MY_KEY, label }; }
   async syncNow() { this.calls.push('sync_now'); }
   async openingReview() { return null; }
