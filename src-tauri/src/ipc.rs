@@ -17,6 +17,16 @@ pub fn shown(raw: &str) -> String {
     text::shown(raw)
 }
 
+/// The longest explanation (a check's detail, a warning) shown whole: they quote digests and
+/// several builders, and a reader must see all of it.
+pub const DETAIL_CHARS: usize = 4000;
+
+/// A check's or a warning's explanation: escaped like [`shown`], cut only past
+/// [`DETAIL_CHARS`].
+pub fn detail(raw: &str) -> String {
+    text::printable_cut(raw, DETAIL_CHARS)
+}
+
 /// Which requests the inbox lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]

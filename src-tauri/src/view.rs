@@ -12,7 +12,7 @@ use chainlock_protocol::verify::{Report, Status};
 use chainlock_signer::keychain::Keychain;
 
 use crate::ipc::{
-    shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
+    detail, shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
     FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
     LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
 };
@@ -156,7 +156,7 @@ fn builders_view(b: &chainlock_attest::BuilderReport) -> BuildersView {
                     || !b.untrusted.contains(&e.index),
                 key_id: e.key_id.clone(),
                 artifact_sha256: e.artifact_sha256.clone(),
-                detail: shown(&e.detail),
+                detail: detail(&e.detail),
             })
             .collect(),
     }
@@ -181,7 +181,7 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
             id: c.id().as_str().to_owned(),
             title: c.title().to_owned(),
             status: check_status(c.status()),
-            detail: shown(c.detail()),
+            detail: detail(c.detail()),
         })
         .collect();
     let rank = |s: CheckStatus| match s {
@@ -268,7 +268,7 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
                     .collect()
             })
             .unwrap_or_default(),
-        warnings: r.warnings.iter().map(|w| shown(w)).collect(),
+        warnings: r.warnings.iter().map(|w| detail(w)).collect(),
         artifact: r.risk.as_ref().and_then(|scan| {
             let a = scan.artifact.as_ref()?;
             Some(ArtifactView {
