@@ -181,40 +181,7 @@ impl Coord {
     /// Creates an object (a commit holding `files`) for `refname` under the outbox, then
     /// pushes it. When the push fails the object stays in the outbox and the error says so.
     pub fn publish(&self, refname: &str, files: &[(&str, &[u8])], message: &str) -> Result<()> {
-        let suffix = refname
-            .strip_prefix(NAMESPACE)
-            .ok_or_else(|| Error::Refused(format!("{refname} is not a coordination ref")))?;
-        let mut builder = self
-            .repo
-            .treebuilder(None)
-            .map_err(|e| Error::git("build tree", &e))?;
-        for (name, bytes) in files {
-            let blob = self
-                .repo
-                .blob(bytes)
-                .map_err(|e| Error::git("write blob", &e))?;
-            builder
-                .insert(name, blob, 0o100644)
-                .map_err(|e| Error::git("build tree", &e))?;
-        }
-        let tree_id = builder.write().map_err(|e| Error::git("write tree", &e))?;
-        let tree = self
-            .repo
-            .find_tree(tree_id)
-            .map_err(|e| Error::git("read tree", &e))?;
-        // A fixed identity and time: the object's content is what counts, and the same
-        // statement published twice is the same commit.
-        let sig = git2::Signature::new("chainlock", "chainlock@localhost", &git2::Time::new(0, 0))
-            .map_err(|e| Error::git("make signature", &e))?;
-        let commit = self
-            .repo
-            .commit(None, &sig, &sig, message, &tree, &[])
-            .map_err(|e| Error::git("write commit", &e))?;
-        let outbox = format!("{OUTBOX}{suffix}");
-        self.repo
-            .reference(&outbox, commit, true, "chainlock: queued for the remote")
-            .map_err(|e| Error::git(format!("queue {refname}"), &e))?;
-        self.push_one(&outbox, refname)
+        self.publish_commit(refname, None, files, message)
     }
 
     /// Publishes `files` as a commit whose parent is `parent`, the commit `refname` names
@@ -224,6 +191,16 @@ impl Coord {
         &self,
         refname: &str,
         parent: git2::Oid,
+        files: &[(&str, &[u8])],
+        message: &str,
+    ) -> Result<()> {
+        self.publish_commit(refname, Some(parent), files, message)
+    }
+
+    fn publish_commit(
+        &self,
+        refname: &str,
+        parent: Option<git2::Oid>,
         files: &[(&str, &[u8])],
         message: &str,
     ) -> Result<()> {
@@ -248,15 +225,18 @@ impl Coord {
             .repo
             .find_tree(tree_id)
             .map_err(|e| Error::git("read tree", &e))?;
-        let parent = self
-            .repo
-            .find_commit(parent)
+        let parent = parent
+            .map(|oid| self.repo.find_commit(oid))
+            .transpose()
             .map_err(|e| Error::git(format!("read {refname}"), &e))?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        // A fixed identity and time: the object's content is what counts, and the same
+        // statement published twice is the same commit.
         let sig = git2::Signature::new("chainlock", "chainlock@localhost", &git2::Time::new(0, 0))
             .map_err(|e| Error::git("make signature", &e))?;
         let commit = self
             .repo
-            .commit(None, &sig, &sig, message, &tree, &[&parent])
+            .commit(None, &sig, &sig, message, &tree, &parents)
             .map_err(|e| Error::git("write commit", &e))?;
         let outbox = format!("{OUTBOX}{suffix}");
         self.repo

@@ -102,12 +102,7 @@ pub struct InitArgs {
 /// Runs `chainlock init`: writes the policy, tops up custody if needed, publishes the
 /// genesis request.
 pub fn init(args: InitArgs) -> Result<ExitCode> {
-    let package: PackageId = args.package.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "--package {:?} must be ecosystem:name, e.g. npm:left-pad",
-            args.package
-        )
-    })?;
+    let package = package_arg(&args.package)?;
     let mut maintainers = Vec::new();
     for m in &args.maintainers {
         maintainers.push(PublicKey::from_hex(m).with_context(|| {
@@ -251,13 +246,8 @@ pub struct CreateArgs {
 
 /// Runs `chainlock request create`.
 pub fn create(args: CreateArgs) -> Result<ExitCode> {
-    if args.hours == 0 || args.hours > 168 {
-        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
-    }
-    let package: PackageId = args
-        .package
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    check_hours(args.hours)?;
+    let package = package_arg(&args.package)?;
     let ws = workspace()?;
     let publisher = args.options.publisher(ws.chain(), &package.to_string())?;
     let url = match &args.repository_url {
@@ -312,10 +302,7 @@ pub struct PinArgs {
 
 /// Runs `chainlock pin`: writes `.chainlock/genesis` once the genesis is on the chain.
 pub fn pin(args: PinArgs) -> Result<ExitCode> {
-    let package: PackageId = args
-        .package
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name"))?;
+    let package = package_arg(&args.package)?;
     let ws = workspace()?;
     let chain = ws.chain().record_chain(&package)?;
     let Some(genesis) = chain.genesis() else {
@@ -386,13 +373,8 @@ pub struct RotateArgs {
 
 /// Runs `chainlock rotate`: a rotation request, co-signed by m of the policy in force.
 pub fn rotate(args: RotateArgs) -> Result<ExitCode> {
-    if args.hours == 0 || args.hours > 168 {
-        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
-    }
-    let package: PackageId = args
-        .package
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    check_hours(args.hours)?;
+    let package = package_arg(&args.package)?;
     let bytes = std::fs::read(&args.policy)
         .with_context(|| format!("cannot read the new policy {}", args.policy.display()))?;
     let new = Policy::from_json(&bytes)
@@ -444,13 +426,8 @@ pub struct PublishArgs {
 /// co-signatures (saying who signed), finalizes, waits for the block, and says where the
 /// bundle is and when the challenge window closes.
 pub fn publish(args: PublishArgs) -> Result<ExitCode> {
-    if args.hours == 0 || args.hours > 168 {
-        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
-    }
-    let package: PackageId = args
-        .package
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--package must be ecosystem:name, e.g. npm:left-pad"))?;
+    check_hours(args.hours)?;
+    let package = package_arg(&args.package)?;
     let ws = workspace()?;
     ws.config().find(&package.to_string()).with_context(|| {
         format!("watch {package} first (`chainlock watch add <remote> --clone <dir>`): publish finalizes through your workspace")
@@ -551,4 +528,22 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode> {
         chainlock_protocol::text::utc_date(block_time + policy.challenge_window_secs)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--package` argument: `ecosystem:name`.
+fn package_arg(text: &str) -> Result<PackageId> {
+    text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--package {} must be ecosystem:name, e.g. npm:left-pad",
+            chainlock_protocol::text::quoted(text)
+        )
+    })
+}
+
+/// A request's lifetime in hours: 1 to 168 (PROTOCOL.md section 7).
+fn check_hours(hours: u64) -> Result<()> {
+    if hours == 0 || hours > 168 {
+        bail!("--hours must be 1 to 168: a request may be valid for at most 7 days");
+    }
+    Ok(())
 }
