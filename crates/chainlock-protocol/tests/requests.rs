@@ -13,7 +13,7 @@ use chainlock_protocol::hash::Digest;
 use chainlock_protocol::keys::SecretKey;
 use chainlock_protocol::policy::Policy;
 use chainlock_protocol::record::{
-    Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
+    Artifact, Ecosystem, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
 };
 use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
 use chainlock_protocol::request::{CustodyOutput, SigningRequest};
@@ -87,41 +87,7 @@ fn funding_tx(custody: &Script, value: u64) -> Transaction {
 
 /// The package's record chain as the co-signer knows it: genesis, then release 1.3.0.
 fn known_chain() -> Vec<KnownRecord> {
-    let policy = policy();
-    let genesis = Record::Genesis(Genesis {
-        protocol: ProtocolVersion::V1,
-        ecosystem: Ecosystem::Npm,
-        package: "left-pad".into(),
-        policy: policy.clone(),
-    });
-    let v130 = Record::Release(Release {
-        protocol: ProtocolVersion::V1,
-        ecosystem: Ecosystem::Npm,
-        package: "left-pad".into(),
-        version: "1.3.0".into(),
-        source: Source {
-            repository: "https://example.org/left-pad.git".into(),
-            tag: "v1.3.0".into(),
-            commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
-            base_commit: EMPTY_TREE.into(),
-        },
-        artifact: Artifact {
-            name: "left-pad-1.3.0.tgz".into(),
-            size: 2790,
-            sha256: Digest([0xa6; 32]),
-        },
-        diff_digest: Digest([0xd0; 32]),
-        attestation_digest: Digest([0xa0; 32]),
-        policy_digest: policy.digest().unwrap(),
-        previous: genesis.digest().unwrap(),
-    });
-    [genesis, v130]
-        .into_iter()
-        .map(|record| KnownRecord {
-            digest: record.digest().unwrap(),
-            record,
-        })
-        .collect()
+    chainlock_protocol::testing::sample_record_chain(&policy()).unwrap()
 }
 
 fn release(policy: &Policy) -> Record {

@@ -32,9 +32,7 @@ use chainlock_protocol::bsm::{self, StatementKind};
 use chainlock_protocol::hash::{sha256, Digest};
 use chainlock_protocol::keys::{PublicKey, SecretKey};
 use chainlock_protocol::policy::Policy as ReleasePolicy;
-use chainlock_protocol::record::{
-    Artifact, Ecosystem, Genesis, ProtocolVersion, Record, Release, Source, EMPTY_TREE,
-};
+use chainlock_protocol::record::{Artifact, Ecosystem, ProtocolVersion, Record, Release, Source};
 use chainlock_protocol::record_tx::{self, FeeBounds, RecordTxParams};
 use chainlock_protocol::request::{CustodyOutput, SigningRequest};
 use chainlock_protocol::script::Script;
@@ -113,40 +111,7 @@ fn policy(keys: &[PublicKey]) -> ReleasePolicy {
 
 /// The package's record chain as the co-signer knows it: genesis, then release 1.3.0.
 fn known_chain(policy: &ReleasePolicy) -> Vec<KnownRecord> {
-    let genesis = Record::Genesis(Genesis {
-        protocol: ProtocolVersion::V1,
-        ecosystem: Ecosystem::Npm,
-        package: "left-pad".into(),
-        policy: policy.clone(),
-    });
-    let v130 = Record::Release(Release {
-        protocol: ProtocolVersion::V1,
-        ecosystem: Ecosystem::Npm,
-        package: "left-pad".into(),
-        version: "1.3.0".into(),
-        source: Source {
-            repository: "https://example.org/left-pad.git".into(),
-            tag: "v1.3.0".into(),
-            commit: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567".into(),
-            base_commit: EMPTY_TREE.into(),
-        },
-        artifact: Artifact {
-            name: "left-pad-1.3.0.tgz".into(),
-            size: 2790,
-            sha256: Digest([0xa6; 32]),
-        },
-        diff_digest: Digest([0xd0; 32]),
-        attestation_digest: Digest([0xa0; 32]),
-        policy_digest: policy.digest().unwrap(),
-        previous: genesis.digest().unwrap(),
-    });
-    [genesis, v130]
-        .into_iter()
-        .map(|record| KnownRecord {
-            digest: record.digest().unwrap(),
-            record,
-        })
-        .collect()
+    chainlock_protocol::testing::sample_record_chain(policy).unwrap()
 }
 
 /// A signing request for release 1.4.0 (its artifact hash varied by `variant`), published by
