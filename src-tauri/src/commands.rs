@@ -251,10 +251,7 @@ pub async fn create_key(shared: State<'_, Arc<Shared>>, label: String) -> Res<Ke
         .blocking(move |s| {
             let dir = s.workspace().paths().config_dir.clone();
             let key = Keychain::new(Some(dir))?.generate(&label)?;
-            Ok(KeyView {
-                key_id: key.key_id,
-                label: shown(&key.label),
-            })
+            Ok(KeyView::of(&key))
         })
         .await
 }

@@ -78,6 +78,13 @@ describe('Review', () => {
     await screen.findByText('open the Bitcoin Cash app on the Ledger');
     expect(confirm.textContent).toBe('Try again');
     expect(backend.calls.at(-1)).toBe(`sign:${REQ}:{"kind":"ledger"}:true`);
+    backend.signError = { kind: 'rejected-on-device', message: 'the signature was rejected on the Ledger: nothing was signed' };
+    await fireEvent.click(confirm);
+    await waitFor(() => expect(document.getElementById('sign-error')?.textContent).toContain('You rejected the signature on the Ledger. Nothing was signed and nothing was sent.'));
+    expect(confirm.textContent).toBe('Try again');
+    backend.signError = { kind: 'device-unreachable', message: 'no Ledger found: connect and unlock it, open the Bitcoin Cash app, and retry' };
+    await fireEvent.click(confirm);
+    await waitFor(() => expect(document.getElementById('sign-error')?.textContent).toContain('Connect the Ledger, unlock it, open the Bitcoin Cash app'));
   });
 
   it('rejects with a reason', async () => {
