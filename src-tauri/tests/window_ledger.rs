@@ -15,6 +15,8 @@
 //! - plugged in again, Sign waits for the device while the window keeps answering, the test
 //!   approves on the device, and the signature is on the remote, valid as Alice's own
 //!   workspace checks it, and the request finalizes (the local chain accepts the spend);
+//! - the tampered request is rejected with the Ledger (a statement signed on the device),
+//!   and Alice sees the rejection, valid;
 //! - Settings > Keys renames the Ledger key (the label shown as text) and adds the Ledger
 //!   again after its index line is removed: its key id shown, then a label, then stored.
 //!
@@ -248,6 +250,33 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     session.click("#finalize");
     let notice = session.wait_for_text_starting("#review-notice", "Final: transaction", long);
     assert!(notice.contains("accepted"), "{notice}");
+
+    // The tampered request, rejected with the Ledger: a statement signed on the device.
+    session.click("#nav-inbox");
+    let tampered = session.attribute(&session.find(".item.failing"), "data-request");
+    session.click(&format!("[data-request='{tampered}']"));
+    assert_eq!(session.wait_for_text("#digest-status", long), "MISMATCH");
+    session.click("#reject-open");
+    session.wait_until_enabled("#reject-reason", long);
+    let reason = "the artifact is not the tagged source";
+    session.type_into("#reject-reason", reason);
+    session.wait_until_enabled("#reject-confirm", long);
+    let operator = emu.operate(Policy::Approve);
+    session.click("#reject-confirm");
+    session.wait_for_text_starting("#review-notice", "Rejected.", long);
+    thread::sleep(Duration::from_millis(300));
+    let statement = normalize_shown(&operator.finish());
+    assert_eq!(statement.first().map(String::as_str), Some("Signmessage"));
+    alice.sync().unwrap();
+    let seen = alice
+        .review(&tampered, chainlock_cosign::workspace::now())
+        .unwrap();
+    assert!(
+        seen.rejections
+            .iter()
+            .any(|r| r.public_key.key_id() == device_key && r.reason == reason),
+        "Alice does not see a valid rejection by the Ledger"
+    );
 
     // Settings > Keys: the Ledger key is listed as such, and renamed; labels are text.
     session.click("#nav-settings");

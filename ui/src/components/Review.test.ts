@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import Review from './Review.svelte';
-import { FakeBackend, review } from '../test/fake';
+import { FakeBackend, MY_KEY, review } from '../test/fake';
 
 const REQ = 'a'.repeat(64);
 
@@ -98,5 +98,17 @@ describe('Review', () => {
     await fireEvent.click(confirm);
     await screen.findByText('Rejected.');
     expect(backend.calls).toContain(`reject:${REQ}:the artifact is not the source`);
+  });
+
+  it('rejects with a Ledger key on the device', async () => {
+    const backend = new FakeBackend();
+    backend.keys = [{ key_id: MY_KEY, label: 'desk ledger', kind: 'ledger', path: "m/45'/236'/0'/0/0" }];
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await fireEvent.click(await screen.findByText('Reject…'));
+    await waitFor(() => expect(screen.getByRole('option')).toBeTruthy());
+    await fireEvent.input(document.getElementById('reject-reason')!, { target: { value: 'no' } });
+    await fireEvent.click(document.getElementById('reject-confirm')!);
+    await screen.findByText('Rejected.');
+    expect(backend.calls).toContain('reject-signer:{"kind":"ledger"}');
   });
 });

@@ -145,7 +145,11 @@ export class FakeBackend implements Backend {
     if (this.signError) throw this.signError;
     return { message: 'Signed.', key_id: MY_KEY };
   }
-  async reject(request: string, reason: string) { this.calls.push(`reject:${request}:${reason}`); return { message: 'Rejected.', key_id: MY_KEY }; }
+  async reject(request: string, reason: string, signer: unknown) {
+    this.calls.push(`reject:${request}:${reason}`);
+    this.calls.push(`reject-signer:${JSON.stringify(signer)}`);
+    return { message: 'Rejected.', key_id: MY_KEY };
+  }
   async finalize(request: string) { this.calls.push(`finalize:${request}`); return { message: 'Final.', key_id: null }; }
   async history(): Promise<HistoryView> {
     return {
