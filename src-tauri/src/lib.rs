@@ -127,6 +127,18 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>) -> Result<()> {
     Ok(())
 }
 
+/// `err` and its causes, joined by `: `.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Opens the co-signer window and the tray icon, and runs until the user quits.
 pub fn run() -> Result<()> {
     tauri::Builder::default()
@@ -143,7 +155,12 @@ pub fn run() -> Result<()> {
         ))
         .invoke_handler(handler())
         .setup(|app| {
-            setup(app.handle())?;
+            if let Err(err) = setup(app.handle()) {
+                // Tauri turns a setup error into a panic that shows only the outermost
+                // message; the cause is what says what to do ("connect the Ledger, ...").
+                eprintln!("error: {}", causes(&err));
+                std::process::exit(1);
+            }
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -330,6 +330,40 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     drop(emu);
 }
 
+#[test]
+fn a_first_start_with_the_ledger_unreachable_says_what_to_do_and_creates_nothing() {
+    let tools = Tools::find();
+    let home = tempfile::Builder::new()
+        .prefix("chainlock-window-ledger-")
+        .tempdir()
+        .expect("create a temporary HOME");
+    let env = PrivateEnv::create(home.path());
+    let (mut xvfb, display) = start_xvfb(&tools, &env);
+    let nothing = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let out = env
+        .command(Path::new(env!("CARGO_BIN_EXE_chainlock-app")))
+        .env("DISPLAY", &display)
+        .env("NO_AT_BRIDGE", "1")
+        .env(chainlock_app::DEMO_LEDGER_ENV, "1")
+        .env(chainlock_signer::LEDGER_TCP_ENV, &nothing)
+        .output()
+        .expect("run the app");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not open the co-signing workspace: no Ledger found: connect and unlock it, open the Bitcoin Cash app"),
+        "{stderr}"
+    );
+    assert!(
+        !home.path().join(APP_DATA).join("demo").exists(),
+        "nothing of the demo is created"
+    );
+    xvfb.stop();
+}
+
 /// The text of every element at `selector`, in document order.
 fn texts(session: &Session<'_>, selector: &str) -> Vec<String> {
     let script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);";
