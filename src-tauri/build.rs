@@ -18,6 +18,9 @@ const COMMANDS: &[&str] = &[
     "create_key",
     "sync_now",
     "opening_review",
+    "read_ledger_key",
+    "add_ledger_key",
+    "set_key_label",
 ];
 
 fn main() {

@@ -241,20 +241,13 @@ pub async fn set_sync_interval<R: Runtime>(
 /// Creates a key in the OS keychain with `label`.
 #[tauri::command]
 pub async fn create_key(shared: State<'_, Arc<Shared>>, label: String) -> Res<KeyView> {
-    let label = label.trim().to_owned();
-    if label.is_empty() || label.len() > 200 || chainlock_protocol::text::has_hidden_chars(&label) {
-        return Err(CommandError::invalid(
-            "give the key a label of 1 to 200 visible characters",
-        ));
-    }
+    // The same rule as every label the window sets (the key index's own limit).
+    let label = crate::keys::label(&label)?;
     shared
         .blocking(move |s| {
             let dir = s.workspace().paths().config_dir.clone();
             let key = Keychain::new(Some(dir))?.generate(&label)?;
-            Ok(KeyView {
-                key_id: key.key_id,
-                label: shown(&key.label),
-            })
+            Ok(KeyView::of(&key))
         })
         .await
 }

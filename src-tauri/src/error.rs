@@ -75,7 +75,7 @@ impl From<chainlock_cosign::Error> for CommandError {
             E::NotReady(_) => "not-ready",
             E::Warnings(_) => "warnings",
             E::Refused(_) => "refused",
-            E::Signer(_) => "signer",
+            E::Signer(e) => signer_kind(e),
             _ => "failed",
         };
         CommandError {
@@ -88,9 +88,21 @@ impl From<chainlock_cosign::Error> for CommandError {
 impl From<chainlock_signer::Error> for CommandError {
     fn from(err: chainlock_signer::Error) -> Self {
         CommandError {
-            kind: "signer".into(),
+            kind: signer_kind(&err).into(),
             message: chain(&err),
         }
+    }
+}
+
+/// The kind the window branches on for a signer's error: the user refused on the device
+/// (`rejected-on-device`), the device cannot be reached or is not ready
+/// (`device-unreachable`: connect, unlock, open the app), or anything else (`signer`).
+fn signer_kind(err: &chainlock_signer::Error) -> &'static str {
+    match err.kind() {
+        "rejected_on_device" => "rejected-on-device",
+        "no_device" | "multiple_devices" | "device_locked" | "wrong_app" | "disconnected"
+        | "timeout" | "transport" => "device-unreachable",
+        _ => "signer",
     }
 }
 

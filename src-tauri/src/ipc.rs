@@ -436,6 +436,23 @@ pub struct KeyView {
     pub key_id: String,
     /// Its label, escaped.
     pub label: String,
+    /// `keychain` or `ledger`.
+    pub kind: String,
+    /// The derivation path, for a key on a Ledger.
+    pub path: Option<String>,
+}
+
+/// The key a connected Ledger holds at the default ChainLock path, before it is added.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LedgerKeyView {
+    /// Its key id (SHA-256 of the public key), to compare with the one added.
+    pub key_id: String,
+    /// The compressed public key, hex.
+    pub public_key: String,
+    /// The derivation path read.
+    pub path: String,
+    /// Whether the key is already in the key index.
+    pub known: bool,
 }
 
 /// One entry of the audit log.
@@ -484,7 +501,7 @@ pub struct WatchedView {
 pub struct SettingsView {
     /// Watched packages.
     pub packages: Vec<WatchedView>,
-    /// My keychain keys.
+    /// My keys: keychain keys and the Ledger keys added in Settings.
     pub keys: Vec<KeyView>,
     /// Seconds between background syncs.
     pub sync_interval_secs: u32,
@@ -501,7 +518,8 @@ pub struct SettingsView {
 /// A failed command, for the window: what went wrong and what to do.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct CommandError {
-    /// Stable kind (`not-ready`, `unknown-request`, `invalid-input`, `busy`, `failed`).
+    /// Stable kind (`not-ready`, `unknown-request`, `invalid-input`, `busy`, `failed`,
+    /// `signer`, `rejected-on-device`, `device-unreachable`).
     pub kind: String,
     /// The message, with its causes.
     pub message: String,
@@ -559,6 +577,7 @@ pub fn typescript() -> String {
         SignerChoice::decl(&cfg),
         Outcome::decl(&cfg),
         KeyView::decl(&cfg),
+        LedgerKeyView::decl(&cfg),
         HistoryEntry::decl(&cfg),
         HistoryView::decl(&cfg),
         WatchedView::decl(&cfg),

@@ -14,6 +14,7 @@ mod error;
 pub mod commands;
 pub mod desktop;
 pub mod ipc;
+pub mod keys;
 pub mod rows;
 pub mod state;
 pub mod tray;
@@ -52,6 +53,9 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         commands::create_key,
         commands::sync_now,
         commands::opening_review,
+        keys::read_ledger_key,
+        keys::add_ledger_key,
+        keys::set_key_label,
     ]
 }
 
@@ -72,9 +76,27 @@ pub fn open_workspace(data_dir: &Path) -> std::result::Result<Workspace, chainlo
             // A demo whose creation was interrupted: start it again from nothing.
             demo::clean(&dir)?;
         }
-        demo::create(&dir, chainlock_cosign::workspace::now(), |_| {})?;
+        demo::create_with(
+            &dir,
+            chainlock_cosign::workspace::now(),
+            &demo_options(),
+            |_| {},
+        )?;
     }
     Workspace::open(you)
+}
+
+/// Set to `1` to make the first start's demo use the connected Ledger as *you* (its key at
+/// the default ChainLock path in the demo policy), like `chainlock demo --ledger`.
+pub const DEMO_LEDGER_ENV: &str = "CHAINLOCK_DEMO_LEDGER";
+
+/// The first start's demo options: with [`DEMO_LEDGER_ENV`], the Ledger (over USB, or the
+/// Speculos of `CHAINLOCK_LEDGER_TCP`) is you.
+fn demo_options() -> demo::DemoOptions {
+    demo::DemoOptions {
+        ledger: (std::env::var(DEMO_LEDGER_ENV).as_deref() == Ok("1"))
+            .then(chainlock_signer::OpenOptions::from_env),
+    }
 }
 
 /// Manages the state, installs the tray and starts the background sync.
@@ -105,6 +127,18 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>) -> Result<()> {
     Ok(())
 }
 
+/// `err` and its causes, joined by `: `.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Opens the co-signer window and the tray icon, and runs until the user quits.
 pub fn run() -> Result<()> {
     tauri::Builder::default()
@@ -121,7 +155,12 @@ pub fn run() -> Result<()> {
         ))
         .invoke_handler(handler())
         .setup(|app| {
-            setup(app.handle())?;
+            if let Err(err) = setup(app.handle()) {
+                // Tauri turns a setup error into a panic that shows only the outermost
+                // message; the cause is what says what to do ("connect the Ledger, ...").
+                eprintln!("error: {}", causes(&err));
+                std::process::exit(1);
+            }
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -43,8 +43,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shared state over `workspace`.
+    /// Shared state over `workspace`, opening signers as the environment says
+    /// (`CHAINLOCK_LEDGER_TCP` reaches a Speculos emulator, as it does for the CLI).
     pub fn new(workspace: Workspace) -> Arc<Self> {
+        Self::with_open_options(workspace, OpenOptions::from_env())
+    }
+
+    /// Shared state over `workspace`, opening signers with `open_options`.
+    pub fn with_open_options(workspace: Workspace, open_options: OpenOptions) -> Arc<Self> {
         Arc::new(Shared {
             workspace: Mutex::new(workspace),
             diffs: Mutex::new(HashMap::new()),
@@ -52,7 +58,7 @@ impl Shared {
             sync_interval: AtomicU32::new(DEFAULT_SYNC_SECS),
             sync_status: Mutex::new(SyncStatus::default()),
             pending_review: Mutex::new(None),
-            open_options: OpenOptions::default(),
+            open_options,
         })
     }
 

@@ -468,13 +468,7 @@ pub fn settings(shared: &Shared, autostart: bool) -> Res<SettingsView> {
                 genesis: w.genesis.to_hex(),
             })
             .collect(),
-        keys: keys
-            .into_iter()
-            .map(|k| KeyView {
-                key_id: k.key_id,
-                label: shown(&k.label),
-            })
-            .collect(),
+        keys: keys.iter().map(KeyView::of).collect(),
         sync_interval_secs: shared
             .sync_interval
             .load(std::sync::atomic::Ordering::Relaxed),

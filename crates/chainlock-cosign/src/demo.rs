@@ -6,6 +6,12 @@
 //! (labelled `chainlock demo ...`), one local ledger file. The genesis and 1.0.0 are final;
 //! 1.1.0 waits for *your* signature (Bob has signed); a tampered 1.1.0 request shows what a
 //! failing check looks like. Nothing here touches the BSV network.
+//!
+//! With [`DemoOptions::ledger`], *you* are a Ledger instead of a keychain key: the device's
+//! public key at the default ChainLock path goes into the policy and into your key index
+//! (as a Ledger key), so 1.1.0 waits for a signature from the device. The device is asked
+//! for its key before anything is created: unreachable, the demo stops with what to do and
+//! leaves nothing behind.
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +20,12 @@ use chainlock_attest::sandbox::Sandbox;
 use chainlock_attest::BuilderKey;
 use chainlock_chain::{LocalLedger, PackageId};
 use chainlock_protocol::hash::Digest;
+use chainlock_protocol::keys::PublicKey;
 use chainlock_protocol::policy::Policy;
 use chainlock_protocol::record::{Ecosystem, Record};
 use chainlock_signer::keychain::{KeyInfo, Keychain};
-use chainlock_signer::OpenOptions;
+use chainlock_signer::ledger::DerivationPath;
+use chainlock_signer::{KeyUri, OpenOptions};
 
 use crate::config::{ChainConfig, Paths};
 use crate::coord::Coord;
@@ -43,6 +51,16 @@ pub struct DemoWorld {
     pub tampered: Digest,
     /// Your key's id.
     pub your_key: String,
+    /// The key URI you sign with: `keychain://<id>`, or `ledger://<path>` with a Ledger.
+    pub your_key_uri: String,
+}
+
+/// How the demo is built.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// Be *you* with the Ledger reachable with these options (USB, or Speculos with
+    /// `ledger_tcp`): its key at the default ChainLock path replaces your keychain key.
+    pub ledger: Option<OpenOptions>,
 }
 
 struct Persona {
@@ -51,13 +69,22 @@ struct Persona {
 }
 
 impl Persona {
-    fn new(dir: &Path, name: &str, ledger: &Path) -> Result<Self> {
+    /// A persona with a new keychain key, or, with `device_key`, the Ledger key given.
+    fn new(dir: &Path, name: &str, ledger: &Path, device_key: Option<PublicKey>) -> Result<Self> {
         let paths = Paths {
             config_dir: dir.join(name).join("config"),
             data_dir: dir.join(name).join("data"),
         };
         let keychain = Keychain::new(Some(paths.config_dir.clone()))?;
-        let key = keychain.generate(&format!("{LABEL_PREFIX}: {name}"))?;
+        let label = format!("{LABEL_PREFIX}: {name}");
+        let key = match device_key {
+            Some(public_key) => keychain.add_ledger(
+                public_key,
+                &DerivationPath::chainlock_default(),
+                &format!("{label} (Ledger)"),
+            )?,
+            None => keychain.generate(&label)?,
+        };
         let mut ws = Workspace::open(paths.clone())?;
         ws.set_chain(ChainConfig::Local {
             path: Some(ledger.to_path_buf()),
@@ -78,7 +105,17 @@ impl Persona {
 }
 
 /// Builds the demo world in `dir` (which must not exist or be empty). `say` hears progress.
-pub fn create(dir: &Path, now: u64, mut say: impl FnMut(&str)) -> Result<DemoWorld> {
+pub fn create(dir: &Path, now: u64, say: impl FnMut(&str)) -> Result<DemoWorld> {
+    create_with(dir, now, &DemoOptions::default(), say)
+}
+
+/// [`create`] with options: with `options.ledger`, you sign with the Ledger.
+pub fn create_with(
+    dir: &Path,
+    now: u64,
+    options: &DemoOptions,
+    mut say: impl FnMut(&str),
+) -> Result<DemoWorld> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map_err(|e| Error::io("cannot read", dir, e))?
@@ -91,6 +128,14 @@ pub fn create(dir: &Path, now: u64, mut say: impl FnMut(&str)) -> Result<DemoWor
             dir.display()
         )));
     }
+    // Before anything is created: a device that does not answer leaves nothing behind.
+    let device_key = match &options.ledger {
+        Some(open) => {
+            say("reading your key from the Ledger (default ChainLock path)");
+            Some(ledger_key(open)?)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let dir = dir
         .canonicalize()
@@ -104,10 +149,14 @@ pub fn create(dir: &Path, now: u64, mut say: impl FnMut(&str)) -> Result<DemoWor
     let (v100, v110) = sample_repository(&source, &remote_dir)?;
     let remote = format!("file://{}", remote_dir.display());
 
-    say("creating three maintainer keys in your keychain (labelled `chainlock demo`)");
-    let alice = Persona::new(&dir, "alice", &ledger_path)?;
-    let bob = Persona::new(&dir, "bob", &ledger_path)?;
-    let you = Persona::new(&dir, "you", &ledger_path)?;
+    say(if device_key.is_some() {
+        "creating Alice's and Bob's keys in your keychain (labelled `chainlock demo`); yours is the Ledger's"
+    } else {
+        "creating three maintainer keys in your keychain (labelled `chainlock demo`)"
+    });
+    let alice = Persona::new(&dir, "alice", &ledger_path, None)?;
+    let bob = Persona::new(&dir, "bob", &ledger_path, None)?;
+    let you = Persona::new(&dir, "you", &ledger_path, device_key)?;
     let funding = Keychain::new(Some(alice.paths.config_dir.clone()))?
         .generate(&format!("{LABEL_PREFIX}: alice funding"))?;
 
@@ -212,7 +261,23 @@ pub fn create(dir: &Path, now: u64, mut say: impl FnMut(&str)) -> Result<DemoWor
         pending,
         tampered,
         your_key: you.key.key_id.clone(),
+        your_key_uri: you.key.uri(),
     })
+}
+
+/// The Ledger's public key at the default ChainLock path, read without asking the user to
+/// confirm anything (the policy only needs the key; signing is confirmed on the device).
+fn ledger_key(open: &OpenOptions) -> Result<PublicKey> {
+    let options = OpenOptions {
+        confirm_on_device: false,
+        ..open.clone()
+    };
+    let uri = KeyUri::Ledger {
+        path: String::new(),
+    }
+    .to_string();
+    let signer = chainlock_signer::open(&uri, &options)?;
+    Ok(signer.identity().public_key)
 }
 
 /// Removes the demo's keychain entries (every key in the demo's key indexes) and `dir`.
@@ -225,7 +290,8 @@ pub fn clean(dir: &Path) -> Result<usize> {
         }
         let keychain = Keychain::new(Some(config))?;
         for key in keychain.list()? {
-            if key.label.starts_with(LABEL_PREFIX) {
+            // A Ledger key has no keychain entry: the directory's removal takes its index line.
+            if key.label.starts_with(LABEL_PREFIX) && key.ledger_path.is_none() {
                 keychain.delete(&key.key_id)?;
                 removed += 1;
             }

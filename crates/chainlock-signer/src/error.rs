@@ -68,6 +68,12 @@ pub enum Error {
         /// What is wrong with it (never the material itself).
         reason: String,
     },
+    /// A key label that is too long or holds control characters.
+    #[error("invalid key label: {reason}")]
+    InvalidLabel {
+        /// What is wrong with it, and what a label may be.
+        reason: String,
+    },
     /// Any other failure of the OS keychain.
     #[error("the OS keychain failed for key {key_id}: {reason}; check that the keychain service is running and retry")]
     Keychain {
@@ -209,6 +215,7 @@ impl Error {
             Error::KeyExists { .. } => "key_exists",
             Error::CorruptEntry { .. } => "corrupt_entry",
             Error::InvalidImport { .. } => "invalid_import",
+            Error::InvalidLabel { .. } => "invalid_label",
             Error::Keychain { .. } => "keychain",
             Error::Index { .. } => "index",
             Error::NoDevice => "no_device",

@@ -77,23 +77,41 @@ pub struct KeyInfo {
     pub public_key: PublicKey,
     /// The user's label for it.
     pub label: String,
+    /// For a key on a Ledger, its derivation path (`m/45'/236'/0'/0/0`): the device holds
+    /// the secret and the index only its public key. Absent for keychain keys, so indexes
+    /// written before Ledger keys were indexed read as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_path: Option<String>,
 }
 
 impl KeyInfo {
-    /// The key URI that opens this key: `keychain://<key-id>`.
+    /// The key URI that opens this key: `keychain://<key-id>`, or `ledger://<path>` for a key
+    /// on a Ledger.
     pub fn uri(&self) -> String {
-        KeyUri::Keychain {
-            key_id: self.key_id.clone(),
+        match &self.ledger_path {
+            Some(path) => KeyUri::Ledger { path: path.clone() },
+            None => KeyUri::Keychain {
+                key_id: self.key_id.clone(),
+            },
         }
         .to_string()
+    }
+
+    /// Which backend holds the key.
+    pub fn kind(&self) -> SignerKind {
+        if self.ledger_path.is_some() {
+            SignerKind::Ledger
+        } else {
+            SignerKind::Keychain
+        }
     }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IndexFile {
-    version: u32,
-    keys: Vec<KeyInfo>,
+pub(crate) struct IndexFile {
+    pub(crate) version: u32,
+    pub(crate) keys: Vec<KeyInfo>,
 }
 
 const INDEX_VERSION: u32 = 1;
@@ -170,9 +188,12 @@ impl Keychain {
             Some(pos) => index.keys.remove(pos),
             None => unindexed_info(key_id)?,
         };
-        match entry(key_id)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => {}
-            Err(e) => return Err(map_keyring_error(key_id, e)),
+        // A Ledger key has no keychain entry: only its index line goes.
+        if info.ledger_path.is_none() {
+            match entry(key_id)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) => return Err(map_keyring_error(key_id, e)),
+            }
         }
         self.write_index(&index)?;
         Ok(info)
@@ -205,6 +226,17 @@ impl Keychain {
         } else {
             self.find(key_id)?
         };
+        if let Some(path) = &info.ledger_path {
+            // Its secret is on the device: opening it from the keychain could only fail later,
+            // with a message about a missing keychain entry.
+            return Err(Error::InvalidUri {
+                uri: format!("keychain://{}", info.key_id),
+                reason: format!(
+                    "key {} is on a Ledger, not in the OS keychain: sign with ledger://{path}",
+                    info.key_id
+                ),
+            });
+        }
         let uri = info.uri();
         Ok(KeychainSigner {
             identity: SignerIdentity {
@@ -228,6 +260,7 @@ impl Keychain {
             key_id: key_id.clone(),
             public_key,
             label: label.to_string(),
+            ledger_path: None,
         };
         match entry.get_secret() {
             Ok(mut existing) => {
@@ -270,7 +303,7 @@ impl Keychain {
         Ok(info)
     }
 
-    fn read_index(&self) -> Result<IndexFile> {
+    pub(crate) fn read_index(&self) -> Result<IndexFile> {
         let path = self.index_path();
         let index_err = |reason: String| Error::Index {
             path: path.clone(),
@@ -314,7 +347,7 @@ impl Keychain {
         Ok(index)
     }
 
-    fn write_index(&self, index: &IndexFile) -> Result<()> {
+    pub(crate) fn write_index(&self, index: &IndexFile) -> Result<()> {
         let path = self.index_path();
         let index_err = |reason: String| Error::Index {
             path: path.clone(),
@@ -324,6 +357,13 @@ impl Keychain {
         json.push(b'\n');
         chainlock_fs::write(&path, &json, chainlock_fs::Options::REPLACE_PRIVATE)
             .map_err(|e| index_err(e.to_string()))
+    }
+}
+
+impl Keychain {
+    /// The directory holding the index.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
@@ -414,9 +454,9 @@ fn base58check_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     Some(Zeroizing::new(payload.to_vec()))
 }
 
-fn check_label(label: &str) -> Result<()> {
+pub(crate) fn check_label(label: &str) -> Result<()> {
     if label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
-        return Err(Error::InvalidImport {
+        return Err(Error::InvalidLabel {
             reason: format!(
                 "a label is at most {MAX_LABEL_LEN} characters, without control characters"
             ),
@@ -437,6 +477,7 @@ fn unindexed_info(key_id: &str) -> Result<KeyInfo> {
         key_id: key_id.to_string(),
         public_key: secret.public_key(),
         label: String::new(),
+        ledger_path: None,
     })
 }
 
@@ -530,12 +571,12 @@ pub(crate) fn map_keyring_error(key_id: &str, err: keyring::Error) -> Error {
 
 /// A lock file beside the index, so two `chainlock` processes never lose each other's
 /// index updates. Removed on drop.
-struct IndexLock {
+pub(crate) struct IndexLock {
     path: PathBuf,
 }
 
 impl IndexLock {
-    fn acquire(dir: &Path) -> Result<Self> {
+    pub(crate) fn acquire(dir: &Path) -> Result<Self> {
         create_private_dir(dir)?;
         let path = dir.join(format!("{INDEX_FILE}.lock"));
         let start = Instant::now();
@@ -636,6 +677,7 @@ mod tests {
             key_id: key.key_id(),
             public_key: key,
             label: "l".into(),
+            ledger_path: None,
         };
         let index = IndexFile {
             version: INDEX_VERSION,

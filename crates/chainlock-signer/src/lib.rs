@@ -23,6 +23,7 @@
 
 pub mod combine;
 pub mod error;
+pub mod index;
 pub mod keychain;
 pub mod ledger;
 pub mod secret;

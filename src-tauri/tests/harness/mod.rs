@@ -1,6 +1,8 @@
 //! The window test's harness: its tools, a private home, process groups stopped by guards,
 //! a minimal WebDriver client and PNG checks.
 
+pub mod shots;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import Review from './Review.svelte';
-import { FakeBackend, review } from '../test/fake';
+import { FakeBackend, MY_KEY, review } from '../test/fake';
 
 const REQ = 'a'.repeat(64);
 
@@ -78,6 +78,13 @@ describe('Review', () => {
     await screen.findByText('open the Bitcoin Cash app on the Ledger');
     expect(confirm.textContent).toBe('Try again');
     expect(backend.calls.at(-1)).toBe(`sign:${REQ}:{"kind":"ledger"}:true`);
+    backend.signError = { kind: 'rejected-on-device', message: 'the signature was rejected on the Ledger: nothing was signed' };
+    await fireEvent.click(confirm);
+    await waitFor(() => expect(document.getElementById('sign-error')?.textContent).toContain('You rejected the signature on the Ledger. Nothing was signed and nothing was sent.'));
+    expect(confirm.textContent).toBe('Try again');
+    backend.signError = { kind: 'device-unreachable', message: 'no Ledger found: connect and unlock it, open the Bitcoin Cash app, and retry' };
+    await fireEvent.click(confirm);
+    await waitFor(() => expect(document.getElementById('sign-error')?.textContent).toContain('Connect the Ledger, unlock it, open the Bitcoin Cash app'));
   });
 
   it('rejects with a reason', async () => {
@@ -91,5 +98,17 @@ describe('Review', () => {
     await fireEvent.click(confirm);
     await screen.findByText('Rejected.');
     expect(backend.calls).toContain(`reject:${REQ}:the artifact is not the source`);
+  });
+
+  it('rejects with a Ledger key on the device', async () => {
+    const backend = new FakeBackend();
+    backend.keys = [{ key_id: MY_KEY, label: 'desk ledger', kind: 'ledger', path: "m/45'/236'/0'/0/0" }];
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await fireEvent.click(await screen.findByText('Reject…'));
+    await waitFor(() => expect(screen.getByRole('option')).toBeTruthy());
+    await fireEvent.input(document.getElementById('reject-reason')!, { target: { value: 'no' } });
+    await fireEvent.click(document.getElementById('reject-confirm')!);
+    await screen.findByText('Rejected.');
+    expect(backend.calls).toContain('reject-signer:{"kind":"ledger"}');
   });
 });

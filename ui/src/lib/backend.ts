@@ -8,6 +8,7 @@ import type {
   HistoryView,
   Inbox,
   KeyView,
+  LedgerKeyView,
   Outcome,
   ReviewView,
   SettingsView,
@@ -28,6 +29,11 @@ export interface Backend {
   setSyncInterval(secs: number): Promise<SettingsView>;
   setAutostart(on: boolean): Promise<SettingsView>;
   createKey(label: string): Promise<KeyView>;
+  /** The key the connected Ledger holds at the default ChainLock path (nothing stored). */
+  readLedgerKey(): Promise<LedgerKeyView>;
+  /** Adds the connected Ledger's key, if it is still `keyId`, with `label`. */
+  addLedgerKey(keyId: string, label: string): Promise<KeyView>;
+  setKeyLabel(keyId: string, label: string): Promise<KeyView>;
   syncNow(): Promise<void>;
   openingReview(): Promise<string | null>;
   /** Calls `f` with every backend event; resolves to the function that stops it. */
@@ -40,4 +46,12 @@ export function errorMessage(err: unknown): string {
     return String((err as { message: unknown }).message);
   }
   return String(err);
+}
+
+/** The kind of a failed command (`rejected-on-device`, `device-unreachable`, ...), or ''. */
+export function errorKind(err: unknown): string {
+  if (err && typeof err === 'object' && 'kind' in err) {
+    return String((err as { kind: unknown }).kind);
+  }
+  return '';
 }

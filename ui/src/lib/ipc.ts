@@ -529,7 +529,33 @@ key_id: string,
 /**
  * Its label, escaped.
  */
-label: string, };
+label: string, 
+/**
+ * `keychain` or `ledger`.
+ */
+kind: string, 
+/**
+ * The derivation path, for a key on a Ledger.
+ */
+path: string | null, };
+
+export type LedgerKeyView = { 
+/**
+ * Its key id (SHA-256 of the public key), to compare with the one added.
+ */
+key_id: string, 
+/**
+ * The compressed public key, hex.
+ */
+public_key: string, 
+/**
+ * The derivation path read.
+ */
+path: string, 
+/**
+ * Whether the key is already in the key index.
+ */
+known: boolean, };
 
 export type HistoryEntry = { 
 /**
@@ -595,7 +621,7 @@ export type SettingsView = {
  */
 packages: Array<WatchedView>, 
 /**
- * My keychain keys.
+ * My keys: keychain keys and the Ledger keys added in Settings.
  */
 keys: Array<KeyView>, 
 /**
@@ -621,7 +647,8 @@ config_dir: string, };
 
 export type CommandError = { 
 /**
- * Stable kind (`not-ready`, `unknown-request`, `invalid-input`, `busy`, `failed`).
+ * Stable kind (`not-ready`, `unknown-request`, `invalid-input`, `busy`, `failed`,
+ * `signer`, `rejected-on-device`, `device-unreachable`).
  */
 kind: string, 
 /**

@@ -1,9 +1,10 @@
 // A Backend for component tests: canned data, and a record of every call.
 import type { Backend } from '../lib/backend';
-import type { AppEvent, DiffRow, DiffSummary, Filter, HistoryView, Inbox, InboxItem, ReviewView, SettingsView } from '../lib/ipc';
+import type { AppEvent, DiffRow, DiffSummary, Filter, HistoryView, Inbox, InboxItem, KeyView, LedgerKeyView, ReviewView, SettingsView } from '../lib/ipc';
 
 export const NOW = Math.floor(Date.now() / 1000);
 export const MY_KEY = 'c'.repeat(64);
+export const LEDGER_KEY = '4e'.repeat(32);
 
 export function item(over: Partial<InboxItem> = {}): InboxItem {
   return {
@@ -98,7 +99,7 @@ export function review(over: Partial<ReviewView> = {}): ReviewView {
 export function settings(): SettingsView {
   return {
     packages: [],
-    keys: [{ key_id: MY_KEY, label: 'my laptop' }],
+    keys: [{ key_id: MY_KEY, label: 'my laptop', kind: 'keychain', path: null }],
     sync_interval_secs: 300,
     notifications: true,
     autostart: false,
@@ -125,6 +126,8 @@ export class FakeBackend implements Backend {
   diff = rows(10);
   listeners: ((e: AppEvent) => void)[] = [];
   signError: unknown = null;
+  ledgerError: unknown = null;
+  keys: KeyView[] = settings().keys;
 
   async inbox(filter: Filter): Promise<Inbox> {
     this.calls.push(`inbox:${filter}`);
@@ -142,7 +145,11 @@ export class FakeBackend implements Backend {
     if (this.signError) throw this.signError;
     return { message: 'Signed.', key_id: MY_KEY };
   }
-  async reject(request: string, reason: string) { this.calls.push(`reject:${request}:${reason}`); return { message: 'Rejected.', key_id: MY_KEY }; }
+  async reject(request: string, reason: string, signer: unknown) {
+    this.calls.push(`reject:${request}:${reason}`);
+    this.calls.push(`reject-signer:${JSON.stringify(signer)}`);
+    return { message: 'Rejected.', key_id: MY_KEY };
+  }
   async finalize(request: string) { this.calls.push(`finalize:${request}`); return { message: 'Final.', key_id: null }; }
   async history(): Promise<HistoryView> {
     return {
@@ -153,11 +160,27 @@ export class FakeBackend implements Backend {
       broken: null,
     };
   }
-  async settings() { return settings(); }
+  async settings() { return { ...settings(), keys: this.keys }; }
   async setNotifications(on: boolean) { return { ...settings(), notifications: on }; }
   async setSyncInterval(secs: number) { return { ...settings(), sync_interval_secs: secs }; }
   async setAutostart(on: boolean) { this.calls.push(`autostart:${on}`); return { ...settings(), autostart: on }; }
-  async createKey(label: string) { return { key_id: MY_KEY, label }; }
+  async createKey(label: string) { return { key_id: MY_KEY, label, kind: 'keychain', path: null }; }
+  async readLedgerKey(): Promise<LedgerKeyView> {
+    this.calls.push('read_ledger_key');
+    if (this.ledgerError) throw this.ledgerError;
+    return { key_id: LEDGER_KEY, public_key: '02' + 'ab'.repeat(32), path: "m/45'/236'/0'/0/0", known: this.keys.some((k) => k.key_id === LEDGER_KEY) };
+  }
+  async addLedgerKey(keyId: string, label: string) {
+    this.calls.push(`add_ledger_key:${keyId}:${label}`);
+    const key = { key_id: keyId, label, kind: 'ledger', path: "m/45'/236'/0'/0/0" };
+    this.keys = [...this.keys, key];
+    return key;
+  }
+  async setKeyLabel(keyId: string, label: string) {
+    this.calls.push(`set_key_label:${keyId}:${label}`);
+    this.keys = this.keys.map((k) => (k.key_id === keyId ? { ...k, label } : k));
+    return this.keys.find((k) => k.key_id === keyId)!;
+  }
   async syncNow() { this.calls.push('sync_now'); }
   async openingReview() { return null; }
   async onEvent(f: (e: AppEvent) => void) { this.listeners.push(f); return () => {}; }

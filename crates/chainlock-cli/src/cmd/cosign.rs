@@ -667,6 +667,14 @@ pub struct DemoArgs {
     /// Remove the demo: its keychain entries and its directory.
     #[arg(long)]
     clean: bool,
+    /// Be "you" with a Ledger (Bitcoin Cash app open): its key at the default ChainLock path
+    /// goes into the demo policy instead of a new keychain key.
+    #[arg(long, conflicts_with = "clean")]
+    ledger: bool,
+    /// With --ledger: use a Speculos emulator at HOST:PORT instead of a USB Ledger (also
+    /// CHAINLOCK_LEDGER_TCP).
+    #[arg(long, value_name = "HOST:PORT", requires = "ledger")]
+    ledger_tcp: Option<String>,
 }
 
 /// Runs `chainlock demo`.
@@ -684,7 +692,25 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let world = chainlock_cosign::demo::create(&dir, now(), |step| println!("demo: {step}"))?;
+    let options = chainlock_cosign::demo::DemoOptions {
+        ledger: args.ledger.then(|| {
+            let mut open = chainlock_signer::OpenOptions::from_env();
+            if args.ledger_tcp.is_some() {
+                open.ledger_tcp = args.ledger_tcp.clone();
+            }
+            open
+        }),
+    };
+    let world =
+        chainlock_cosign::demo::create_with(&dir, now(), &options, |step| println!("demo: {step}"));
+    let world = match world {
+        Err(err @ chainlock_cosign::Error::Signer(_)) if args.ledger => {
+            return Err(anyhow::Error::new(err).context(
+                "the demo with --ledger reads your key from the Ledger first, and could not",
+            ))
+        }
+        other => other?,
+    };
     let config = world.you.config_dir.display();
     let data = world.you.data_dir.display();
     println!();
@@ -699,10 +725,15 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         "  chainlock review {}     # the tampered request: failing checks",
         &world.tampered.to_hex()[..16]
     );
+    let key = if world.your_key_uri.starts_with("ledger://") {
+        // The device shows each screen; `sign` lists them first, to compare one by one.
+        world.your_key_uri.clone()
+    } else {
+        format!("keychain://{}", &world.your_key[..16])
+    };
     println!(
-        "  chainlock sign {} --key keychain://{}",
-        &world.pending.to_hex()[..16],
-        &world.your_key[..16]
+        "  chainlock sign {} --key {key}",
+        &world.pending.to_hex()[..16]
     );
     println!("  chainlock finalize {}", &world.pending.to_hex()[..16]);
     println!("  chainlock history");

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use chainlock_signer::keychain::{self, KeyInfo, Keychain};
 use chainlock_signer::ledger::{screens, DerivationPath};
-use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity, SignerKind};
+use chainlock_signer::{KeyUri, OpenOptions, SignerIdentity};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -118,7 +118,7 @@ fn key_json(info: &KeyInfo) -> Value {
         "key_id": info.key_id,
         "public_key": info.public_key.to_hex(),
         "label": info.label,
-        "kind": SignerKind::Keychain.as_str(),
+        "kind": info.kind().as_str(),
         "uri": info.uri(),
     })
 }
@@ -177,6 +177,17 @@ fn show(id: &str, json: bool) -> Result<ExitCode> {
     let store = Keychain::new(None)?;
     let info = resolve(&store, id)?;
     // The index may be stale: read the entry (and drop it at once) to say whether it is usable.
+    // A Ledger key (added in the app's Settings) has no entry: the device holds it.
+    if let Some(path) = &info.ledger_path {
+        if json {
+            let mut v = key_json(&info);
+            v["status"] = json!("ledger");
+            print_json(&v)?;
+        } else {
+            outln!("{}status:     on a Ledger, path {path}", key_text(&info));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let status = store.check(&info);
     let (status_kind, status_text) = match &status {
         Ok(()) => ("ok".to_string(), "in the OS keychain".to_string()),

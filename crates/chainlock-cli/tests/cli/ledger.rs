@@ -80,3 +80,79 @@ fn key_ledger_tells_the_user_the_screens_the_device_shows() {
     assert!(stderr.contains("rejected on the Ledger"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn demo_with_a_ledger_that_does_not_answer_says_what_to_do_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    // A port nothing listens on: no device.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let out = chainlock()
+        .args(["demo", "--ledger", "--ledger-tcp", &closed])
+        .arg(&demo)
+        .env_remove("CHAINLOCK_LEDGER_TCP")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("reads your key from the Ledger first")
+            && stderr.contains("connect and unlock it, open the Bitcoin Cash app"),
+        "{stderr}"
+    );
+    assert!(
+        !demo.exists(),
+        "nothing is created when the device does not answer"
+    );
+    // --ledger-tcp without --ledger is a mistake, not ignored.
+    let out = chainlock()
+        .args(["demo", "--ledger-tcp", &closed])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ledger"));
+    assert!(!demo.exists());
+}
+
+#[test]
+fn key_list_and_show_name_a_ledger_key_added_in_the_app_as_a_ledger_key() {
+    use chainlock_signer::keychain::Keychain;
+    use chainlock_signer::ledger::DerivationPath;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let key: chainlock_protocol::keys::PublicKey = DEVICE_KEY.parse().unwrap();
+    let added = Keychain::new(Some(config.clone()))
+        .unwrap()
+        .add_ledger(key, &DerivationPath::chainlock_default(), "desk ledger")
+        .unwrap();
+    let out = chainlock()
+        .args(["key", "list", "--json"])
+        .env("CHAINLOCK_CONFIG_DIR", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["keys"][0]["kind"], "ledger");
+    assert_eq!(list["keys"][0]["uri"], "ledger://m/45'/236'/0'/0/0");
+    // `show` does not look for it in the keychain: the device holds it.
+    let out = chainlock()
+        .args(["key", "show", &added.key_id])
+        .env("CHAINLOCK_CONFIG_DIR", &config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("on a Ledger, path m/45'/236'/0'/0/0"),
+        "{text}"
+    );
+}
