@@ -86,6 +86,20 @@ enum Sub {
         /// CHAINLOCK_LEDGER_TCP).
         #[arg(long, value_name = "HOST:PORT")]
         ledger_tcp: Option<String>,
+        /// Also add the key to your key index under this label (as Settings > Keys does in
+        /// the app), so `keychain://`-style listings, `sign` and the app know it.
+        #[arg(long, value_name = "LABEL")]
+        add: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the label of a key (keychain or Ledger) in your key index.
+    Label {
+        /// The key id (or a unique prefix of at least 8 digits), or `keychain://<key-id>`.
+        id: String,
+        /// The new label: 1 to 100 visible characters.
+        label: String,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -107,8 +121,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             path,
             confirm_on_device,
             ledger_tcp,
+            add,
             json,
-        } => ledger(path.as_deref(), confirm_on_device, ledger_tcp, json),
+        } => ledger(
+            path.as_deref(),
+            confirm_on_device,
+            ledger_tcp,
+            add.as_deref(),
+            json,
+        ),
+        Sub::Label { id, label, json } => {
+            let store = Keychain::new(None)?;
+            let key_id = resolve_any(&store, &id)?.key_id;
+            let info = store.set_label(&key_id, &label)?;
+            report_key("labelled", &info, json)
+        }
     }
 }
 
@@ -173,9 +200,28 @@ fn resolve(store: &Keychain, id: &str) -> Result<KeyInfo> {
     Ok(store.find(&id)?)
 }
 
+/// A key id, unique prefix, `keychain://` URI, or the `ledger://` URI of a Ledger key in the
+/// index, resolved against the index.
+fn resolve_any(store: &Keychain, id: &str) -> Result<KeyInfo> {
+    if let Ok(KeyUri::Ledger { path }) = KeyUri::parse(id) {
+        let path = DerivationPath::parse(&path)?.to_string();
+        return store
+            .list()?
+            .into_iter()
+            .find(|k| k.ledger_path.as_deref() == Some(path.as_str()))
+            .with_context(|| {
+                format!(
+                    "no Ledger key on path {path} in {}: add it with `chainlock key ledger --add LABEL`",
+                    store.index_path().display()
+                )
+            });
+    }
+    resolve(store, id)
+}
+
 fn show(id: &str, json: bool) -> Result<ExitCode> {
     let store = Keychain::new(None)?;
-    let info = resolve(&store, id)?;
+    let info = resolve_any(&store, id)?;
     // The index may be stale: read the entry (and drop it at once) to say whether it is usable.
     // A Ledger key (added in the app's Settings) has no entry: the device holds it.
     if let Some(path) = &info.ledger_path {
@@ -252,7 +298,13 @@ fn import(file: Option<&str>, label: &str, json: bool) -> Result<ExitCode> {
     report_key("imported", &info, json)
 }
 
-fn ledger(path: Option<&str>, confirm: bool, tcp: Option<String>, json: bool) -> Result<ExitCode> {
+fn ledger(
+    path: Option<&str>,
+    confirm: bool,
+    tcp: Option<String>,
+    add: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
     let mut options = OpenOptions::from_env();
     if tcp.is_some() {
         options.ledger_tcp = tcp;
@@ -272,8 +324,13 @@ fn ledger(path: Option<&str>, confirm: bool, tcp: Option<String>, json: bool) ->
     }
     options.confirm_on_device = confirm;
     let signer = chainlock_signer::open(&uri, &options)?;
-    print_identity(signer.identity(), json)?;
-    Ok(ExitCode::SUCCESS)
+    let Some(label) = add else {
+        print_identity(signer.identity(), json)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let path = DerivationPath::parse(path.unwrap_or_default())?;
+    let info = Keychain::new(None)?.add_ledger(signer.identity().public_key, &path, label)?;
+    report_key("added Ledger", &info, json)
 }
 
 /// Prints a signer's identity (any backend).

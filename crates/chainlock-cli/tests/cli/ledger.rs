@@ -156,3 +156,70 @@ fn key_list_and_show_name_a_ledger_key_added_in_the_app_as_a_ledger_key() {
         "{text}"
     );
 }
+
+#[test]
+fn key_ledger_add_indexes_the_device_key_and_key_label_renames_it() {
+    let Some(binary) = speculos::speculos_or_skip() else {
+        return;
+    };
+    let emu = Speculos::start(&binary);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let run = |args: &[&str]| {
+        chainlock()
+            .args(args)
+            .env("CHAINLOCK_CONFIG_DIR", &config)
+            .env("CHAINLOCK_LEDGER_TCP", emu.apdu_addr())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["key", "ledger", "--add", "desk ledger", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added["public_key"], DEVICE_KEY);
+    assert_eq!(added["kind"], "ledger");
+    assert_eq!(added["label"], "desk ledger");
+    let key_id = added["key_id"].as_str().unwrap().to_owned();
+
+    // The same device key twice is refused, and the index keeps one entry.
+    let out = run(&["key", "ledger", "--add", "again"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&key_id),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Renamed by its ledger:// URI; a label with a control character is refused, unchanged.
+    let out = run(&["key", "label", "ledger://", "office ledger"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["key", "label", &key_id[..12], "bad\u{1b}[31mlabel"]);
+    assert!(!out.status.success());
+    let out = run(&["key", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{list}");
+    assert_eq!(keys[0]["label"], "office ledger");
+    assert_eq!(keys[0]["uri"], "ledger://m/45'/236'/0'/0/0");
+}
+
+#[test]
+fn key_label_of_an_unknown_key_says_how_to_list_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chainlock()
+        .args(["key", "label", "ledger://", "desk"])
+        .env("CHAINLOCK_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("chainlock key ledger --add"), "{stderr}");
+}
