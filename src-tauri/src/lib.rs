@@ -79,7 +79,7 @@ pub fn open_workspace(data_dir: &Path) -> std::result::Result<Workspace, chainlo
         demo::create_with(
             &dir,
             chainlock_cosign::workspace::now(),
-            &demo_options(),
+            &demo_options()?,
             |_| {},
         )?;
     }
@@ -90,13 +90,27 @@ pub fn open_workspace(data_dir: &Path) -> std::result::Result<Workspace, chainlo
 /// the default ChainLock path in the demo policy), like `chainlock demo --ledger`.
 pub const DEMO_LEDGER_ENV: &str = "CHAINLOCK_DEMO_LEDGER";
 
+/// A number of generated files for the first start's demo to add to its package, like
+/// `chainlock demo --extra-files N` (a big review to try; the 10,000-file benchmark uses it).
+pub const DEMO_EXTRA_FILES_ENV: &str = "CHAINLOCK_DEMO_EXTRA_FILES";
+
 /// The first start's demo options: with [`DEMO_LEDGER_ENV`], the Ledger (over USB, or the
-/// Speculos of `CHAINLOCK_LEDGER_TCP`) is you.
-fn demo_options() -> demo::DemoOptions {
-    demo::DemoOptions {
+/// Speculos of `CHAINLOCK_LEDGER_TCP`) is you; [`DEMO_EXTRA_FILES_ENV`] makes its release big.
+fn demo_options() -> std::result::Result<demo::DemoOptions, chainlock_cosign::Error> {
+    let extra_files = match std::env::var(DEMO_EXTRA_FILES_ENV) {
+        Ok(n) if !n.is_empty() => n.parse().map_err(|_| {
+            chainlock_cosign::Error::Refused(format!(
+                "{DEMO_EXTRA_FILES_ENV}={} is not a number of files",
+                chainlock_protocol::text::quoted(&n)
+            ))
+        })?,
+        _ => 0,
+    };
+    Ok(demo::DemoOptions {
         ledger: (std::env::var(DEMO_LEDGER_ENV).as_deref() == Ok("1"))
             .then(chainlock_signer::OpenOptions::from_env),
-    }
+        extra_files,
+    })
 }
 
 /// Manages the state, installs the tray and starts the background sync.

@@ -61,7 +61,13 @@ pub struct DemoOptions {
     /// Be *you* with the Ledger reachable with these options (USB, or Speculos with
     /// `ledger_tcp`): its key at the default ChainLock path replaces your keychain key.
     pub ledger: Option<OpenOptions>,
+    /// Also put this many generated source files in the package, each changed by one line
+    /// in 1.1.0: a big review to try the diff on (the app's 10,000-file benchmark uses it).
+    pub extra_files: usize,
 }
+
+/// The most generated files a demo may hold.
+pub const MAX_EXTRA_FILES: usize = 100_000;
 
 struct Persona {
     paths: Paths,
@@ -128,6 +134,12 @@ pub fn create_with(
             dir.display()
         )));
     }
+    if options.extra_files > MAX_EXTRA_FILES {
+        return Err(Error::Refused(format!(
+            "{} extra files is more than the demo makes ({MAX_EXTRA_FILES} at most)",
+            options.extra_files
+        )));
+    }
     // Before anything is created: a device that does not answer leaves nothing behind.
     let device_key = match &options.ledger {
         Some(open) => {
@@ -146,7 +158,7 @@ pub fn create_with(
     say("creating the sample package `pad` with tags v1.0.0 and v1.1.0");
     let source = dir.join("source");
     let remote_dir = dir.join("remote/pad.git");
-    let (v100, v110) = sample_repository(&source, &remote_dir)?;
+    let (v100, v110) = sample_repository(&source, &remote_dir, options.extra_files)?;
     let remote = format!("file://{}", remote_dir.display());
 
     say(if device_key.is_some() {
@@ -380,8 +392,23 @@ fn build_artifact(source: &Path, commit: &str, out: &Path) -> Result<PathBuf> {
     Ok(out.to_path_buf())
 }
 
+/// Generated source file `i` of the sample at `version`: 40 lines, line 21 differs between
+/// versions, a hundred files a directory.
+fn generated_file(i: usize, version: &str) -> (String, String) {
+    let body = (0..40)
+        .map(|l| {
+            if l == 20 {
+                format!("export const value{i} = '{version}'; // the line each release changes\n")
+            } else {
+                format!("// line {l} of generated file {i}: context that stays the same\n")
+            }
+        })
+        .collect();
+    (format!("src/m{:03}/f{i}.js", i / 100), body)
+}
+
 /// The sample package: two tagged commits, pushed to a bare remote. Returns both commit ids.
-fn sample_repository(source: &Path, remote: &Path) -> Result<(String, String)> {
+fn sample_repository(source: &Path, remote: &Path, extra: usize) -> Result<(String, String)> {
     let g = |action: &str| {
         let action = action.to_string();
         move |e: git2::Error| Error::git(action.clone(), &e)
@@ -406,18 +433,22 @@ fn sample_repository(source: &Path, remote: &Path) -> Result<(String, String)> {
         ),
     ];
     for (version, index) in versions {
-        let files: [(&str, String); 4] = [
+        let mut files: Vec<(String, String)> = vec![
             (
-                "package.json",
+                "package.json".into(),
                 format!("{{\n  \"name\": \"pad\",\n  \"version\": \"{version}\",\n  \"main\": \"dist/pad.js\"\n}}\n"),
             ),
-            ("index.js", index.to_string()),
-            ("build.sh", format!("{BUILD}\n")),
-            ("README.md", format!("# pad {version}\n\nPads text. A ChainLock demo package.\n")),
+            ("index.js".into(), index.to_string()),
+            ("build.sh".into(), format!("{BUILD}\n")),
+            ("README.md".into(), format!("# pad {version}\n\nPads text. A ChainLock demo package.\n")),
         ];
+        files.extend((0..extra).map(|i| generated_file(i, version)));
         for (name, text) in &files {
-            std::fs::write(source.join(name), text)
-                .map_err(|e| Error::io("cannot write", &source.join(name), e))?;
+            let path = source.join(name);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+            }
+            std::fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, e))?;
         }
         let mut index_file = repo.index().map_err(g("index"))?;
         for (name, _) in &files {
@@ -466,4 +497,49 @@ fn sample_repository(source: &Path, remote: &Path) -> Result<(String, String)> {
         )
         .map_err(g("push the sample to its remote"))?;
     Ok((ids[0].clone(), ids[1].clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn extra_files_are_in_both_releases_and_each_changed_by_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v100, v110) = sample_repository(
+            &dir.path().join("source"),
+            &dir.path().join("remote.git"),
+            250,
+        )
+        .unwrap();
+        let stats =
+            chainlock_diff::diff_digest(&dir.path().join("source"), Some(&v100), &v110).unwrap();
+        // index.js, package.json, README.md and the 250 generated files; build.sh is unchanged.
+        assert_eq!(stats.entries, 253);
+        let (name, body) = generated_file(249, "1.1.0");
+        assert_eq!(name, "src/m002/f249.js");
+        assert_eq!(body.lines().count(), 40);
+        let old = generated_file(249, "1.0.0").1;
+        let changed = old
+            .lines()
+            .zip(body.lines())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(changed, 1);
+    }
+
+    #[test]
+    fn too_many_extra_files_are_refused_before_anything_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("demo");
+        let options = DemoOptions {
+            extra_files: MAX_EXTRA_FILES + 1,
+            ..DemoOptions::default()
+        };
+        let err = create_with(&target, 1_790_000_000, &options, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("at most"), "{err}");
+        assert!(!target.exists());
+    }
 }

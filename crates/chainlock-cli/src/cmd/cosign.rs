@@ -675,6 +675,10 @@ pub struct DemoArgs {
     /// CHAINLOCK_LEDGER_TCP).
     #[arg(long, value_name = "HOST:PORT", requires = "ledger")]
     ledger_tcp: Option<String>,
+    /// Also put N generated source files in the package, each changed in 1.1.0: a big
+    /// review to try (at most 100,000).
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "clean")]
+    extra_files: usize,
 }
 
 /// Runs `chainlock demo`.
@@ -700,6 +704,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             }
             open
         }),
+        extra_files: args.extra_files,
     };
     let world =
         chainlock_cosign::demo::create_with(&dir, now(), &options, |step| println!("demo: {step}"));
