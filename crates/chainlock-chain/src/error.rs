@@ -258,6 +258,31 @@ pub enum Error {
         /// The URL given (cut to 200 characters).
         url: String,
     },
+    /// A lookup server URL that is not http(s).
+    #[error("{url:?} is not a lookup server URL: give its base for one chain and network, such as https://api.whatsonchain.com/v1/bsv/main")]
+    LookupUrl {
+        /// The URL given (cut to 200 characters).
+        url: String,
+    },
+    /// A lookup server's answer failed a check: a transaction that does not hash to its txid,
+    /// a proof that does not lead to a header, headers that do not link. Never used.
+    #[error("the lookup server {url} gave a wrong answer about {what}: {reason}; it is not used: check the server, or configure another (`chainlock chain use arc URL --lookups URL`)")]
+    Untrusted {
+        /// The server.
+        url: String,
+        /// What was asked about.
+        what: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+    /// The record source (the coordination remote's record refs) cannot be read.
+    #[error("cannot read record contents from {source_name}: {reason}; run `chainlock sync` and try again")]
+    RecordSource {
+        /// The source.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
     /// The local chain cannot mine the block asked for.
     #[error("cannot mine: {0}")]
     Mining(String),
