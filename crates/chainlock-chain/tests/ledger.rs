@@ -10,6 +10,8 @@ mod bench;
 mod concurrency;
 mod files;
 mod mining;
+mod network;
+mod network_server;
 mod records;
 mod spends;
 mod util;

@@ -107,10 +107,16 @@ pub enum ChainConfig {
         path: Option<PathBuf>,
     },
     /// An ARC server (the BSV network): broadcasts and statuses. Its API key, if any, is in
-    /// the OS keychain under [`ChainConfig::arc_key_name`].
+    /// the OS keychain under [`ChainConfig::arc_key_name`]. With `lookups`, the whole loop
+    /// runs on the network: a WhatsOnChain-style server answers the rest (ADR 0011).
     Arc {
         /// The base URL, such as `https://arc.taal.com`.
         url: String,
+        /// The lookup server's base for one chain and network, such as
+        /// `https://api.whatsonchain.com/v1/bsv/main`; absent in configurations written before
+        /// lookups existed (ARC alone then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lookups: Option<String>,
     },
 }
 

@@ -2,8 +2,9 @@
 //! decides. A candidate counts when its transaction is known to the network (mined only when
 //! proven), output 0 commits to the record's digest, and, walking the chain from the genesis,
 //! it spends a custody output of the policy in force (the genesis's own policy for a genesis)
-//! with the signatures of m of its maintainers, ALL|FORKID only. A candidate that fails is
-//! dropped and the chain assembled again without it, so nothing built on it counts either.
+//! with the signatures of m of its maintainers, ALL|FORKID only; a fork is held to the policy
+//! in force where it branches off. A candidate that fails is dropped and the chain assembled
+//! again without it, so nothing built on it counts either.
 
 use std::collections::HashSet;
 
@@ -84,14 +85,29 @@ pub(super) fn record_chain(net: &NetworkChain, package: &PackageId) -> Result<Re
     });
     loop {
         let chain = RecordChain::assemble(on_chain.iter().map(|c| c.record.clone()).collect());
-        let failed = chain.records.iter().enumerate().find_map(|(i, r)| {
-            let before = RecordChain {
-                records: chain.records[..i].to_vec(),
-                forks: Vec::new(),
-            };
-            let c = on_chain.iter().position(|c| c.record.digest == r.digest)?;
-            consent(&before, &on_chain[c]).err().map(|_| c)
-        });
+        let failed = chain
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r, &chain.records[..i]))
+            .chain(chain.forks.iter().map(|r| {
+                // A fork is checked against the chain up to the record it names; a record
+                // naming none on the chain shows no consent of the package's maintainers.
+                let upto = r
+                    .record
+                    .previous()
+                    .and_then(|p| chain.records.iter().position(|c| c.digest == p))
+                    .map_or(0, |i| i + 1);
+                (r, &chain.records[..upto])
+            }))
+            .find_map(|(r, before)| {
+                let before = RecordChain {
+                    records: before.to_vec(),
+                    forks: Vec::new(),
+                };
+                let c = on_chain.iter().position(|c| c.record.digest == r.digest)?;
+                consent(&before, &on_chain[c]).err().map(|_| c)
+            });
         match failed {
             Some(c) => {
                 on_chain.remove(c);
