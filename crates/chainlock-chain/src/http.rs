@@ -80,7 +80,12 @@ impl HttpClient {
     }
 
     /// `POST {url}{path}` with a JSON body.
-    pub fn post_json(&self, action: &'static str, path: &str, body: String) -> Result<(u16, String)> {
+    pub fn post_json(
+        &self,
+        action: &'static str,
+        path: &str,
+        body: String,
+    ) -> Result<(u16, String)> {
         self.request(action, path, Some(body))
     }
 
@@ -94,7 +99,12 @@ impl HttpClient {
         }
     }
 
-    fn request(&self, action: &'static str, path: &str, body: Option<String>) -> Result<(u16, String)> {
+    fn request(
+        &self,
+        action: &'static str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String)> {
         let url = format!("{}{path}", self.url);
         let attempts = self.retry.attempts.max(1);
         let mut wait = self.retry.backoff;
@@ -123,7 +133,11 @@ impl HttpClient {
         })
     }
 
-    fn once(&self, url: &str, body: Option<&str>) -> std::result::Result<(u16, String), ureq::Error> {
+    fn once(
+        &self,
+        url: &str,
+        body: Option<&str>,
+    ) -> std::result::Result<(u16, String), ureq::Error> {
         let mut response = match body {
             Some(body) => {
                 let mut req = self

@@ -419,7 +419,12 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
 }
 
 /// Writes one response; false when the peer has gone.
-pub fn write_response(stream: &mut impl Write, status: u16, content_type: &str, text: &str) -> bool {
+pub fn write_response(
+    stream: &mut impl Write,
+    status: u16,
+    content_type: &str,
+    text: &str,
+) -> bool {
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         text.len()
@@ -669,7 +674,7 @@ fn post_tx(req: &HttpRequest, state: &Mutex<State>) -> (u16, Value) {
         .map(|(i, s)| json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
                               "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"}))
         .collect();
-    for v in crate::util::ask_judge(&cases) {
+    for v in crate::judge::ask_judge(&cases) {
         if v["valid"] != true {
             return (
                 461,

@@ -9,6 +9,7 @@ mod arc_server;
 mod bench;
 mod concurrency;
 mod files;
+mod judge;
 mod mining;
 mod network;
 mod network_server;

@@ -93,7 +93,16 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     let topup = fund(&net, &chain, &w);
     // Top-ups go in the extended format: the lookups served the parent.
     let body = String::from_utf8(
-        net.state.lock().unwrap().requests.iter().rev().find(|r| r.method == "POST").unwrap().body.clone(),
+        net.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.method == "POST")
+            .unwrap()
+            .body
+            .clone(),
     )
     .unwrap();
     assert!(body.contains("0000000000ef"), "{body}");
@@ -103,7 +112,12 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     ));
 
     let genesis = w.genesis_of(&w.policy);
-    let gtx = record_tx(&custody(&topup, 0), &genesis, &w.maintainers[..2], ALL_FORKID);
+    let gtx = record_tx(
+        &custody(&topup, 0),
+        &genesis,
+        &w.maintainers[..2],
+        ALL_FORKID,
+    );
     assert!(chain.record_chain(&w.package).unwrap().records.is_empty());
     // Offered before it is on the network: not counted.
     offer(&offered, &genesis, &gtx);
@@ -119,13 +133,20 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     assert!(chain.merkle_path(&gtx.txid()).unwrap().is_none());
 
     let height = net.mine();
-    assert!(matches!(chain.tx_status(&gtx.txid()).unwrap(), TxStatus::Mined { height: h, .. } if h == height));
+    assert!(
+        matches!(chain.tx_status(&gtx.txid()).unwrap(), TxStatus::Mined { height: h, .. } if h == height)
+    );
     assert_eq!(chain.headers().unwrap(), net.headers());
 
     // A release on it, and two records that are not the maintainers' consent: one signed by
     // keys of another policy, one whose transaction commits to another record.
     let release = w.release_on(genesis.digest().unwrap(), &w.policy, "1.0.0");
-    let rtx = record_tx(&custody(&topup, 1), &release, &w.maintainers[1..], ALL_FORKID);
+    let rtx = record_tx(
+        &custody(&topup, 1),
+        &release,
+        &w.maintainers[1..],
+        ALL_FORKID,
+    );
     chain.broadcast(&rtx, Some(&release)).unwrap();
     offer(&offered, &release, &rtx);
     let strangers = sorted(vec![key(40), key(41)]);
@@ -133,12 +154,26 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     let fake_funding = net.coins(&p2pkh(&w.funder), CUSTODY_VALUE + 1_000);
     let stranger_custody = spend_p2pkh(
         &w.funder,
-        &[(OutPoint { txid: fake_funding.txid(), vout: 0 }, fake_funding.outputs[0].clone())],
-        vec![TxOut { value: CUSTODY_VALUE, script_pubkey: other.custody_script().unwrap() }],
+        &[(
+            OutPoint {
+                txid: fake_funding.txid(),
+                vout: 0,
+            },
+            fake_funding.outputs[0].clone(),
+        )],
+        vec![TxOut {
+            value: CUSTODY_VALUE,
+            script_pubkey: other.custody_script().unwrap(),
+        }],
     );
     chain.broadcast(&stranger_custody, None).unwrap();
     let forged = w.release_on(genesis.digest().unwrap(), &w.policy, "6.6.6");
-    let ftx = record_tx(&custody(&stranger_custody, 0), &forged, &strangers[..1], ALL_FORKID);
+    let ftx = record_tx(
+        &custody(&stranger_custody, 0),
+        &forged,
+        &strangers[..1],
+        ALL_FORKID,
+    );
     chain.broadcast(&ftx, Some(&forged)).unwrap();
     offer(&offered, &forged, &ftx);
     let mismatched = w.release_on(genesis.digest().unwrap(), &w.policy, "7.7.7");
@@ -147,20 +182,40 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
 
     let rc = chain.record_chain(&w.package).unwrap();
     let digests: Vec<_> = rc.records.iter().map(|r| r.digest).collect();
-    assert_eq!(digests, vec![genesis.digest().unwrap(), release.digest().unwrap()]);
+    assert_eq!(
+        digests,
+        vec![genesis.digest().unwrap(), release.digest().unwrap()]
+    );
     assert!(rc.forks.is_empty(), "{:?}", rc.forks);
 
     // The bundle from the network's proofs verifies offline against the lookups' headers.
     let beef = record_beef(&chain, &rtx).unwrap().unwrap();
     let bundles = [
-        Bundle { record_json: genesis.canonical_bytes().unwrap(), tx: gtx.clone(), beef: record_beef(&chain, &gtx).unwrap().unwrap() },
-        Bundle { record_json: release.canonical_bytes().unwrap(), tx: rtx.clone(), beef },
+        Bundle {
+            record_json: genesis.canonical_bytes().unwrap(),
+            tx: gtx.clone(),
+            beef: record_beef(&chain, &gtx).unwrap().unwrap(),
+        },
+        Bundle {
+            record_json: release.canonical_bytes().unwrap(),
+            tx: rtx.clone(),
+            beef,
+        },
     ];
-    let report = verify_chain(&bundles, &chain.headers().unwrap(), &genesis.digest().unwrap()).unwrap();
+    let report = verify_chain(
+        &bundles,
+        &chain.headers().unwrap(),
+        &genesis.digest().unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.chain.len(), 2, "{report:?}");
 
     assert_eq!(net.violations(), Vec::<String>::new());
-    assert_eq!(net.judged(), 5, "the top-ups and records, each judged by @bsv/sdk");
+    assert_eq!(
+        net.judged(),
+        5,
+        "the top-ups and records, each judged by @bsv/sdk"
+    );
 }
 
 #[test]
@@ -171,7 +226,12 @@ fn lying_lookups_are_refused_with_their_reason() {
     let w = World::new();
     let topup = fund(&net, &chain, &w);
     let genesis = w.genesis_of(&w.policy);
-    let gtx = record_tx(&custody(&topup, 0), &genesis, &w.maintainers[..2], ALL_FORKID);
+    let gtx = record_tx(
+        &custody(&topup, 0),
+        &genesis,
+        &w.maintainers[..2],
+        ALL_FORKID,
+    );
     chain.broadcast(&gtx, Some(&genesis)).unwrap();
     offer(&offered, &genesis, &gtx);
     net.mine();
@@ -184,20 +244,59 @@ fn lying_lookups_are_refused_with_their_reason() {
         let text = err.to_string();
         assert!(matches!(err, Error::Untrusted { .. }), "{lie:?}: {text}");
         assert!(text.contains(expect), "{lie:?}: {text}");
-        assert!(text.contains(&net.lookups_url()), "names the server: {text}");
+        assert!(
+            text.contains(&net.lookups_url()),
+            "names the server: {text}"
+        );
     };
-    refused(Lie::WrongTx, &|| chain.transaction(&gtx.txid()).map(drop), "whose hash is not the txid asked for");
-    refused(Lie::BadProof, &|| chain.merkle_path(&gtx.txid()).map(drop), "not the root of block");
-    refused(Lie::UnknownBlock, &|| chain.tx_status(&gtx.txid()).map(drop), "is not on the header chain");
-    refused(Lie::WrongSpender, &|| chain.output_state(&custody(&topup, 0).outpoint).map(drop), "does not spend it");
-    refused(Lie::WrongValue, &|| chain.unspent_outputs(&w.policy.custody_script().unwrap()).map(drop), "does not pay");
+    refused(
+        Lie::WrongTx,
+        &|| chain.transaction(&gtx.txid()).map(drop),
+        "whose hash is not the txid asked for",
+    );
+    refused(
+        Lie::BadProof,
+        &|| chain.merkle_path(&gtx.txid()).map(drop),
+        "not the root of block",
+    );
+    refused(
+        Lie::UnknownBlock,
+        &|| chain.tx_status(&gtx.txid()).map(drop),
+        "is not on the header chain",
+    );
+    refused(
+        Lie::WrongSpender,
+        &|| chain.output_state(&custody(&topup, 0).outpoint).map(drop),
+        "does not spend it",
+    );
+    refused(
+        Lie::WrongValue,
+        &|| {
+            chain
+                .unspent_outputs(&w.policy.custody_script().unwrap())
+                .map(drop)
+        },
+        "does not pay",
+    );
     // Headers: a fresh client, so nothing is cached yet.
     let fresh = chain_for(&net, offered.clone());
-    refused(Lie::UnlinkedHeader, &|| fresh.headers().map(drop), "does not link to the header at height");
+    refused(
+        Lie::UnlinkedHeader,
+        &|| fresh.headers().map(drop),
+        "does not link to the header at height",
+    );
     let fresh = chain_for(&net, offered.clone());
-    refused(Lie::ForgedHeader, &|| fresh.headers().map(drop), "the header's fields hash to");
+    refused(
+        Lie::ForgedHeader,
+        &|| fresh.headers().map(drop),
+        "the header's fields hash to",
+    );
     // A lie in the record chain's proofs refuses the record chain, not a shorter one.
-    refused(Lie::BadProof, &|| chain.record_chain(&w.package).map(drop), "not the root of block");
+    refused(
+        Lie::BadProof,
+        &|| chain.record_chain(&w.package).map(drop),
+        "not the root of block",
+    );
     // Honest again: everything answers.
     assert_eq!(chain.record_chain(&w.package).unwrap().records.len(), 1);
     assert_eq!(net.violations(), Vec::<String>::new());
@@ -208,12 +307,26 @@ fn lookup_failures_are_retried_then_name_the_request() {
     let net = FakeNetwork::start();
     let chain = chain_for(&net, Offered::default());
     net.state.lock().unwrap().drop_next = 2;
-    assert_eq!(chain.headers().unwrap().len(), 1, "the third attempt succeeds");
+    assert_eq!(
+        chain.headers().unwrap().len(),
+        1,
+        "the third attempt succeeds"
+    );
     net.state.lock().unwrap().drop_next = 10;
-    let err = chain_for(&net, Offered::default()).headers().unwrap_err().to_string();
-    assert!(err.contains("GET /chain/info failed after 4 attempt(s)"), "{err}");
+    let err = chain_for(&net, Offered::default())
+        .headers()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GET /chain/info failed after 4 attempt(s)"),
+        "{err}"
+    );
     assert!(matches!(
-        NetworkChain::new(ArcConfig::new(&net.url), LookupConfig::new("ftp://x"), Box::new(Offered::default())),
+        NetworkChain::new(
+            ArcConfig::new(&net.url),
+            LookupConfig::new("ftp://x"),
+            Box::new(Offered::default())
+        ),
         Err(Error::LookupUrl { .. })
     ));
 }

@@ -154,13 +154,21 @@ fn serve(stream: TcpStream, state: &Mutex<NetState>, ledger: &LocalLedger, doc: 
         } else {
             let (status, v) = match doc.check_request(&req) {
                 Err(v) => {
-                    state.lock().unwrap().violations.push(format!("request: {v}"));
+                    state
+                        .lock()
+                        .unwrap()
+                        .violations
+                        .push(format!("request: {v}"));
                     (400, problem(400, "Bad request", &v))
                 }
                 Ok(template) => {
                     let (status, v) = arc(&req, &template, state, ledger);
                     if let Err(e) = doc.check_response(&req.method, &template, status, &v) {
-                        state.lock().unwrap().violations.push(format!("response: {e}"));
+                        state
+                            .lock()
+                            .unwrap()
+                            .violations
+                            .push(format!("response: {e}"));
                     }
                     (status, v)
                 }
@@ -190,7 +198,12 @@ fn arc_status(ledger: &LocalLedger, txid: &Txid) -> Option<Value> {
     Some(v)
 }
 
-fn arc(req: &HttpRequest, template: &str, state: &Mutex<NetState>, ledger: &LocalLedger) -> (u16, Value) {
+fn arc(
+    req: &HttpRequest,
+    template: &str,
+    state: &Mutex<NetState>,
+    ledger: &LocalLedger,
+) -> (u16, Value) {
     match (req.method.as_str(), template) {
         ("GET", "/v1/policy") => (
             200,
@@ -200,9 +213,19 @@ fn arc(req: &HttpRequest, template: &str, state: &Mutex<NetState>, ledger: &Loca
         ),
         ("GET", "/v1/tx/{txid}") => {
             let id = req.path.rsplit('/').next().unwrap();
-            match Txid::from_display_hex(id).ok().and_then(|t| arc_status(ledger, &t)) {
+            match Txid::from_display_hex(id)
+                .ok()
+                .and_then(|t| arc_status(ledger, &t))
+            {
                 Some(v) => (200, v),
-                None => (404, problem(404, "Not found", "The requested resource could not be found")),
+                None => (
+                    404,
+                    problem(
+                        404,
+                        "Not found",
+                        "The requested resource could not be found",
+                    ),
+                ),
             }
         }
         ("POST", "/v1/tx") => post(req, state, ledger),
@@ -213,7 +236,10 @@ fn arc(req: &HttpRequest, template: &str, state: &Mutex<NetState>, ledger: &Loca
 fn post(req: &HttpRequest, state: &Mutex<NetState>, ledger: &LocalLedger) -> (u16, Value) {
     let body: Value = serde_json::from_slice(&req.body).unwrap();
     let Ok(bytes) = hex::decode(body["rawTx"].as_str().unwrap_or("")) else {
-        return (463, problem(463, "Malformed transaction", "rawTx is not hex"));
+        return (
+            463,
+            problem(463, "Malformed transaction", "rawTx is not hex"),
+        );
     };
     let (tx, ef) = match decode_ef(&bytes) {
         Some((tx, spent)) => (tx, Some(spent)),
@@ -238,7 +264,11 @@ fn post(req: &HttpRequest, state: &Mutex<NetState>, ledger: &LocalLedger) -> (u1
             (None, OutputState::Unknown) => {
                 return (
                     460,
-                    problem(460, "Not extended format", &format!("input {i}: parent unknown")),
+                    problem(
+                        460,
+                        "Not extended format",
+                        &format!("input {i}: parent unknown"),
+                    ),
                 )
             }
         }
@@ -250,9 +280,16 @@ fn post(req: &HttpRequest, state: &Mutex<NetState>, ledger: &LocalLedger) -> (u1
             .map(|(i, s)| json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
                 "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"}))
             .collect();
-        for v in crate::util::ask_judge(&cases) {
+        for v in crate::judge::ask_judge(&cases) {
             if v["valid"] != true {
-                return (461, problem(461, "Malformed transaction", &format!("unlocking script fails: {}", v["error"])));
+                return (
+                    461,
+                    problem(
+                        461,
+                        "Malformed transaction",
+                        &format!("unlocking script fails: {}", v["error"]),
+                    ),
+                );
             }
         }
     }
@@ -332,16 +369,28 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
     let headers = ledger.headers().unwrap();
     match parts.as_slice() {
         ["tx", id, "hex"] => {
-            let Ok(txid) = Txid::from_display_hex(id) else { return not_found() };
-            let Some(tx) = ledger.transaction(&txid).unwrap() else { return not_found() };
+            let Ok(txid) = Txid::from_display_hex(id) else {
+                return not_found();
+            };
+            let Some(tx) = ledger.transaction(&txid).unwrap() else {
+                return not_found();
+            };
             if lie == Some(Lie::WrongTx) {
-                let other = ledger.history().unwrap().into_iter().map(|(t, _)| t).find(|t| t.txid() != txid).unwrap();
+                let other = ledger
+                    .history()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .find(|t| t.txid() != txid)
+                    .unwrap();
                 return (200, other.to_hex());
             }
             (200, tx.to_hex())
         }
         ["tx", id, "proof", "tsc"] => {
-            let Ok(txid) = Txid::from_display_hex(id) else { return not_found() };
+            let Ok(txid) = Txid::from_display_hex(id) else {
+                return not_found();
+            };
             let Some(path) = ledger.merkle_path(&txid).unwrap() else {
                 return (200, "null".into());
             };
@@ -371,13 +420,24 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                 return not_found();
             };
             let spender = ledger.transaction(&by).unwrap().unwrap();
-            let vin = spender.inputs.iter().position(|i| i.prevout == outpoint).unwrap();
-            let vin = if lie == Some(Lie::WrongSpender) { vin + 1 } else { vin };
+            let vin = spender
+                .inputs
+                .iter()
+                .position(|i| i.prevout == outpoint)
+                .unwrap();
+            let vin = if lie == Some(Lie::WrongSpender) {
+                vin + 1
+            } else {
+                vin
+            };
             let status = match ledger.tx_status(&by).unwrap() {
                 TxStatus::Mined { .. } => "confirmed",
                 _ => "unconfirmed",
             };
-            (200, json!({"txid": by.to_string(), "vin": vin, "status": status}).to_string())
+            (
+                200,
+                json!({"txid": by.to_string(), "vin": vin, "status": status}).to_string(),
+            )
         }
         ["script", hash, "unspent", "all"] => {
             let script = ledger
@@ -388,7 +448,10 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                 .map(|o| o.script_pubkey)
                 .find(|s| script_hash(s) == *hash);
             let Some(script) = script else {
-                return (200, json!({"script": hash, "result": [], "error": ""}).to_string());
+                return (
+                    200,
+                    json!({"script": hash, "result": [], "error": ""}).to_string(),
+                );
             };
             let result: Vec<Value> = ledger
                 .unspent_outputs(&script)
@@ -405,7 +468,10 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                     v
                 })
                 .collect();
-            (200, json!({"script": hash, "result": result, "error": ""}).to_string())
+            (
+                200,
+                json!({"script": hash, "result": result, "error": ""}).to_string(),
+            )
         }
         ["chain", "info"] => {
             let tip = headers.len() as u64 - 1;
@@ -413,8 +479,12 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
             (200, json!({"chain": "test", "blocks": tip, "headers": tip, "bestblockhash": hash.to_string()}).to_string())
         }
         ["block", "height", h] => {
-            let Ok(height) = h.parse::<u64>() else { return not_found() };
-            let Some(header) = headers.at(height).copied() else { return not_found() };
+            let Ok(height) = h.parse::<u64>() else {
+                return not_found();
+            };
+            let Some(header) = headers.at(height).copied() else {
+                return not_found();
+            };
             let tip = headers.len() as u64 - 1;
             let mut v = header_json(&header, height);
             match lie {
@@ -433,7 +503,11 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
             (200, v.to_string())
         }
         ["block", hash, "header"] => {
-            let found = headers.headers().iter().enumerate().find(|(_, h)| h.hash().to_string() == *hash);
+            let found = headers
+                .headers()
+                .iter()
+                .enumerate()
+                .find(|(_, h)| h.hash().to_string() == *hash);
             match found {
                 Some((height, h)) => (200, header_json(h, height as u64).to_string()),
                 None => not_found(),

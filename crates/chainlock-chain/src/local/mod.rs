@@ -27,8 +27,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Broadcast, Chain, Error, OutputState, PackageId, RecordChain, Result, TxStatus};
 pub use blocks::{Block, COINBASE_MARK, LOCAL_BITS};
-pub use store::Origin;
 pub(crate) use store::is_unspendable;
+pub use store::Origin;
 use store::Store;
 
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

@@ -90,12 +90,18 @@ impl Lookups {
             return Ok(None);
         };
         let tx = Transaction::from_hex(text.trim()).map_err(|e| {
-            self.lie(format!("transaction {txid}"), format!("its answer is not a transaction: {e}"))
+            self.lie(
+                format!("transaction {txid}"),
+                format!("its answer is not a transaction: {e}"),
+            )
         })?;
         if tx.txid() != *txid {
             return Err(self.lie(
                 format!("transaction {txid}"),
-                format!("it served transaction {}, whose hash is not the txid asked for", tx.txid()),
+                format!(
+                    "it served transaction {}, whose hash is not the txid asked for",
+                    tx.txid()
+                ),
             ));
         }
         Ok(Some(tx))
@@ -109,8 +115,8 @@ impl Lookups {
         else {
             return Ok(None);
         };
-        let proof = wire::tsc_proof(v)
-            .map_err(|e| self.lie(format!("the merkle proof of {txid}"), e))?;
+        let proof =
+            wire::tsc_proof(v).map_err(|e| self.lie(format!("the merkle proof of {txid}"), e))?;
         if let Some((p, _)) = &proof {
             if p.txid != *txid {
                 return Err(self.lie(
@@ -135,7 +141,10 @@ impl Lookups {
             .map(Txid)
             .map_err(|e| self.lie(what.clone(), e))?;
         let spender = self.transaction(&by)?.ok_or_else(|| {
-            self.lie(what.clone(), format!("it names {by} as the spender but does not serve it"))
+            self.lie(
+                what.clone(),
+                format!("it names {by} as the spender but does not serve it"),
+            )
         })?;
         let spends = spender
             .inputs
@@ -171,7 +180,10 @@ impl Lookups {
                 vout: u.tx_pos,
             };
             let tx = self.transaction(&txid)?.ok_or_else(|| {
-                self.lie(what(), format!("it lists {outpoint} but does not serve {txid}"))
+                self.lie(
+                    what(),
+                    format!("it lists {outpoint} but does not serve {txid}"),
+                )
             })?;
             let output = tx
                 .outputs
@@ -180,7 +192,10 @@ impl Lookups {
                 .ok_or_else(|| {
                     self.lie(
                         what(),
-                        format!("{outpoint} does not pay {} satoshis to that script", u.value),
+                        format!(
+                            "{outpoint} does not pay {} satoshis to that script",
+                            u.value
+                        ),
                     )
                 })?
                 .clone();
@@ -225,7 +240,8 @@ impl Lookups {
     /// refused unless its fields hash to `hash`.
     pub fn header_by_hash(&self, hash: &BlockHash) -> Result<Option<(u64, BlockHeader)>> {
         let action = "GET /block/{hash}/header";
-        let Some(answer) = self.json::<wire::HeaderAnswer>(action, &format!("/block/{hash}/header"))?
+        let Some(answer) =
+            self.json::<wire::HeaderAnswer>(action, &format!("/block/{hash}/header"))?
         else {
             return Ok(None);
         };
@@ -258,7 +274,10 @@ impl Lookups {
             404 => Ok(None),
             _ => Err(self.http.answer_error(
                 action,
-                format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()),
+                format!(
+                    "HTTP {status}: {}",
+                    body.chars().take(300).collect::<String>()
+                ),
             )),
         }
     }

@@ -153,7 +153,11 @@ pub fn tsc_proof(v: Value) -> Result<Option<(TscProof, TscTarget)>, String> {
                 .and_then(|b| BlockHeader::decode(&b).ok())
                 .ok_or("target is not an 80-byte header")?,
         ),
-        other => return Err(format!("targetType {other:.40} is not hash, header or merkleRoot")),
+        other => {
+            return Err(format!(
+                "targetType {other:.40} is not hash, header or merkleRoot"
+            ))
+        }
     };
     if v["composite"].as_bool() == Some(true) {
         return Err("composite proofs are not read".into());

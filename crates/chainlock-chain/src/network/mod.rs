@@ -138,7 +138,10 @@ impl NetworkChain {
         let wanted = usize::try_from(tip_height)
             .ok()
             .and_then(|h| h.checked_add(1))
-            .ok_or_else(|| self.lookups.lie("the chain tip".into(), "height out of range".into()))?;
+            .ok_or_else(|| {
+                self.lookups
+                    .lie("the chain tip".into(), "height out of range".into())
+            })?;
         cache.truncate(wanted);
         let mut refetched = false;
         let mut height = cache.len();
@@ -171,10 +174,13 @@ impl NetworkChain {
             cache.clear();
             return Err(self.lookups.lie(
                 "the chain tip".into(),
-                format!("it names {tip_hash} at height {tip_height}, but the headers lead to {last:?}"),
+                format!(
+                    "it names {tip_hash} at height {tip_height}, but the headers lead to {last:?}"
+                ),
             ));
         }
-        HeaderChain::new(cache.clone()).map_err(|e| self.lookups.lie("the headers".into(), e.to_string()))
+        HeaderChain::new(cache.clone())
+            .map_err(|e| self.lookups.lie("the headers".into(), e.to_string()))
     }
 
     /// The outputs `tx` spends, from the lookups (each parent checked by its hash); None when

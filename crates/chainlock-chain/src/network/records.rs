@@ -39,11 +39,10 @@ pub(super) fn record_chain(net: &NetworkChain, package: &PackageId) -> Result<Re
             continue;
         }
         let digest = c.record.digest()?;
-        let committed = c
-            .tx
-            .outputs
-            .first()
-            .and_then(|o| o.script_pubkey.parse_commitment().ok());
+        let committed =
+            c.tx.outputs
+                .first()
+                .and_then(|o| o.script_pubkey.parse_commitment().ok());
         if committed != Some(digest.0) || !seen.insert(digest) {
             continue;
         }
