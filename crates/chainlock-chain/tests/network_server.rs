@@ -32,6 +32,8 @@ pub enum Lie {
     UnlinkedHeader,
     /// A header's merkle root changed, its claimed hash kept.
     ForgedHeader,
+    /// The tip's header with a nonce whose hash misses the target (its hash recomputed).
+    NoWork,
     /// `/spent` names an input that does not spend the output.
     WrongSpender,
     /// `/unspent/all` lists an output with a value it does not have.
@@ -492,6 +494,13 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                     let mut forged = header;
                     forged.prev_hash = chainlock_spv::BlockHash([7; 32]);
                     v = header_json(&forged, height);
+                }
+                Some(Lie::NoWork) if height == tip => {
+                    let mut lazy = header;
+                    while lazy.meets_target() {
+                        lazy.nonce = lazy.nonce.wrapping_add(1);
+                    }
+                    v = header_json(&lazy, height);
                 }
                 Some(Lie::ForgedHeader) if height == tip => {
                     let mut forged = header;

@@ -3,7 +3,7 @@
 //! network does not carry (ADR 0011).
 //!
 //! What is checked rather than believed: transactions hash to their txids, headers link from
-//! height 0 to the tip the server names and each hashes to what it claims, merkle proofs lead
+//! height 0 to the tip the server names, each hashes to what it claims and meets its target, merkle proofs lead
 //! to the merkle root of a header on that chain (so "mined" means proven, whatever ARC says),
 //! spends come with the spending transaction, and a record counts only when its transaction
 //! is on the network, commits to it, and spends a custody output of the policy in force
@@ -130,7 +130,8 @@ impl NetworkChain {
     }
 
     /// Brings the checked header chain up to the lookups' tip: each new header must hash to
-    /// what it claims and name the one before; the last must be the tip named. A chain that
+    /// what it claims, meet the target its bits claim, and name the one before; the last
+    /// must be the tip named. A chain that
     /// no longer links where it did (a reorganisation) is fetched again from height 0, once.
     fn sync_headers(&self) -> Result<HeaderChain> {
         let mut cache = self.headers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -147,6 +148,16 @@ impl NetworkChain {
         let mut height = cache.len();
         while height < wanted {
             let header = self.lookups.header_at(height as u64)?;
+            if !header.meets_target() {
+                return Err(self.lookups.lie(
+                    format!("the header at height {height}"),
+                    format!(
+                        "its hash {} is above the target its bits 0x{:08x} claim: no work was done",
+                        header.hash(),
+                        header.bits
+                    ),
+                ));
+            }
             if let Some(before) = height.checked_sub(1).and_then(|b| cache.get(b)) {
                 if header.prev_hash != before.hash() {
                     if !refetched && height == cache.len() && !cache.is_empty() {
