@@ -10,7 +10,7 @@
 //! transaction ARC already holds (and did not refuse) is `AlreadyKnown`, without a second POST.
 //!
 //! ARC answers for transactions only: it serves no record chains, output states or headers,
-//! and says so ([`Error::Unsupported`]).
+//! and says so ([`Error::Unsupported`]); [`crate::network::NetworkChain`] adds lookups for them.
 
 pub mod wire;
 
@@ -317,15 +317,15 @@ impl Chain for ArcChain {
     }
 
     fn output_state(&self, _outpoint: &OutPoint) -> Result<OutputState> {
-        Err(self.unsupported("output states (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported("output states (add lookups: `chainlock chain use arc URL --lookups URL`)"))
     }
 
     fn record_chain(&self, _package: &PackageId) -> Result<RecordChain> {
-        Err(self.unsupported("record chains (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported("record chains (add lookups: `chainlock chain use arc URL --lookups URL`)"))
     }
 
     fn unspent_outputs(&self, _script: &Script) -> Result<Vec<(OutPoint, TxOut)>> {
-        Err(self.unsupported("unspent outputs (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported("unspent outputs (add lookups: `chainlock chain use arc URL --lookups URL`)"))
     }
 
     fn mine_pending(&self, _time: u64) -> Result<Option<crate::local::Block>> {
@@ -360,6 +360,6 @@ impl Chain for ArcChain {
     }
 
     fn headers(&self) -> Result<HeaderChain> {
-        Err(self.unsupported("block headers (a header service is needed)"))
+        Err(self.unsupported("block headers (add lookups: `chainlock chain use arc URL --lookups URL`)"))
     }
 }
