@@ -185,3 +185,38 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arc_configuration_written_before_lookups_still_reads_and_new_ones_round_trip() {
+        let old: Config =
+            serde_json::from_str(r#"{"chain": {"kind": "arc", "url": "https://arc.example"}}"#)
+                .unwrap();
+        assert_eq!(
+            old.chain,
+            ChainConfig::Arc {
+                url: "https://arc.example".into(),
+                lookups: None
+            }
+        );
+        // Written back without the field, as before.
+        assert!(!serde_json::to_string(&old).unwrap().contains("lookups"));
+        let new = Config {
+            chain: ChainConfig::Arc {
+                url: "https://arc.example".into(),
+                lookups: Some("https://api.whatsonchain.com/v1/bsv/main".into()),
+            },
+            ..Config::default()
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), new);
+        // An unknown field is still refused.
+        assert!(serde_json::from_str::<Config>(
+            r#"{"chain": {"kind": "arc", "url": "u", "lookup": "typo"}}"#
+        )
+        .is_err());
+    }
+}

@@ -317,15 +317,21 @@ impl Chain for ArcChain {
     }
 
     fn output_state(&self, _outpoint: &OutPoint) -> Result<OutputState> {
-        Err(self.unsupported("output states (add lookups: `chainlock chain use arc URL --lookups URL`)"))
+        Err(self.unsupported(
+            "output states (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn record_chain(&self, _package: &PackageId) -> Result<RecordChain> {
-        Err(self.unsupported("record chains (add lookups: `chainlock chain use arc URL --lookups URL`)"))
+        Err(self.unsupported(
+            "record chains (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn unspent_outputs(&self, _script: &Script) -> Result<Vec<(OutPoint, TxOut)>> {
-        Err(self.unsupported("unspent outputs (add lookups: `chainlock chain use arc URL --lookups URL`)"))
+        Err(self.unsupported(
+            "unspent outputs (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn mine_pending(&self, _time: u64) -> Result<Option<crate::local::Block>> {
@@ -360,6 +366,8 @@ impl Chain for ArcChain {
     }
 
     fn headers(&self) -> Result<HeaderChain> {
-        Err(self.unsupported("block headers (add lookups: `chainlock chain use arc URL --lookups URL`)"))
+        Err(self.unsupported(
+            "block headers (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 }

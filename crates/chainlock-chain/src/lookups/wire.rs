@@ -174,3 +174,101 @@ pub fn tsc_proof(v: Value) -> Result<Option<(TscProof, TscTarget)>, String> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some((TscProof { index, txid, nodes }, target)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Bitcoin's genesis block, as a block answer gives it.
+    fn genesis_answer() -> HeaderAnswer {
+        serde_json::from_value(json!({
+            "hash": "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+            "height": 0, "version": 1,
+            "merkleroot": "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b",
+            "time": 1231006505, "bits": "1d00ffff", "nonce": 2083236893,
+            "confirmations": 900000, "chainwork": "0000000000000000000000000000000000000000000000000000000100010001"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_header_answer_becomes_the_header_it_claims_or_is_refused() {
+        let header = genesis_answer().header().unwrap();
+        assert_eq!(header.hash().to_string(), genesis_answer().hash);
+        assert!(header.meets_target());
+        let mut bent = genesis_answer();
+        bent.nonce += 1;
+        let err = bent.header().unwrap_err();
+        assert!(err.contains("hash to"), "{err}");
+        bent = genesis_answer();
+        bent.bits = "zz".into();
+        assert!(bent.header().unwrap_err().contains("not hex"));
+    }
+
+    #[test]
+    fn tsc_proofs_read_in_every_shape_whatsonchain_serves() {
+        let txid = "ab".repeat(32);
+        let node = "cd".repeat(32);
+        let target = "00".repeat(31) + "01";
+        let one = json!({"index": 1, "txOrId": txid, "target": target, "nodes": [node, "*"]});
+        let (p, t) = tsc_proof(one.clone()).unwrap().unwrap();
+        assert_eq!(p.index, 1);
+        assert_eq!(p.txid.to_string(), txid);
+        assert_eq!(p.nodes.len(), 2);
+        assert_eq!(p.nodes[1], TscNode::Duplicate);
+        assert!(matches!(t, TscTarget::BlockHash(h) if h.to_string() == target));
+        // A list holding one, and the unmined answers.
+        assert_eq!(tsc_proof(json!([one.clone()])).unwrap().unwrap().0, p);
+        assert!(tsc_proof(Value::Null).unwrap().is_none());
+        assert!(tsc_proof(json!([])).unwrap().is_none());
+        assert!(tsc_proof(json!([one.clone(), one.clone()])).is_err());
+        // Other targets.
+        let mut root = one.clone();
+        root["targetType"] = json!("merkleRoot");
+        assert!(matches!(
+            tsc_proof(root).unwrap().unwrap().1,
+            TscTarget::MerkleRoot(_)
+        ));
+        let mut header = one.clone();
+        header["targetType"] = json!("header");
+        header["target"] = json!("01".repeat(80));
+        assert!(matches!(
+            tsc_proof(header.clone()).unwrap().unwrap().1,
+            TscTarget::Header(_)
+        ));
+        header["target"] = json!("01".repeat(79));
+        assert!(tsc_proof(header).is_err());
+        // A full transaction instead of its id: the id is its hash.
+        let tx = chainlock_protocol::tx::Transaction {
+            version: 1,
+            inputs: vec![],
+            outputs: vec![],
+            lock_time: 0,
+        };
+        let mut full = one.clone();
+        full["txOrId"] = json!(tx.to_hex());
+        assert_eq!(tsc_proof(full).unwrap().unwrap().0.txid, tx.txid());
+        // Malformed: refused, never guessed.
+        for bad in [
+            json!({"txOrId": txid, "target": target, "nodes": []}),
+            json!({"index": 0, "txOrId": txid, "target": target, "nodes": ["xyz"]}),
+            json!({"index": 0, "txOrId": txid, "target": target, "nodes": [], "composite": true}),
+            json!({"index": 0, "txOrId": txid, "target": target, "targetType": "other", "nodes": []}),
+        ] {
+            assert!(tsc_proof(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unspent_lists_read_in_both_shapes() {
+        let item = json!({"tx_hash": "ab".repeat(32), "tx_pos": 1, "value": 5, "height": 7});
+        assert_eq!(unspent_list(json!([item.clone()])).unwrap().len(), 1);
+        let all = unspent_list(json!({"result": [item], "error": ""})).unwrap();
+        assert_eq!(
+            (all[0].tx_pos, all[0].value, all[0].height),
+            (1, 5, Some(7))
+        );
+        assert!(unspent_list(json!("nope")).is_err());
+    }
+}
