@@ -330,3 +330,26 @@ fn lookup_failures_are_retried_then_name_the_request() {
         Err(Error::LookupUrl { .. })
     ));
 }
+
+#[test]
+fn a_reorganisation_is_followed_not_mistaken_for_a_lie() {
+    let net = FakeNetwork::start();
+    let chain = chain_for(&net, Offered::default());
+    net.mine();
+    net.mine();
+    assert_eq!(chain.headers().unwrap(), net.headers());
+    // Another chain of the same length, then longer: the kept headers no longer lead to the
+    // tip, or no longer link; both are fetched again from height 0.
+    let dir = tempfile::tempdir().unwrap();
+    let other = std::sync::Arc::new(
+        chainlock_chain::LocalLedger::open(&dir.path().join("other.sqlite")).unwrap(),
+    );
+    for t in 0..3 {
+        other.mine(1_900_000_000 + t).unwrap();
+    }
+    net.state.lock().unwrap().serve_from = Some(other.clone());
+    assert_eq!(chain.headers().unwrap(), other.headers().unwrap());
+    net.state.lock().unwrap().serve_from = None;
+    net.mine();
+    assert_eq!(chain.headers().unwrap(), net.headers());
+}

@@ -47,6 +47,8 @@ pub struct NetState {
     pub lie: Option<Lie>,
     pub drop_next: u32,
     pub judged: usize,
+    /// Another chain the lookups answer from (a reorganisation, seen from the client).
+    pub serve_from: Option<Arc<LocalLedger>>,
 }
 
 /// The fake network.
@@ -145,8 +147,11 @@ fn serve(stream: TcpStream, state: &Mutex<NetState>, ledger: &LocalLedger, doc: 
             }
         }
         let (status, ct, text) = if let Some(path) = req.path.strip_prefix(WOC) {
-            let lie = state.lock().unwrap().lie;
-            let (status, text) = lookup(&req.method, path, ledger, lie);
+            let (lie, other) = {
+                let st = state.lock().unwrap();
+                (st.lie, st.serve_from.clone())
+            };
+            let (status, text) = lookup(&req.method, path, other.as_deref().unwrap_or(ledger), lie);
             let ct = if path.ends_with("/hex") {
                 "text/plain"
             } else {

@@ -131,8 +131,8 @@ impl NetworkChain {
 
     /// Brings the checked header chain up to the lookups' tip: each new header must hash to
     /// what it claims, meet the target its bits claim, and name the one before; the last
-    /// must be the tip named. A chain that
-    /// no longer links where it did (a reorganisation) is fetched again from height 0, once.
+    /// must be the tip named. A chain that no longer links where it did, or no longer leads
+    /// to the tip (a reorganisation), is fetched again from height 0, once.
     fn sync_headers(&self) -> Result<HeaderChain> {
         let mut cache = self.headers.lock().unwrap_or_else(PoisonError::into_inner);
         let (tip_height, tip_hash) = self.lookups.tip()?;
@@ -144,9 +144,40 @@ impl NetworkChain {
                     .lie("the chain tip".into(), "height out of range".into())
             })?;
         cache.truncate(wanted);
-        let mut refetched = false;
-        let mut height = cache.len();
-        while height < wanted {
+        for attempt in 0..2 {
+            let kept = cache.len();
+            let linked = self.extend_headers(&mut cache, wanted)?;
+            let last = cache.last().map(BlockHeader::hash);
+            if linked && last == Some(tip_hash) {
+                return HeaderChain::new(cache.clone())
+                    .map_err(|e| self.lookups.lie("the headers".into(), e.to_string()));
+            }
+            // What this process kept from an earlier call no longer leads to the tip: a
+            // reorganisation. Fetched again from height 0, once.
+            if attempt == 0 && kept > 0 {
+                cache.clear();
+                continue;
+            }
+            cache.clear();
+            return Err(self.lookups.lie(
+                "the chain tip".into(),
+                format!(
+                    "it names {tip_hash} at height {tip_height}, but the headers lead to {last:?}"
+                ),
+            ));
+        }
+        Err(self
+            .lookups
+            .lie("the headers".into(), "they never settled".into()))
+    }
+
+    /// Fetches headers from `cache.len()` up to `wanted`, each checked (its hash, its work,
+    /// its link to the one before). False when the first new one does not link to what was
+    /// kept from before (stale); a header fetched now that does not link is a lie.
+    fn extend_headers(&self, cache: &mut Vec<BlockHeader>, wanted: usize) -> Result<bool> {
+        let kept = cache.len();
+        while cache.len() < wanted {
+            let height = cache.len();
             let header = self.lookups.header_at(height as u64)?;
             if !header.meets_target() {
                 return Err(self.lookups.lie(
@@ -158,13 +189,10 @@ impl NetworkChain {
                     ),
                 ));
             }
-            if let Some(before) = height.checked_sub(1).and_then(|b| cache.get(b)) {
+            if let Some(before) = cache.last() {
                 if header.prev_hash != before.hash() {
-                    if !refetched && height == cache.len() && !cache.is_empty() {
-                        refetched = true;
-                        cache.clear();
-                        height = 0;
-                        continue;
+                    if height == kept {
+                        return Ok(false);
                     }
                     return Err(self.lookups.lie(
                         format!("the header at height {height}"),
@@ -178,20 +206,8 @@ impl NetworkChain {
                 }
             }
             cache.push(header);
-            height += 1;
         }
-        let last = cache.last().map(BlockHeader::hash);
-        if last != Some(tip_hash) {
-            cache.clear();
-            return Err(self.lookups.lie(
-                "the chain tip".into(),
-                format!(
-                    "it names {tip_hash} at height {tip_height}, but the headers lead to {last:?}"
-                ),
-            ));
-        }
-        HeaderChain::new(cache.clone())
-            .map_err(|e| self.lookups.lie("the headers".into(), e.to_string()))
+        Ok(true)
     }
 
     /// The outputs `tx` spends, from the lookups (each parent checked by its hash); None when
