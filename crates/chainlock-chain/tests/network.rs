@@ -137,6 +137,19 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
         matches!(chain.tx_status(&gtx.txid()).unwrap(), TxStatus::Mined { height: h, .. } if h == height)
     );
     assert_eq!(chain.headers().unwrap(), net.headers());
+    // A header by its hash, checked against it; an unknown block is None.
+    let tip = *net.headers().headers().last().unwrap();
+    assert_eq!(
+        chain.lookups().header_by_hash(&tip.hash()).unwrap(),
+        Some((height, tip))
+    );
+    assert_eq!(
+        chain
+            .lookups()
+            .header_by_hash(&chainlock_spv::BlockHash([3; 32]))
+            .unwrap(),
+        None
+    );
 
     // A release on it, and two records that are not the maintainers' consent: one signed by
     // keys of another policy, one whose transaction commits to another record.
