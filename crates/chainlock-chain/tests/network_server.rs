@@ -498,6 +498,10 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                 Some(Lie::UnlinkedHeader) if height == tip && tip > 0 => {
                     let mut forged = header;
                     forged.prev_hash = chainlock_spv::BlockHash([7; 32]);
+                    // With its work done, so the link is what gives it away.
+                    while !forged.meets_target() {
+                        forged.nonce += 1;
+                    }
                     v = header_json(&forged, height);
                 }
                 Some(Lie::NoWork) if height == tip => {
