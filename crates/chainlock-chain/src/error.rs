@@ -275,6 +275,19 @@ pub enum Error {
         /// What was wrong with the answer.
         reason: String,
     },
+    /// The chain holds a record transaction of the package (a spend of one of its custody
+    /// outputs committing to a record) whose record no record ref holds.
+    #[error("the chain holds record transaction {txid} of {package}, spending its custody output {spent} and committing to record {digest}, but no record ref on the coordination remote holds that record: a release, rotation or fork its maintainers did not publish; do not sign until they publish refs/chainlock/record/{digest} and it verifies")]
+    HiddenRecord {
+        /// The package.
+        package: PackageId,
+        /// The transaction.
+        txid: Txid,
+        /// The custody output it spends (boxed to keep the error small).
+        spent: Box<OutPoint>,
+        /// The record digest it commits to.
+        digest: Digest,
+    },
     /// The record source (the coordination remote's record refs) cannot be read.
     #[error("cannot read record contents from {source_name}: {reason}; run `chainlock sync` and try again")]
     RecordSource {

@@ -201,6 +201,28 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     );
     assert!(rc.forks.is_empty(), "{:?}", rc.forks);
 
+    // A record transaction on the network whose record no one published: refused, naming it.
+    let hidden = w.release_on(genesis.digest().unwrap(), &w.policy, "1.0.1-hidden");
+    let htx = record_tx(
+        &custody(&topup, 2),
+        &hidden,
+        &w.maintainers[..2],
+        ALL_FORKID,
+    );
+    chain.broadcast(&htx, Some(&hidden)).unwrap();
+    let err = chain.record_chain(&w.package).unwrap_err();
+    assert!(
+        matches!(&err, Error::HiddenRecord { txid, digest, .. } if *txid == htx.txid() && *digest == hidden.digest().unwrap()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("do not sign"), "{err}");
+    // Published, it is what it is: a fork, reported and never followed.
+    offer(&offered, &hidden, &htx);
+    let rc = chain.record_chain(&w.package).unwrap();
+    assert_eq!(rc.records.len(), 2);
+    let forks: Vec<_> = rc.forks.iter().map(|r| r.digest).collect();
+    assert_eq!(forks, vec![hidden.digest().unwrap()]);
+
     // The bundle from the network's proofs verifies offline against the lookups' headers.
     let beef = record_beef(&chain, &rtx).unwrap().unwrap();
     let bundles = [
@@ -226,7 +248,7 @@ fn records_go_through_arc_and_are_proven_from_the_lookups() {
     assert_eq!(net.violations(), Vec::<String>::new());
     assert_eq!(
         net.judged(),
-        5,
+        6,
         "the top-ups and records, each judged by @bsv/sdk"
     );
 }

@@ -480,6 +480,43 @@ fn lookup(method: &str, path: &str, ledger: &LocalLedger, lie: Option<Lie>) -> (
                 json!({"script": hash, "result": result, "error": ""}).to_string(),
             )
         }
+        ["script", hash, "history"] => {
+            // ElectrumX's history, as WhatsOnChain serves it: transactions paying to the
+            // script and those spending from it.
+            let txs: Vec<Transaction> = ledger
+                .history()
+                .unwrap()
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            let pays = |t: &Transaction| {
+                t.outputs
+                    .iter()
+                    .any(|o| script_hash(&o.script_pubkey) == *hash)
+            };
+            let result: Vec<Value> = txs
+                .iter()
+                .filter(|t| {
+                    pays(t)
+                        || t.inputs.iter().any(|i| {
+                            txs.iter().any(|p| {
+                                p.txid() == i.prevout.txid
+                                    && p.outputs
+                                        .get(i.prevout.vout as usize)
+                                        .is_some_and(|o| script_hash(&o.script_pubkey) == *hash)
+                            })
+                        })
+                })
+                .map(|t| {
+                    let height = match ledger.tx_status(&t.txid()).unwrap() {
+                        TxStatus::Mined { height, .. } => height as i64,
+                        _ => 0,
+                    };
+                    json!({"tx_hash": t.txid().to_string(), "height": height})
+                })
+                .collect();
+            (200, json!(result).to_string())
+        }
         ["chain", "info"] => {
             let tip = headers.len() as u64 - 1;
             let hash = headers.at(tip).unwrap().hash();

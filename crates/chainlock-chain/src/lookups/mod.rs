@@ -208,6 +208,35 @@ impl Lookups {
         Ok(out)
     }
 
+    /// `GET /script/{scripthash}/history`: the transactions paying to (or spending from)
+    /// `script`, each fetched and checked by its hash; only those with an output paying to
+    /// `script` are returned (the outputs' spends are asked with [`Lookups::spent_by`]).
+    pub fn funding_history(&self, script: &Script) -> Result<Vec<Transaction>> {
+        let action = "GET /script/{scripthash}/history";
+        let path = format!("/script/{}/history", script_hash(script));
+        let Some(v) = self.json::<serde_json::Value>(action, &path)? else {
+            return Ok(Vec::new());
+        };
+        let what = || format!("the history of script {}", script_hash(script));
+        let list = wire::history_list(v).map_err(|e| self.lie(what(), e))?;
+        let mut out: Vec<Transaction> = Vec::new();
+        for item in list {
+            let txid = wire::display_hash(&item.tx_hash)
+                .map(Txid)
+                .map_err(|e| self.lie(what(), e))?;
+            if out.iter().any(|t| t.txid() == txid) {
+                continue;
+            }
+            let tx = self.transaction(&txid)?.ok_or_else(|| {
+                self.lie(what(), format!("it lists {txid} but does not serve it"))
+            })?;
+            if tx.outputs.iter().any(|o| o.script_pubkey == *script) {
+                out.push(tx);
+            }
+        }
+        Ok(out)
+    }
+
     /// `GET /chain/info`: the tip's height and hash.
     pub fn tip(&self) -> Result<(u64, BlockHash)> {
         let action = "GET /chain/info";

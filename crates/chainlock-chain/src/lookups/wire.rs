@@ -42,6 +42,23 @@ pub fn unspent_list(v: Value) -> Result<Vec<UnspentAnswer>, String> {
     serde_json::from_value(list).map_err(|e| e.to_string())
 }
 
+/// One transaction of `GET /script/{scripthash}/history`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryAnswer {
+    /// The transaction.
+    pub tx_hash: String,
+}
+
+/// The list from `/history` (a bare list, or `{"result": [...]}`).
+pub fn history_list(v: Value) -> Result<Vec<HistoryAnswer>, String> {
+    let list = match v {
+        Value::Array(_) => v,
+        Value::Object(mut o) => o.remove("result").unwrap_or(Value::Array(vec![])),
+        _ => return Err("neither a list nor an object with `result`".into()),
+    };
+    serde_json::from_value(list).map_err(|e| e.to_string())
+}
+
 /// `GET /chain/info`: the tip.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChainInfo {

@@ -4,7 +4,10 @@
 //! it spends a custody output of the policy in force (the genesis's own policy for a genesis)
 //! with the signatures of m of its maintainers, ALL|FORKID only; a fork is held to the policy
 //! in force where it branches off. A candidate that fails is dropped and the chain assembled
-//! again without it, so nothing built on it counts either.
+//! again without it, so nothing built on it counts either. Then the other way round: every
+//! spend of a custody output of the package's policies that commits to a record must be one
+//! of these records, or the chain is refused ([`Error::HiddenRecord`]): a record transaction
+//! whose record was never published is a release or fork no co-signer could review.
 
 use std::collections::HashSet;
 
@@ -111,9 +114,73 @@ pub(super) fn record_chain(net: &NetworkChain, package: &PackageId) -> Result<Re
             Some(c) => {
                 on_chain.remove(c);
             }
-            None => return Ok(chain),
+            None => {
+                check_nothing_hidden(net, package, &chain)?;
+                return Ok(chain);
+            }
         }
     }
+}
+
+/// Every spend of a custody output of the package's policies (the chain's and its forks')
+/// that commits to a record must be a record the chain knows: a record transaction whose
+/// record was never published would be a release or fork no co-signer could see.
+fn check_nothing_hidden(
+    net: &NetworkChain,
+    package: &PackageId,
+    chain: &RecordChain,
+) -> Result<()> {
+    let known: HashSet<_> = chain
+        .records
+        .iter()
+        .chain(&chain.forks)
+        .map(|r| r.digest)
+        .collect();
+    let mut scripts = Vec::new();
+    for r in chain.records.iter().chain(&chain.forks) {
+        let policy = match &r.record {
+            Record::Genesis(g) => &g.policy,
+            Record::Rotation(rot) => &rot.policy,
+            Record::Release(_) => continue,
+        };
+        let script = policy.custody_script()?;
+        if !scripts.contains(&script) {
+            scripts.push(script);
+        }
+    }
+    for script in &scripts {
+        for funding in net.lookups.funding_history(script)? {
+            for (vout, output) in funding.outputs.iter().enumerate() {
+                if output.script_pubkey != *script {
+                    continue;
+                }
+                let spent = chainlock_protocol::tx::OutPoint {
+                    txid: funding.txid(),
+                    vout: vout as u32,
+                };
+                let Some(by) = net.lookups.spent_by(&spent)? else {
+                    continue;
+                };
+                let Some(spender) = net.lookups.transaction(&by)? else {
+                    continue;
+                };
+                let committed = spender
+                    .outputs
+                    .first()
+                    .and_then(|o| o.script_pubkey.parse_commitment().ok())
+                    .map(chainlock_protocol::hash::Digest);
+                if let Some(digest) = committed.filter(|d| !known.contains(d)) {
+                    return Err(Error::HiddenRecord {
+                        package: package.clone(),
+                        txid: by,
+                        spent: Box::new(spent),
+                        digest,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `c` is the maintainers' consent on top of `before`: the record shape, the custody
