@@ -34,6 +34,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The rebuilt artifact would replace a file.
+    #[error("{} exists: the rebuilt artifact never replaces a file; remove it or choose another directory", .path.display())]
+    ArtifactExists {
+        /// The file.
+        path: PathBuf,
+    },
     /// No builder key file where one was looked for.
     #[error("no builder key at {}: create one with `chainlock builder key new --out {}`, or pass --key FILE", .path.display(), .path.display())]
     KeyMissing {

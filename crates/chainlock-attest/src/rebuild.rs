@@ -67,6 +67,22 @@ pub struct RebuildSpec {
 
 /// Clones, builds and hashes: the facts a builder attests.
 pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
+    rebuild_in(spec, None).map(|(facts, _)| facts)
+}
+
+/// Clones, builds and hashes as [`rebuild`] does, and keeps the artifact: written to
+/// `out_dir` under its own name (never replacing a file), the bytes that were hashed. For a
+/// publisher building what it publishes the way its builders do.
+pub fn rebuild_keeping(spec: &RebuildSpec, out_dir: &Path) -> Result<(RebuildFacts, PathBuf)> {
+    let (facts, kept) = rebuild_in(spec, Some(out_dir))?;
+    let kept = kept.ok_or_else(|| Error::Artifact {
+        pattern: spec.artifact.clone(),
+        problem: "was not kept".into(),
+    })?;
+    Ok((facts, kept))
+}
+
+fn rebuild_in(spec: &RebuildSpec, keep: Option<&Path>) -> Result<(RebuildFacts, Option<PathBuf>)> {
     check_revision(&spec.commit)?;
     let pattern = artifact_pattern(&spec.artifact)?;
     let work = tempfile::Builder::new()
@@ -196,7 +212,30 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
             problem: "matched a path with no file name".into(),
         })?;
     let artifact_sha256 = hash_artifact(&src, &artifact, &spec.artifact)?;
-    Ok(RebuildFacts {
+    let kept = match keep {
+        None => None,
+        Some(out_dir) => {
+            // The build and everything it started have ended: the file stays as hashed,
+            // which the bytes kept are checked against.
+            let bytes =
+                std::fs::read(&artifact).map_err(|e| Error::io("cannot read", &artifact, e))?;
+            if <[u8; 32]>::from(Sha256::digest(&bytes)) != artifact_sha256 {
+                return Err(Error::Artifact {
+                    pattern: spec.artifact.clone(),
+                    problem: "changed after it was hashed".into(),
+                });
+            }
+            let dest = out_dir.join(&artifact_name);
+            chainlock_fs::write(&dest, &bytes, chainlock_fs::Options::NEW_PUBLIC).map_err(|e| {
+                match e {
+                    chainlock_fs::Error::Exists { path } => Error::ArtifactExists { path },
+                    other => Error::io("cannot write", &dest, std::io::Error::other(other)),
+                }
+            })?;
+            Some(dest)
+        }
+    };
+    let facts = RebuildFacts {
         repository: spec.repository.clone(),
         commit,
         command: spec.command.clone(),
@@ -204,7 +243,8 @@ pub fn rebuild(spec: &RebuildSpec) -> Result<RebuildFacts> {
         artifact_name,
         artifact_sha256,
         source_date_epoch,
-    })
+    };
+    Ok((facts, kept))
 }
 
 /// Rebuilds and signs: the DSSE envelope of the in-toto statement about the rebuild.

@@ -258,6 +258,44 @@ pub enum Error {
         /// The URL given (cut to 200 characters).
         url: String,
     },
+    /// A lookup server URL that is not http(s).
+    #[error("{url:?} is not a lookup server URL: give its base for one chain and network, such as https://api.whatsonchain.com/v1/bsv/main")]
+    LookupUrl {
+        /// The URL given (cut to 200 characters).
+        url: String,
+    },
+    /// A lookup server's answer failed a check: a transaction that does not hash to its txid,
+    /// a proof that does not lead to a header, headers that do not link. Never used.
+    #[error("the lookup server {url} gave a wrong answer about {what}: {reason}; it is not used: check the server, or configure another (`chainlock chain use arc URL --lookups URL`)")]
+    Untrusted {
+        /// The server.
+        url: String,
+        /// What was asked about.
+        what: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+    /// The chain holds a record transaction of the package (a spend of one of its custody
+    /// outputs committing to a record) whose record no record ref holds.
+    #[error("the chain holds record transaction {txid} of {package}, spending its custody output {spent} and committing to record {digest}, but no record ref on the coordination remote holds that record: a release, rotation or fork its maintainers did not publish; do not sign until they publish refs/chainlock/record/{digest} and it verifies")]
+    HiddenRecord {
+        /// The package.
+        package: PackageId,
+        /// The transaction.
+        txid: Txid,
+        /// The custody output it spends (boxed to keep the error small).
+        spent: Box<OutPoint>,
+        /// The record digest it commits to.
+        digest: Digest,
+    },
+    /// The record source (the coordination remote's record refs) cannot be read.
+    #[error("cannot read record contents from {source_name}: {reason}; run `chainlock sync` and try again")]
+    RecordSource {
+        /// The source.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
     /// The local chain cannot mine the block asked for.
     #[error("cannot mine: {0}")]
     Mining(String),

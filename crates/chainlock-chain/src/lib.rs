@@ -4,8 +4,9 @@
 //! Design goals:
 //! - **One trait, several backends.** [`Chain`] is what the co-signing loop needs from a chain:
 //!   broadcast, transaction status, output state, a package's record chain, unspent outputs.
-//!   The embedded default is the [`LocalLedger`], a ledger in one SQLite file; BSV network
-//!   backends (ARC, a node) come later behind the same trait.
+//!   The embedded default is the [`LocalLedger`], a ledger in one SQLite file; the BSV
+//!   network is [`network::NetworkChain`]: ARC for broadcasts, WhatsOnChain-style lookups for
+//!   the rest, every answer that can be checked checked (ADR 0011).
 //! - **The local ledger enforces the protocol's rules, not only the node's.** It accepts a
 //!   transaction only when every input spends a known unspent output and passes the protocol's
 //!   input checker, and a record transaction only with its record, continuing the package's
@@ -21,7 +22,10 @@
 
 pub mod arc;
 pub mod error;
+pub mod http;
 pub mod local;
+pub mod lookups;
+pub mod network;
 pub mod proof;
 mod record_chain;
 
@@ -235,6 +239,17 @@ impl RecordChain {
                 record: r.record.clone(),
             })
             .collect()
+    }
+
+    /// The policy in force at the head: the genesis's, replaced by each rotation.
+    pub fn policy_in_force(&self) -> Option<&chainlock_protocol::policy::Policy> {
+        self.records
+            .iter()
+            .fold(None, |current, r| match &r.record {
+                Record::Genesis(g) => Some(&g.policy),
+                Record::Rotation(rot) => Some(&rot.policy),
+                Record::Release(_) => current,
+            })
     }
 
     /// Orders a package's records (in the order the backend learnt them) into the chain and

@@ -4,7 +4,7 @@
 //! input by the @bsv/sdk interpreter (`tests/judge/spend.mjs`, node's script flags).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -382,42 +382,63 @@ impl FakeArc {
     }
 }
 
+/// Reads one HTTP/1.1 request; None when the peer closed the connection.
+pub fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(HttpRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Writes one response; false when the peer has gone.
+pub fn write_response(
+    stream: &mut impl Write,
+    status: u16,
+    content_type: &str,
+    text: &str,
+) -> bool {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        text.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(text.as_bytes()))
+        .is_ok()
+}
+
 fn serve(stream: TcpStream, state: &Mutex<State>, doc: &Doc) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (k, v) = h.split_once(':').unwrap();
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        let req = HttpRequest {
-            method,
-            path,
-            headers,
-            body,
-        };
+    while let Some(req) = read_request(&mut reader) {
         {
             let mut st = state.lock().unwrap();
             st.requests.push(req.clone());
@@ -447,26 +468,17 @@ fn serve(stream: TcpStream, state: &Mutex<State>, doc: &Doc) {
                 (status, answer)
             }
         };
-        let text = answer.to_string();
-        let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            text.len()
-        );
-        if stream
-            .write_all(head.as_bytes())
-            .and_then(|_| stream.write_all(text.as_bytes()))
-            .is_err()
-        {
+        if !write_response(&mut stream, status, "application/json", &answer.to_string()) {
             return;
         }
     }
 }
 
-fn problem(status: u16, title: &str, detail: &str) -> Value {
+pub fn problem(status: u16, title: &str, detail: &str) -> Value {
     json!({"type": format!("https://bitcoin-sv.github.io/arc/#/errors?id=_{status}"), "title": title, "status": status, "detail": detail})
 }
 
-const NOW: &str = "2027-01-01T00:00:00Z";
+pub const NOW: &str = "2027-01-01T00:00:00Z";
 
 fn tx_json(txid: &Txid, e: &Entry) -> Value {
     let mut v = json!({"timestamp": NOW, "txid": txid.to_string(), "txStatus": e.status});
@@ -521,7 +533,7 @@ fn handle(req: &HttpRequest, template: &str, state: &Mutex<State>) -> (u16, Valu
 }
 
 /// Decodes the extended format (BRC-30), if that is what `bytes` are.
-fn decode_ef(bytes: &[u8]) -> Option<(Transaction, Vec<SpentOutput>)> {
+pub fn decode_ef(bytes: &[u8]) -> Option<(Transaction, Vec<SpentOutput>)> {
     if bytes.len() < 10 || bytes[4..10] != [0, 0, 0, 0, 0, 0xef] {
         return None;
     }
@@ -662,7 +674,7 @@ fn post_tx(req: &HttpRequest, state: &Mutex<State>) -> (u16, Value) {
         .map(|(i, s)| json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
                               "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"}))
         .collect();
-    for v in crate::util::ask_judge(&cases) {
+    for v in crate::judge::ask_judge(&cases) {
         if v["valid"] != true {
             return (
                 461,
@@ -701,7 +713,7 @@ fn post_tx(req: &HttpRequest, state: &Mutex<State>) -> (u16, Value) {
     (200, with_submit(v))
 }
 
-fn with_submit(mut v: Value) -> Value {
+pub fn with_submit(mut v: Value) -> Value {
     v["status"] = json!(200);
     v["title"] = json!("OK");
     v

@@ -2,9 +2,7 @@
 //! records and signed transactions, and the @bsv/sdk judge that every accepted transaction
 //! must also satisfy.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use chainlock_chain::local::Origin;
 use chainlock_chain::{Broadcast, Chain, LocalLedger, PackageId};
@@ -19,7 +17,9 @@ use chainlock_protocol::script::{Builder, Script};
 use chainlock_protocol::sighash::sighash_forkid;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxIn, TxOut, Txid};
 use k256::ecdsa::signature::hazmat::PrehashSigner;
-use serde_json::{json, Value};
+use serde_json::json;
+
+pub use crate::judge::ask_judge;
 use tempfile::TempDir;
 
 /// The sighash type the protocol signs with.
@@ -330,10 +330,6 @@ pub fn sign_custody(
     signed
 }
 
-const NPM_HINT: &str =
-    "run `npm ci --prefix tests/judge` from the workspace root (needs node 18+ and npm; \
-     on Debian: apt-get install -y nodejs npm)";
-
 /// Judges every input of every broadcast transaction in `ledger` with the @bsv/sdk
 /// interpreter (`tests/judge/spend.mjs`, the node's script flags); panics on any invalid one.
 /// Returns how many inputs were judged.
@@ -370,35 +366,6 @@ pub fn judge_ledger(ledger: &LocalLedger) -> usize {
         );
     }
     verdicts.len()
-}
-
-pub fn ask_judge(cases: &[Value]) -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/judge");
-    assert!(
-        dir.join("node_modules/@bsv/sdk/package.json").is_file(),
-        "the @bsv/sdk judge is not installed in {}: {NPM_HINT}",
-        dir.display()
-    );
-    let mut child = Command::new("node")
-        .arg("spend.mjs")
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `node` ({e}): {NPM_HINT}"));
-    let input = serde_json::to_vec(&json!({ "cases": cases })).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "judge failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("the judge prints JSON");
-    let verdicts = v["verdicts"].as_array().expect("verdicts").clone();
-    assert_eq!(verdicts.len(), cases.len());
-    verdicts
 }
 
 /// Every row of every table, in a stable order: equal dumps mean an unchanged database.

@@ -107,10 +107,16 @@ pub enum ChainConfig {
         path: Option<PathBuf>,
     },
     /// An ARC server (the BSV network): broadcasts and statuses. Its API key, if any, is in
-    /// the OS keychain under [`ChainConfig::arc_key_name`].
+    /// the OS keychain under [`ChainConfig::arc_key_name`]. With `lookups`, the whole loop
+    /// runs on the network: a WhatsOnChain-style server answers the rest (ADR 0011).
     Arc {
         /// The base URL, such as `https://arc.taal.com`.
         url: String,
+        /// The lookup server's base for one chain and network, such as
+        /// `https://api.whatsonchain.com/v1/bsv/main`; absent in configurations written before
+        /// lookups existed (ARC alone then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lookups: Option<String>,
     },
 }
 
@@ -177,5 +183,40 @@ impl Config {
             [one] => Ok(one),
             _ => Err(Error::UnknownPackage(name.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arc_configuration_written_before_lookups_still_reads_and_new_ones_round_trip() {
+        let old: Config =
+            serde_json::from_str(r#"{"chain": {"kind": "arc", "url": "https://arc.example"}}"#)
+                .unwrap();
+        assert_eq!(
+            old.chain,
+            ChainConfig::Arc {
+                url: "https://arc.example".into(),
+                lookups: None
+            }
+        );
+        // Written back without the field, as before.
+        assert!(!serde_json::to_string(&old).unwrap().contains("lookups"));
+        let new = Config {
+            chain: ChainConfig::Arc {
+                url: "https://arc.example".into(),
+                lookups: Some("https://api.whatsonchain.com/v1/bsv/main".into()),
+            },
+            ..Config::default()
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), new);
+        // An unknown field is still refused.
+        assert!(serde_json::from_str::<Config>(
+            r#"{"chain": {"kind": "arc", "url": "u", "lookup": "typo"}}"#
+        )
+        .is_err());
     }
 }

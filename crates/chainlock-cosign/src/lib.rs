@@ -23,6 +23,7 @@ pub mod fsio;
 pub mod history;
 pub mod objects;
 pub mod publisher;
+pub mod records;
 pub mod rotation;
 pub mod view;
 pub mod workspace;

@@ -145,6 +145,64 @@ fn flags_stand_only_when_blocking_in_window_by_the_policy_and_not_withdrawn() {
     // After the window: verified.
     let (_, s, _) = status(&alice, NOW + WINDOW);
     assert_eq!(s, ReleaseStatus::Verified);
+
+    // The release named by its bundle directory, as `verify-record` reads it.
+    let consumer = dir.path().join("consumer.pem");
+    BuilderKey::generate()
+        .unwrap()
+        .write_new(&consumer)
+        .unwrap();
+    let (by_name, _, _) = alice.release_status("npm:pad@1.0.0", NOW + 1).unwrap();
+    // The release's bundle, as `verify-record` reads it, written from its record ref.
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let remote = demo.dir.join("remote/pad.git");
+    let name = format!("refs/chainlock/record/{}", by_name.digest);
+    for file in ["record.json", "tx.hex", "proof.beef"] {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&remote)
+            .args(["show", &format!("{name}:{file}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}");
+        std::fs::write(bundle.join(file), out.stdout).unwrap();
+    }
+    let target = bundle.to_str().unwrap();
+    let (by_dir, now_status, _) = alice.release_status(target, NOW + 1).unwrap();
+    assert_eq!(by_dir.digest, by_name.digest);
+    assert_eq!(
+        now_status,
+        ReleaseStatus::InWindow {
+            closes_at: NOW + WINDOW
+        }
+    );
+    let (flag, key_id) = alice
+        .flag(
+            target,
+            Severity::Advisory,
+            "flagged from the bundle a consumer holds",
+            vec![],
+            FlagKey::Builder(&consumer),
+            &opts,
+            NOW + 70,
+        )
+        .unwrap();
+    assert_eq!(flag.record, by_name.digest);
+    let (_, _, seen) = status(&you, NOW + 71);
+    assert!(seen.iter().any(|f| f.key_id == key_id), "{seen:?}");
+    // A directory that is no bundle, and a record the chain does not hold, say so.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = you
+        .release_status(empty.to_str().unwrap(), NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("without record.json"), "{err}");
+    let record = std::fs::read_to_string(bundle.join("record.json")).unwrap();
+    std::fs::write(bundle.join("record.json"), record.replace("1.0.0", "9.9.9")).unwrap();
+    let err = alice.release_status(target, NOW).unwrap_err().to_string();
+    assert!(err.contains("has no release"), "{err}");
 }
 
 #[test]

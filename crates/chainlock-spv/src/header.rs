@@ -82,6 +82,47 @@ impl BlockHeader {
     pub fn hash(&self) -> BlockHash {
         BlockHash(sha256d(&self.encode()))
     }
+
+    /// The target its compact `bits` encode, as a big-endian 256-bit number; None for a
+    /// negative, zero or overflowing encoding (no valid header carries one).
+    pub fn target(&self) -> Option<[u8; 32]> {
+        let exponent = (self.bits >> 24) as usize;
+        let mantissa = self.bits & 0x007f_ffff;
+        if self.bits & 0x0080_0000 != 0 || mantissa == 0 {
+            return None;
+        }
+        let bytes = [
+            (mantissa >> 16) as u8,
+            (mantissa >> 8) as u8,
+            mantissa as u8,
+        ];
+        let mut target = [0u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            // Byte i of the mantissa sits `exponent - 1 - i` bytes above the lowest.
+            let Some(above) = exponent.checked_sub(1 + i) else {
+                continue; // shifted out below the lowest byte
+            };
+            if above >= 32 {
+                if *b != 0 {
+                    return None;
+                }
+                continue;
+            }
+            target[31 - above] = *b;
+        }
+        (target != [0; 32]).then_some(target)
+    }
+
+    /// True when the header's hash is at or below the target its bits claim: the work was
+    /// done. (Which target a chain must use is a separate question: see ADR 0011.)
+    pub fn meets_target(&self) -> bool {
+        let Some(target) = self.target() else {
+            return false;
+        };
+        let mut hash = self.hash().0;
+        hash.reverse(); // big-endian, as the target
+        hash <= target
+    }
 }
 
 /// Headers from height 0 up, each naming the one before: the best chain as a verifier knows
@@ -165,6 +206,24 @@ mod tests {
             h.hash().to_string(),
             "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
         );
+    }
+
+    #[test]
+    fn work_is_checked_against_the_target_the_bits_claim() {
+        let genesis = BlockHeader::decode(&hex::decode(GENESIS).unwrap()).unwrap();
+        let target = genesis.target().unwrap();
+        assert_eq!(hex::encode(&target[..6]), "00000000ffff");
+        assert!(genesis.meets_target());
+        let mut other = genesis;
+        other.nonce += 1;
+        assert!(!other.meets_target(), "a changed header lost its work");
+        other.bits = 0x207f_ffff;
+        assert_eq!(hex::encode(&other.target().unwrap()[..4]), "7fffff00");
+        for bad in [0x0080_0000u32 | 0x2000_0001, 0x2100_0000, 0x2300_ffff] {
+            other.bits = bad;
+            assert!(other.target().is_none(), "{bad:08x}");
+            assert!(!other.meets_target());
+        }
     }
 
     #[test]

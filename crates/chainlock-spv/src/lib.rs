@@ -18,8 +18,10 @@ pub mod bundle;
 pub mod error;
 pub mod header;
 pub mod merkle;
+pub mod tsc;
 
 pub use beef::{Beef, BeefTx, BeefVersion};
 pub use error::{Error, Result};
 pub use header::{BlockHash, BlockHeader, HeaderChain};
 pub use merkle::{merkle_root, MerklePath, PathLeaf, PathNode};
+pub use tsc::{TscNode, TscProof};

@@ -4,12 +4,13 @@
 //!
 //! Every request carries `XDeployment-ID` and, when an API key is set, `Authorization:
 //! Bearer`; POSTs carry `Content-Type: application/json`, as @bsv/sdk's `ARC` broadcaster
-//! sends them. Transport failures, 429 and 5xx answers are retried with exponential backoff;
-//! the error names the request and how many attempts failed. A broadcast is idempotent: a
+//! sends them. Transport failures, 429 and 5xx answers are retried with exponential backoff
+//! ([`crate::http`], shared with the lookups); the error names the request and how many
+//! attempts failed. A broadcast is idempotent: a
 //! transaction ARC already holds (and did not refuse) is `AlreadyKnown`, without a second POST.
 //!
 //! ARC answers for transactions only: it serves no record chains, output states or headers,
-//! and says so ([`Error::Unsupported`]).
+//! and says so ([`Error::Unsupported`]); [`crate::network::NetworkChain`] adds lookups for them.
 
 pub mod wire;
 
@@ -20,6 +21,7 @@ use chainlock_protocol::script::Script;
 use chainlock_protocol::tx::{OutPoint, SpentOutput, Transaction, TxOut, Txid};
 use chainlock_spv::{HeaderChain, MerklePath};
 
+use crate::http::{HttpClient, Retry};
 use crate::{Broadcast, Chain, Error, OutputState, PackageId, RecordChain, Result, TxStatus};
 pub use wire::{extended_format, ArcPolicy, ArcStatus, TxAnswer};
 
@@ -68,7 +70,7 @@ pub enum Submission {
 /// A client of one ARC server.
 pub struct ArcClient {
     config: ArcConfig,
-    agent: ureq::Agent,
+    http: HttpClient,
 }
 
 impl std::fmt::Debug for ArcClient {
@@ -83,17 +85,19 @@ impl std::fmt::Debug for ArcClient {
 impl ArcClient {
     /// A client for `config.url`, which must be `http://` or `https://`.
     pub fn new(config: ArcConfig) -> Result<Self> {
-        if !(config.url.starts_with("https://") || config.url.starts_with("http://")) {
-            return Err(Error::ArcUrl {
-                url: config.url.chars().take(200).collect(),
-            });
+        let mut headers = vec![("XDeployment-ID".to_string(), config.deployment_id.clone())];
+        if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
+            headers.push(("Authorization".to_string(), format!("Bearer {key}")));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Ok(ArcClient { config, agent })
+        let retry = Retry {
+            attempts: config.attempts,
+            backoff: config.backoff,
+            timeout: config.timeout,
+        };
+        let http = HttpClient::new(&config.url, headers, retry).ok_or_else(|| Error::ArcUrl {
+            url: config.url.chars().take(200).collect(),
+        })?;
+        Ok(ArcClient { config, http })
     }
 
     /// The server's base URL.
@@ -172,76 +176,16 @@ impl ArcClient {
         Ok(Broadcast::Accepted { txid })
     }
 
-    /// One request, retried on transport errors, 429 and 5xx, with doubling backoff.
     fn request(
         &self,
         action: &'static str,
         path: &str,
         body: Option<String>,
     ) -> Result<(u16, String)> {
-        let url = format!("{}{path}", self.config.url);
-        let attempts = self.config.attempts.max(1);
-        let mut wait = self.config.backoff;
-        let mut last = String::new();
-        for attempt in 1..=attempts {
-            match self.once(&url, body.as_deref()) {
-                Ok((status, text)) if status == 429 || status >= 500 => {
-                    last = format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(300).collect::<String>()
-                    );
-                }
-                Ok(answer) => return Ok(answer),
-                Err(e) => last = e.to_string(),
-            }
-            if attempt < attempts {
-                std::thread::sleep(wait);
-                wait = wait.saturating_mul(2);
-            }
+        match body {
+            Some(body) => self.http.post_json(action, path, body),
+            None => self.http.get(action, path),
         }
-        Err(Error::Network {
-            url: self.config.url.clone(),
-            action,
-            attempts,
-            reason: last,
-        })
-    }
-
-    fn once(
-        &self,
-        url: &str,
-        body: Option<&str>,
-    ) -> std::result::Result<(u16, String), ureq::Error> {
-        let mut response = match body {
-            Some(body) => {
-                let mut req = self
-                    .agent
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .header("XDeployment-ID", &self.config.deployment_id);
-                if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
-                    req = req.header("Authorization", &format!("Bearer {key}"));
-                }
-                req.send(body)?
-            }
-            None => {
-                let mut req = self
-                    .agent
-                    .get(url)
-                    .header("XDeployment-ID", &self.config.deployment_id);
-                if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
-                    req = req.header("Authorization", &format!("Bearer {key}"));
-                }
-                req.call()?
-            }
-        };
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(4 * 1024 * 1024)
-            .read_to_string()?;
-        Ok((status, text))
     }
 
     fn problem(&self, action: &'static str, status: u16, body: &str, txid: Option<Txid>) -> Error {
@@ -294,6 +238,30 @@ fn arc_reason(arc: &ArcStatus) -> String {
     }
 }
 
+/// Refuses a record that is not the one `tx`'s output 0 commits to, before anything is sent.
+pub(crate) fn check_commitment(tx: &Transaction, record: Option<&Record>) -> Result<()> {
+    let Some(record) = record else {
+        return Ok(());
+    };
+    let committed = tx
+        .outputs
+        .first()
+        .and_then(|o| o.script_pubkey.parse_commitment().ok())
+        .map(chainlock_protocol::hash::Digest);
+    let given = record.digest()?;
+    if committed == Some(given) {
+        return Ok(());
+    }
+    Err(match committed {
+        Some(committed) => Error::RecordMismatch {
+            txid: tx.txid(),
+            committed,
+            given,
+        },
+        None => Error::UnexpectedRecord { txid: tx.txid() },
+    })
+}
+
 /// ARC as a [`Chain`]: broadcast, status and merkle paths; nothing else.
 #[derive(Debug)]
 pub struct ArcChain {
@@ -327,24 +295,7 @@ impl Chain for ArcChain {
     }
 
     fn broadcast(&self, tx: &Transaction, record: Option<&Record>) -> Result<Broadcast> {
-        if let Some(record) = record {
-            let committed = tx
-                .outputs
-                .first()
-                .and_then(|o| o.script_pubkey.parse_commitment().ok())
-                .map(chainlock_protocol::hash::Digest);
-            let given = record.digest()?;
-            if committed != Some(given) {
-                return Err(match committed {
-                    Some(committed) => Error::RecordMismatch {
-                        txid: tx.txid(),
-                        committed,
-                        given,
-                    },
-                    None => Error::UnexpectedRecord { txid: tx.txid() },
-                });
-            }
-        }
+        check_commitment(tx, record)?;
         self.client.broadcast_tx(tx, None)
     }
 
@@ -366,15 +317,21 @@ impl Chain for ArcChain {
     }
 
     fn output_state(&self, _outpoint: &OutPoint) -> Result<OutputState> {
-        Err(self.unsupported("output states (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported(
+            "output states (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn record_chain(&self, _package: &PackageId) -> Result<RecordChain> {
-        Err(self.unsupported("record chains (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported(
+            "record chains (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn unspent_outputs(&self, _script: &Script) -> Result<Vec<(OutPoint, TxOut)>> {
-        Err(self.unsupported("unspent outputs (a WhatsOnChain-style lookup backend is needed)"))
+        Err(self.unsupported(
+            "unspent outputs (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 
     fn mine_pending(&self, _time: u64) -> Result<Option<crate::local::Block>> {
@@ -409,6 +366,8 @@ impl Chain for ArcChain {
     }
 
     fn headers(&self) -> Result<HeaderChain> {
-        Err(self.unsupported("block headers (a header service is needed)"))
+        Err(self.unsupported(
+            "block headers (add lookups: `chainlock chain use arc URL --lookups URL`)",
+        ))
     }
 }

@@ -27,6 +27,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Broadcast, Chain, Error, OutputState, PackageId, RecordChain, Result, TxStatus};
 pub use blocks::{Block, COINBASE_MARK, LOCAL_BITS};
+pub(crate) use store::is_unspendable;
 pub use store::Origin;
 use store::Store;
 
@@ -111,6 +112,22 @@ impl LocalLedger {
     /// No proof of work: see [`blocks`](self) and ADR 0008.
     pub fn mine(&self, time: u64) -> Result<Block> {
         self.write(|store| store.mine(time, false))
+    }
+
+    /// Accepts `tx` as a BSV node would, with the chain's rules only (known unspent inputs,
+    /// each passing the input checker, outputs within inputs) and no record rules: the
+    /// network carries no records. For a stand-in of the network (the tests' fake ARC and
+    /// lookups mine into a local chain); the co-signing loop broadcasts with [`Chain`].
+    pub fn relay(&self, tx: &Transaction) -> Result<Broadcast> {
+        self.write(|store| {
+            let txid = tx.txid();
+            if store.has_transaction(&txid)? {
+                return Ok(Broadcast::AlreadyKnown { txid });
+            }
+            rules::check_node(store, tx)?;
+            store.insert(tx, Origin::Broadcast, None)?;
+            Ok(Broadcast::Accepted { txid })
+        })
     }
 
     /// Every transaction the ledger holds, in the order it accepted them, each with where it

@@ -21,6 +21,16 @@ pub(crate) fn check<'r>(
     tx: &Transaction,
     record: Option<&'r Record>,
 ) -> Result<Option<NewRecord<'r>>> {
+    let (spent, verdicts) = check_node(store, tx)?;
+    check_record(store, tx, &spent, &verdicts, record)
+}
+
+/// The chain's own rules, as a node applies them: inputs spend known unspent outputs once,
+/// each passes the input checker, the outputs do not exceed the inputs.
+pub(crate) fn check_node(
+    store: &Store<'_>,
+    tx: &Transaction,
+) -> Result<(Vec<SpentOutput>, Vec<InputVerdict>)> {
     let txid = tx.txid();
     if tx.inputs.is_empty() {
         return Err(Error::NoInputs { txid });
@@ -52,7 +62,7 @@ pub(crate) fn check<'r>(
             outputs,
         });
     }
-    check_record(store, tx, &spent, &verdicts, record)
+    Ok((spent, verdicts))
 }
 
 /// The output each input spends, refusing unknown, spent and twice-spent outputs.
@@ -216,7 +226,7 @@ fn policy_to_sign<'a>(
             }
         });
     }
-    let in_force = policy_in_force(chain).ok_or_else(|| Error::NoGenesis {
+    let in_force = chain.policy_in_force().ok_or_else(|| Error::NoGenesis {
         package: package.clone(),
         kind,
     })?;
@@ -231,16 +241,4 @@ fn policy_to_sign<'a>(
         });
     }
     Ok(in_force)
-}
-
-/// The genesis's policy, replaced by each rotation along the chain.
-fn policy_in_force(chain: &RecordChain) -> Option<&Policy> {
-    chain
-        .records
-        .iter()
-        .fold(None, |current, r| match &r.record {
-            Record::Genesis(g) => Some(&g.policy),
-            Record::Rotation(rot) => Some(&rot.policy),
-            Record::Release(_) => current,
-        })
 }

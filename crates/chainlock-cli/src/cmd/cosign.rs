@@ -105,7 +105,8 @@ pub struct ChainArgs {
 #[derive(Debug, clap::Subcommand)]
 enum ChainSub {
     /// `local [FILE]`: the embedded local ledger (SQLite; demo, tests, offline: NOT the BSV
-    /// network). `arc URL`: an ARC server of the BSV network.
+    /// network). `arc URL [--lookups URL]`: an ARC server of the BSV network, with a
+    /// WhatsOnChain-style lookup server for everything ARC does not serve.
     Use {
         /// `local` or `arc`.
         backend: String,
@@ -115,6 +116,11 @@ enum ChainSub {
         /// For `arc`: read its API key from standard input and keep it in the OS keychain.
         #[arg(long)]
         api_key_stdin: bool,
+        /// For `arc`: a WhatsOnChain-style lookup server for transactions, proofs, spends,
+        /// unspent outputs and headers, with its chain and network
+        /// (`https://api.whatsonchain.com/v1/bsv/main`): the whole loop then runs on the network.
+        #[arg(long, value_name = "URL")]
+        lookups: Option<String>,
     },
     /// Say which backend is in use.
     Show,
@@ -140,10 +146,11 @@ pub fn chain(args: ChainArgs) -> Result<ExitCode> {
             backend,
             path,
             api_key_stdin,
+            lookups,
         } => match backend.as_str() {
             "local" => {
-                if api_key_stdin {
-                    anyhow::bail!("--api-key-stdin is for `chain use arc URL`");
+                if api_key_stdin || lookups.is_some() {
+                    anyhow::bail!("--api-key-stdin and --lookups are for `chain use arc URL`");
                 }
                 let path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
                 ws.set_chain(chainlock_cosign::ChainConfig::Local { path })?;
@@ -155,6 +162,12 @@ pub fn chain(args: ChainArgs) -> Result<ExitCode> {
                 let url = url.trim_end_matches('/').to_string();
                 // Checked before it is saved: an http(s) URL.
                 chainlock_chain::arc::ArcClient::new(chainlock_chain::arc::ArcConfig::new(&url))?;
+                let lookups = lookups.map(|l| l.trim_end_matches('/').to_string());
+                if let Some(l) = &lookups {
+                    chainlock_chain::lookups::Lookups::new(
+                        chainlock_chain::lookups::LookupConfig::new(l),
+                    )?;
+                }
                 if api_key_stdin {
                     let mut key = String::new();
                     std::io::stdin()
@@ -170,7 +183,7 @@ pub fn chain(args: ChainArgs) -> Result<ExitCode> {
                     )?;
                     println!("ARC API key stored in the OS keychain");
                 }
-                ws.set_chain(chainlock_cosign::ChainConfig::Arc { url })?;
+                ws.set_chain(chainlock_cosign::ChainConfig::Arc { url, lookups })?;
             }
             other => anyhow::bail!(
                 "unknown backend {:?}: `local [FILE]` or `arc URL`",

@@ -19,7 +19,8 @@ use crate::cmd::cosign::workspace;
 pub struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
-    /// The release: PACKAGE@VERSION of a watched package (npm:left-pad@1.0.0).
+    /// The release: PACKAGE@VERSION of a watched package (npm:left-pad@1.0.0), or its
+    /// bundle directory (record.json, tx.hex, proof.beef, as `verify-record` reads it).
     release: Option<String>,
     /// `blocking` (stops the release from becoming verified) or `advisory` (shown only).
     #[arg(long)]
@@ -60,7 +61,7 @@ impl KeyArgs {
 enum Sub {
     /// Withdraw your flag on a release.
     Withdraw {
-        /// The release: PACKAGE@VERSION.
+        /// The release: PACKAGE@VERSION, or its bundle directory.
         release: String,
         #[command(flatten)]
         key: KeyArgs,
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let Some(release) = &args.release else {
-        bail!("give the release: `chainlock flag PACKAGE@VERSION --severity blocking|advisory --reason TEXT --key URI`");
+        bail!("give the release: `chainlock flag PACKAGE@VERSION|BUNDLE-DIR --severity blocking|advisory --reason TEXT --key URI`");
     };
     let severity = match args.severity.as_deref() {
         Some("blocking") => Severity::Blocking,
@@ -111,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// Arguments of `chainlock status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The release: PACKAGE@VERSION of a watched package.
+    /// The release: PACKAGE@VERSION of a watched package, or its bundle directory.
     release: String,
 }
 

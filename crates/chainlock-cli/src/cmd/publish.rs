@@ -403,9 +403,19 @@ pub struct PublishArgs {
     /// The release tag in the repository.
     #[arg(long)]
     tag: String,
-    /// The artifact as it will be published (built from the tag).
-    #[arg(long, value_name = "FILE")]
-    artifact: PathBuf,
+    /// The artifact as it will be published, built beforehand from the tag (or give --build).
+    #[arg(long, value_name = "FILE", conflicts_with = "build")]
+    artifact: Option<PathBuf>,
+    /// Build the artifact from the tag's commit as the builders do: a fresh clone of the
+    /// repository URL, this command run by `/bin/sh -c` in the build sandbox.
+    #[arg(long, value_name = "COMMAND", requires = "artifact_glob")]
+    build: Option<String>,
+    /// With --build: the glob (relative to the checkout) matching the one artifact.
+    #[arg(long, value_name = "GLOB", requires = "build")]
+    artifact_glob: Option<String>,
+    /// With --build: where the artifact is written (never replacing a file).
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "build")]
+    out_dir: PathBuf,
     /// The repository URL the record names; by default the coordination remote.
     #[arg(long, value_name = "URL")]
     repository_url: Option<String>,
@@ -437,6 +447,15 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode> {
         Some(u) => u.clone(),
         None => args.options.remote()?,
     };
+    let artifact = match (&args.artifact, &args.build) {
+        (Some(file), None) => file.clone(),
+        (None, Some(command)) => build_artifact(&args, &url, command)?,
+        _ => bail!(
+            "give the artifact: --artifact FILE (built beforehand from {}), or --build COMMAND \
+             --artifact-glob GLOB to build it from the tag in the build sandbox",
+            args.tag
+        ),
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait_secs);
     let pause = std::time::Duration::from_secs(args.poll_secs.max(1));
     let waited_too_long = |what: &str| -> Result<()> {
@@ -449,13 +468,8 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode> {
     // 1. The trusted builders' attestations for the tag's commit.
     let (record, policy, envelopes) = loop {
         publisher.coord.fetch()?;
-        let (record, policy, envelopes) = publisher.release(
-            &package,
-            &args.options.repo,
-            &url,
-            &args.tag,
-            &args.artifact,
-        )?;
+        let (record, policy, envelopes) =
+            publisher.release(&package, &args.options.repo, &url, &args.tag, &artifact)?;
         if envelopes.len() as u64 >= u64::from(policy.min_builders) {
             println!(
                 "{} builder attestation(s) agree on the artifact",
@@ -528,6 +542,37 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode> {
         chainlock_protocol::text::utc_date(block_time + policy.challenge_window_secs)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the artifact from the tag's commit with `chainlock-attest`'s rebuild (a fresh clone
+/// of `url`, the scrubbed environment, the bubblewrap sandbox): what the builders attest is
+/// what is published, built the same way.
+fn build_artifact(args: &PublishArgs, url: &str, command: &str) -> Result<PathBuf> {
+    use chainlock_attest::rebuild::{rebuild_keeping, RebuildSpec, DEFAULT_BUILD_TIMEOUT};
+    let spec = RebuildSpec {
+        repository: url.to_string(),
+        commit: args.tag.clone(),
+        command: command.to_string(),
+        artifact: args.artifact_glob.clone().unwrap_or_default(),
+        timeout: DEFAULT_BUILD_TIMEOUT,
+        sandbox: chainlock_attest::sandbox::Sandbox::default(),
+    };
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let (facts, path) = rebuild_keeping(&spec, &args.out_dir).with_context(|| {
+        format!(
+            "building {} from {url} failed; nothing was published",
+            args.tag
+        )
+    })?;
+    println!(
+        "built {} from {} (commit {}) in the build sandbox: sha256 {}",
+        path.display(),
+        args.tag,
+        facts.commit,
+        hex::encode(facts.artifact_sha256)
+    );
+    Ok(path)
 }
 
 /// The `--package` argument: `ecosystem:name`.

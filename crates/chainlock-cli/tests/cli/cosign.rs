@@ -188,7 +188,7 @@ pub fn sdk_verdict(tx_hex: &str, script: &str, sats: u64) -> Value {
 }
 
 /// A small npm package (packed by `npm pack`, which is reproducible), served by the daemon.
-fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
+pub fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
     let work = root.join("alice-work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q"]);
@@ -223,7 +223,7 @@ fn upstream(root: &Path, served: &Path) -> (PathBuf, String) {
     (work, commit)
 }
 
-fn builder(person: &Person<'_>, root: &Path, name: &str) -> (PathBuf, String) {
+pub fn builder(person: &Person<'_>, root: &Path, name: &str) -> (PathBuf, String) {
     let key = root.join(format!("{name}.pem"));
     let v = person.json(&["builder", "key", "new", "--out", key.to_str().unwrap()]);
     (key, v["public_key"].as_str().unwrap().to_string())

@@ -508,6 +508,17 @@ fn rotate_publishes_a_rotation_request_whose_review_says_the_changes_in_words() 
 
 #[test]
 fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() {
+    publish_release(false);
+}
+
+#[test]
+fn publish_builds_the_artifact_from_the_tag_in_the_sandbox_when_asked() {
+    publish_release(true);
+}
+
+/// `chainlock publish` of the demo's 1.1.0, with the artifact given (`built` false) or built
+/// from the tag by publish itself, as the demo's builders build it.
+fn publish_release(built: bool) {
     use std::io::BufRead;
     let session = SecretServiceSession::start();
     let dir = tempfile::tempdir().unwrap();
@@ -542,29 +553,78 @@ fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() 
             .to_string()
     };
     let remote = format!("file://{}", demo.join("remote/pad.git").display());
+    let given = demo.join("artifacts/pad-1.1.0.js");
+    let out_dir = dir.path().join("built");
+    let build = "mkdir -p dist && { echo '// pad, built'; cat index.js; } > dist/pad.js";
+    let artifact_args: Vec<&str> = if built {
+        vec![
+            "--build",
+            build,
+            "--artifact-glob",
+            "dist/pad.js",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ]
+    } else {
+        vec!["--artifact", given.to_str().unwrap()]
+    };
+    let alice_key = format!("keychain://{}", key_of("alice", ": alice"));
+    let funding_key = key_of("alice", "alice funding");
+    if built {
+        // Neither an artifact nor a build: said, and nothing published.
+        let out = cmd(
+            "alice",
+            &[
+                "publish",
+                "--package",
+                "npm:pad",
+                "--tag",
+                "v1.1.0",
+                "--repo",
+                demo.join("source").to_str().unwrap(),
+                "--remote",
+                &remote,
+                "--key",
+                &alice_key,
+                "--funding-key",
+                &funding_key,
+            ],
+        )
+        .output()
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "an error, not a failed check: {err}"
+        );
+        assert!(
+            err.contains("--artifact FILE") && err.contains("--build COMMAND"),
+            "{err}"
+        );
+    }
+    let mut args = vec!["publish", "--package", "npm:pad", "--tag", "v1.1.0"];
+    args.extend(artifact_args);
     let mut child = cmd(
         "alice",
         &[
-            "publish",
-            "--package",
-            "npm:pad",
-            "--tag",
-            "v1.1.0",
-            "--artifact",
-            demo.join("artifacts/pad-1.1.0.js").to_str().unwrap(),
-            "--repo",
-            demo.join("source").to_str().unwrap(),
-            "--remote",
-            &remote,
-            "--key",
-            &format!("keychain://{}", key_of("alice", ": alice")),
-            "--funding-key",
-            &key_of("alice", "alice funding"),
-            "--poll-secs",
-            "1",
-            "--wait-secs",
-            "120",
-        ],
+            &args[..],
+            &[
+                "--repo",
+                demo.join("source").to_str().unwrap(),
+                "--remote",
+                &remote,
+                "--key",
+                &alice_key,
+                "--funding-key",
+                &funding_key,
+                "--poll-secs",
+                "1",
+                "--wait-secs",
+                "120",
+            ],
+        ]
+        .concat(),
     )
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
@@ -630,6 +690,15 @@ fn publish_waits_for_cosigners_then_finalizes_and_says_when_the_window_closes() 
         "{text}"
     );
     assert!(text.contains("the challenge window closes"), "{text}");
+    if built {
+        // Built in the sandbox from the tag: the very bytes the builders attest.
+        let kept = out_dir.join("pad.js");
+        assert!(text.contains("in the build sandbox: sha256"), "{text}");
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            std::fs::read(&given).unwrap()
+        );
+    }
     // The release is now verifiable offline from the publisher's workspace.
     let out = cmd("alice", &["verify-record", "npm:pad@1.1.0"])
         .output()

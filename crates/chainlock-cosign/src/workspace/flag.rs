@@ -41,8 +41,27 @@ pub struct ReleaseRef {
 }
 
 impl Workspace {
-    /// The release `PACKAGE@VERSION` (or `@<record digest>`) of a watched package.
+    /// The release `PACKAGE@VERSION` (or `@<record digest>`) of a watched package, or the
+    /// release whose bundle directory (`record.json`, as `verify-record` reads it) is
+    /// `target`. Either way the chain backend must hold it.
     pub fn find_release(&self, target: &str) -> Result<ReleaseRef> {
+        let dir = Path::new(target);
+        if dir.is_dir() {
+            let file = dir.join("record.json");
+            if !file.is_file() {
+                return Err(Error::Refused(format!(
+                    "{} is a directory without record.json: give a bundle directory (record.json, \
+                     tx.hex, proof.beef) or PACKAGE@VERSION",
+                    dir.display()
+                )));
+            }
+            let bytes = crate::fsio::read_capped(&file)?;
+            let record = Record::from_json(&bytes).map_err(|e| Error::Damaged {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?;
+            return self.find_release(&format!("{}@{}", PackageId::of(&record), record.digest()?));
+        }
         let (package, which) = target.rsplit_once('@').ok_or_else(|| {
             Error::Refused(format!(
                 "{} is not PACKAGE@VERSION (such as npm:left-pad@1.0.0)",

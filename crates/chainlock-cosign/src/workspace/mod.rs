@@ -140,14 +140,21 @@ impl Workspace {
                 }
                 Box::new(LocalLedger::open(&path)?)
             }
-            ChainConfig::Arc { url } => {
+            ChainConfig::Arc { url, lookups } => {
                 let mut arc = chainlock_chain::arc::ArcConfig::new(url);
                 // A keychain that cannot be read leaves the key unset: ARC then answers 401,
                 // and that error says to set the key.
                 arc.api_key = chainlock_signer::secret::get(&ChainConfig::arc_key_name(url))
                     .ok()
                     .flatten();
-                Box::new(chainlock_chain::arc::ArcChain::new(arc)?)
+                match lookups {
+                    None => Box::new(chainlock_chain::arc::ArcChain::new(arc)?),
+                    Some(lookups) => Box::new(chainlock_chain::network::NetworkChain::new(
+                        arc,
+                        chainlock_chain::lookups::LookupConfig::new(lookups),
+                        Box::new(crate::records::MirrorRecords::new(paths.clone())),
+                    )?),
+                }
             }
         };
         Ok(Workspace {
