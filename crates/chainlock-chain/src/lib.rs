@@ -6,7 +6,7 @@
 //!   broadcast, transaction status, output state, a package's record chain, unspent outputs.
 //!   The embedded default is the [`LocalLedger`], a ledger in one SQLite file; the BSV
 //!   network is [`network::NetworkChain`]: ARC for broadcasts, WhatsOnChain-style lookups for
-//!   the rest, every answer that can be checked checked (ADR 0011).
+//!   the rest, every answer that can be checked checked (ADR 0012).
 //! - **The local ledger enforces the protocol's rules, not only the node's.** It accepts a
 //!   transaction only when every input spends a known unspent output and passes the protocol's
 //!   input checker, and a record transaction only with its record, continuing the package's

@@ -108,7 +108,7 @@ pub enum ChainConfig {
     },
     /// An ARC server (the BSV network): broadcasts and statuses. Its API key, if any, is in
     /// the OS keychain under [`ChainConfig::arc_key_name`]. With `lookups`, the whole loop
-    /// runs on the network: a WhatsOnChain-style server answers the rest (ADR 0011).
+    /// runs on the network: a WhatsOnChain-style server answers the rest (ADR 0012).
     Arc {
         /// The base URL, such as `https://arc.taal.com`.
         url: String,

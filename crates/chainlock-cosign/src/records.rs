@@ -1,7 +1,7 @@
 //! Record contents for the network chain: the record refs (`refs/chainlock/record/<digest>`)
 //! of the watched packages' coordination mirrors, as `chainlock sync` last fetched them. The
 //! network chain trusts none of it: it keeps a record only when the network holds its
-//! transaction, committing to it and signed under the policy in force (ADR 0011).
+//! transaction, committing to it and signed under the policy in force (ADR 0012).
 
 use chainlock_chain::network::{Candidate, RecordSource};
 use chainlock_chain::PackageId;

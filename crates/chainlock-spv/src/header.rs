@@ -114,7 +114,7 @@ impl BlockHeader {
     }
 
     /// True when the header's hash is at or below the target its bits claim: the work was
-    /// done. (Which target a chain must use is a separate question: see ADR 0011.)
+    /// done. (Which target a chain must use is a separate question: see ADR 0012.)
     pub fn meets_target(&self) -> bool {
         let Some(target) = self.target() else {
             return false;

@@ -1,6 +1,6 @@
 //! The BSV network as a [`Chain`]: ARC broadcasts and reports statuses, a WhatsOnChain-style
 //! lookup server answers the rest, and a [`RecordSource`] offers the record contents the
-//! network does not carry (ADR 0011).
+//! network does not carry (ADR 0012).
 //!
 //! What is checked rather than believed: transactions hash to their txids, headers link from
 //! height 0 to the tip the server names, each hashes to what it claims and meets its target, merkle proofs lead
