@@ -169,7 +169,7 @@ impl Lookups {
             return Ok(Vec::new());
         };
         let what = || format!("the unspent outputs of script {}", script_hash(script));
-        let list = wire::unspent_list(v).map_err(|e| self.lie(what(), e))?;
+        let list = wire::result_list::<wire::UnspentAnswer>(v).map_err(|e| self.lie(what(), e))?;
         let mut out = Vec::new();
         for u in list.into_iter().filter(|u| !u.spent_in_mempool) {
             let txid = wire::display_hash(&u.tx_hash)
@@ -218,7 +218,7 @@ impl Lookups {
             return Ok(Vec::new());
         };
         let what = || format!("the history of script {}", script_hash(script));
-        let list = wire::history_list(v).map_err(|e| self.lie(what(), e))?;
+        let list = wire::result_list::<wire::HistoryAnswer>(v).map_err(|e| self.lie(what(), e))?;
         let mut out: Vec<Transaction> = Vec::new();
         for item in list {
             let txid = wire::display_hash(&item.tx_hash)

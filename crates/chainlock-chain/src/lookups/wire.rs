@@ -32,8 +32,8 @@ pub struct UnspentAnswer {
     pub spent_in_mempool: bool,
 }
 
-/// The list from `/unspent/all` (`{"result": [...]}`), or the older bare array.
-pub fn unspent_list(v: Value) -> Result<Vec<UnspentAnswer>, String> {
+/// A list answer: `{"result": [...]}` (`/unspent/all`, `/history`), or the older bare array.
+pub fn result_list<T: serde::de::DeserializeOwned>(v: Value) -> Result<Vec<T>, String> {
     let list = match v {
         Value::Array(_) => v,
         Value::Object(mut o) => o.remove("result").unwrap_or(Value::Array(vec![])),
@@ -47,16 +47,6 @@ pub fn unspent_list(v: Value) -> Result<Vec<UnspentAnswer>, String> {
 pub struct HistoryAnswer {
     /// The transaction.
     pub tx_hash: String,
-}
-
-/// The list from `/history` (a bare list, or `{"result": [...]}`).
-pub fn history_list(v: Value) -> Result<Vec<HistoryAnswer>, String> {
-    let list = match v {
-        Value::Array(_) => v,
-        Value::Object(mut o) => o.remove("result").unwrap_or(Value::Array(vec![])),
-        _ => return Err("neither a list nor an object with `result`".into()),
-    };
-    serde_json::from_value(list).map_err(|e| e.to_string())
 }
 
 /// `GET /chain/info`: the tip.
@@ -280,12 +270,17 @@ mod tests {
     #[test]
     fn unspent_lists_read_in_both_shapes() {
         let item = json!({"tx_hash": "ab".repeat(32), "tx_pos": 1, "value": 5, "height": 7});
-        assert_eq!(unspent_list(json!([item.clone()])).unwrap().len(), 1);
-        let all = unspent_list(json!({"result": [item], "error": ""})).unwrap();
+        assert_eq!(
+            result_list::<UnspentAnswer>(json!([item.clone()]))
+                .unwrap()
+                .len(),
+            1
+        );
+        let all = result_list::<UnspentAnswer>(json!({"result": [item], "error": ""})).unwrap();
         assert_eq!(
             (all[0].tx_pos, all[0].value, all[0].height),
             (1, 5, Some(7))
         );
-        assert!(unspent_list(json!("nope")).is_err());
+        assert!(result_list::<UnspentAnswer>(json!("nope")).is_err());
     }
 }
