@@ -229,6 +229,66 @@ pub fn builder(person: &Person<'_>, root: &Path, name: &str) -> (PathBuf, String
     (key, v["public_key"].as_str().unwrap().to_string())
 }
 
+/// `person` rebuilds `commit` of `remote` with `build` as the builder whose key file is
+/// `key`, writes the envelope to `envelope` and publishes it on `remote`.
+pub fn attest_and_publish(
+    person: &Person<'_>,
+    remote: &str,
+    commit: &str,
+    build: &str,
+    key: &Path,
+    envelope: &Path,
+) {
+    person.ok(&[
+        "attest",
+        "--repo",
+        remote,
+        "--commit",
+        commit,
+        "--build",
+        build,
+        "--artifact",
+        "*.tgz",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        envelope.to_str().unwrap(),
+    ]);
+    person.ok(&[
+        "attest",
+        "publish",
+        envelope.to_str().unwrap(),
+        "--remote",
+        remote,
+    ]);
+}
+
+/// The publisher's own `npm pack` of `tag` of `remote`, from a clean checkout in
+/// `root/alice-pack` (returned).
+pub fn pack_tag(root: &Path, remote: &str, tag: &str, session: &SecretServiceSession) -> PathBuf {
+    let pack = root.join("alice-pack");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            tag,
+            remote,
+            pack.to_str().unwrap(),
+        ],
+    );
+    let status = Command::new("npm")
+        .args(["pack", "--offline", "--ignore-scripts", "--silent"])
+        .current_dir(&pack)
+        .envs(session.envs())
+        .stdout(Stdio::null())
+        .status()
+        .expect("npm runs (scripts/setup installs node and npm)");
+    assert!(status.success());
+    pack
+}
+
 #[test]
 fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
     let session = SecretServiceSession::start();
@@ -341,52 +401,12 @@ fn two_cosigners_sign_a_release_over_a_git_daemon_and_the_sdk_accepts_it() {
             "npm pack --offline --ignore-scripts"
         };
         let envelope = root.join(format!("envelope{i}.json"));
-        alice.ok(&[
-            "attest",
-            "--repo",
-            &remote,
-            "--commit",
-            &commit,
-            "--build",
-            build,
-            "--artifact",
-            "*.tgz",
-            "--key",
-            key.to_str().unwrap(),
-            "--out",
-            envelope.to_str().unwrap(),
-        ]);
-        alice.ok(&[
-            "attest",
-            "publish",
-            envelope.to_str().unwrap(),
-            "--remote",
-            &remote,
-        ]);
+        attest_and_publish(&alice, &remote, &commit, build, key, &envelope);
     }
 
     // Alice packs the artifact herself, from a clean checkout of the tag, and requests the
     // release.
-    let pack = root.join("alice-pack");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--branch",
-            "v1.0.0",
-            &remote,
-            pack.to_str().unwrap(),
-        ],
-    );
-    let status = Command::new("npm")
-        .args(["pack", "--offline", "--ignore-scripts", "--silent"])
-        .current_dir(&pack)
-        .envs(session.envs())
-        .stdout(Stdio::null())
-        .status()
-        .expect("npm runs (scripts/setup installs node and npm)");
-    assert!(status.success());
+    let pack = pack_tag(root, &remote, "v1.0.0", &session);
     let created = alice.ok(&[
         "request",
         "create",

@@ -13,7 +13,7 @@ use chainlock_protocol::keys::PublicKey;
 use chainlock_protocol::script::Script;
 use chainlock_signer::testing::SecretServiceSession;
 
-use crate::cosign::{builder, git, upstream, GitDaemon, Person};
+use crate::cosign::{attest_and_publish, builder, git, pack_tag, upstream, GitDaemon, Person};
 use crate::network_server::FakeNetwork;
 use crate::util::chainlock;
 
@@ -109,49 +109,10 @@ fn a_release_goes_through_arc_and_verifies_offline_with_the_lookups_headers() {
 
     for (i, (key, _)) in builders.iter().enumerate() {
         let envelope = root.join(format!("envelope{i}.json"));
-        alice.ok(&[
-            "attest",
-            "--repo",
-            &remote,
-            "--commit",
-            &commit,
-            "--build",
-            "npm pack --offline --ignore-scripts",
-            "--artifact",
-            "*.tgz",
-            "--key",
-            key.to_str().unwrap(),
-            "--out",
-            envelope.to_str().unwrap(),
-        ]);
-        alice.ok(&[
-            "attest",
-            "publish",
-            envelope.to_str().unwrap(),
-            "--remote",
-            &remote,
-        ]);
+        let build = "npm pack --offline --ignore-scripts";
+        attest_and_publish(&alice, &remote, &commit, build, key, &envelope);
     }
-    let pack = root.join("alice-pack");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--branch",
-            "v1.0.0",
-            &remote,
-            pack.to_str().unwrap(),
-        ],
-    );
-    let status = Command::new("npm")
-        .args(["pack", "--offline", "--ignore-scripts", "--silent"])
-        .current_dir(&pack)
-        .envs(session.envs())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("npm runs");
-    assert!(status.success());
+    let pack = pack_tag(root, &remote, "v1.0.0", &session);
     let created = alice.ok(&[
         "request",
         "create",
