@@ -18,6 +18,10 @@ const COMMANDS: &[&str] = &[
     "create_key",
     "sync_now",
     "opening_review",
+    "review_artifact",
+    "cancel_work",
+    "open_request_file",
+    "opening_request_file",
 ];
 
 fn main() {

@@ -5,7 +5,7 @@
 //! [`AppEvent::InboxChanged`] on the [`EVENT`] channel and fetches what it shows again.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,8 +43,8 @@ impl Notified {
         }
     }
 
-    /// Marks `request` notified; true the first time.
-    fn first_time(&self, request: &str) -> bool {
+    /// Marks `request` (or another notice's id) notified; true the first time.
+    pub fn first_time(&self, request: &str) -> bool {
         let mut seen = self
             .seen
             .lock()
@@ -105,13 +105,23 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
             let events = queue
                 .map(|q| std::mem::take(&mut *q.0.lock().unwrap_or_else(|e| e.into_inner())))
                 .unwrap_or_default();
-            Ok((synced, requests, events, ws.my_key_ids()))
+            let mine = ws.my_key_ids();
+            let flagged = crate::status::flag_notices(&ws, &requests, &mine, now());
+            Ok((synced, requests, events, mine, flagged))
         })
         .await;
     let error = match result {
         Err(e) => Some(e.message),
-        Ok((synced, requests, events, mine)) => {
+        Ok((synced, requests, events, mine, flagged)) => {
             let t = now();
+            if let Some(notified) = app.try_state::<Notified>() {
+                // Once per flag, remembered across starts, like new requests.
+                for notice in flagged {
+                    if notified.first_time(&notice.id) {
+                        notify(app, &notice.title, &notice.body);
+                    }
+                }
+            }
             if let Some(notified) = app.try_state::<Notified>() {
                 for p in requests
                     .iter()
@@ -211,11 +221,30 @@ pub fn review_link(link: &str) -> Option<String> {
     ok.then(|| id.to_ascii_lowercase())
 }
 
-/// Opens the review named by the first review link in `args`, bringing the window forward.
-pub fn open_links<R: Runtime>(app: &AppHandle<R>, args: &[String]) {
+/// A request file named on the command line (`chainlock-app FILE`): an argument that is
+/// neither an option nor a link, resolved against `cwd`. Only a path: the file is read,
+/// capped and parsed when the review opens, and can never be signed.
+pub fn request_file_arg(arg: &str, cwd: &Path) -> Option<PathBuf> {
+    if arg.is_empty() || arg.starts_with('-') || arg.contains("://") {
+        return None;
+    }
+    Some(cwd.join(arg))
+}
+
+/// Opens the review named by the first review link in `args` (the program's arguments,
+/// its name first), or the first request file, bringing the window forward.
+pub fn open_links<R: Runtime>(app: &AppHandle<R>, args: &[String], cwd: &Path) {
     show_window(app);
+    let args = args.get(1..).unwrap_or_default();
     if let Some(request) = args.iter().find_map(|a| review_link(a)) {
         emit(app, AppEvent::OpenReview { request });
+    } else if let Some(path) = args.iter().find_map(|a| request_file_arg(a, cwd)) {
+        emit(
+            app,
+            AppEvent::OpenRequestFile {
+                path: path.display().to_string(),
+            },
+        );
     }
 }
 
@@ -232,6 +261,24 @@ pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::review_link;
+
+    #[test]
+    fn request_files_are_paths_that_are_neither_options_nor_links() {
+        use super::request_file_arg;
+        use std::path::Path;
+        let cwd = Path::new("/home/me");
+        assert_eq!(
+            request_file_arg("request.json", cwd),
+            Some(Path::new("/home/me/request.json").to_path_buf())
+        );
+        assert_eq!(
+            request_file_arg("/tmp/r.json", cwd),
+            Some(Path::new("/tmp/r.json").to_path_buf())
+        );
+        assert_eq!(request_file_arg("--verbose", cwd), None);
+        assert_eq!(request_file_arg("chainlock://review/abcdef12", cwd), None);
+        assert_eq!(request_file_arg("", cwd), None);
+    }
 
     #[test]
     fn only_review_links_with_a_hex_id_open_anything() {

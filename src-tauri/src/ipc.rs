@@ -102,6 +102,56 @@ pub struct InboxItem {
     pub builders_min: Option<u32>,
     /// The highest risk flag of the range (`high`, `medium`, `low`), when scanned.
     pub highest_risk: Option<String>,
+    /// Where a final release stands in its challenge window.
+    pub release_status: Option<ReleaseStatusView>,
+}
+
+/// A final release's place in the challenge window (PROTOCOL.md section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseState {
+    /// Its record transaction is not in a block yet.
+    Pending,
+    /// In its challenge window.
+    InWindow,
+    /// The window closed with no standing blocking flag.
+    Verified,
+    /// A blocking flag stands against it.
+    Flagged,
+}
+
+/// Where a final release stands, from the co-signing crate's status of its flags.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReleaseStatusView {
+    /// The state.
+    pub state: ReleaseState,
+    /// When the challenge window closes, Unix seconds (in-window).
+    pub closes_at: Option<u64>,
+    /// Key ids of the standing blocking flags (flagged).
+    pub flagged_by: Vec<String>,
+}
+
+/// A flag raised on a final release, and whether it counts.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReleaseFlagView {
+    /// `blocking`, `advisory`, or `unreadable`.
+    pub severity: String,
+    /// The key id its ref names.
+    pub key_id: String,
+    /// `maintainer`, `trusted builder`, `unknown key`, `unverified`.
+    pub who: String,
+    /// Whether it counts against the release.
+    pub counted: bool,
+    /// Why it counts or not, in words.
+    pub why: String,
+    /// The flag's reason, escaped.
+    pub reason: String,
+    /// Its evidence (links, hashes), escaped.
+    pub evidence: Vec<String>,
+    /// When it was made, Unix seconds.
+    pub created_at: Option<u64>,
+    /// Whether its signer withdrew it.
+    pub withdrawn: bool,
 }
 
 /// The whole inbox: the items of one filter, and the counts behind the filter tabs.
@@ -331,6 +381,14 @@ pub struct ReviewView {
     pub finalized: bool,
     /// Refs of this request that failed verification, in words.
     pub invalid: Vec<String>,
+    /// Where the release stands in its challenge window, once final.
+    pub release_status: Option<ReleaseStatusView>,
+    /// Every flag on the final release, counted or not.
+    pub release_flags: Vec<ReleaseFlagView>,
+    /// For a rotation: what changes from the policy in force to the new one, in words.
+    pub policy_changes: Vec<String>,
+    /// The file this request was opened from (escaped): reviewed, never signable.
+    pub from_file: Option<String>,
 }
 
 /// One changed file in the diff tree.
@@ -507,6 +565,19 @@ pub struct CommandError {
     pub message: String,
 }
 
+/// How far a long piece of work is.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ProgressEvent {
+    /// What the work is for (the request id); `cancel_work` takes it.
+    pub work: String,
+    /// The stage, in words (`diffing files`).
+    pub stage: String,
+    /// Steps done.
+    pub done: u32,
+    /// Steps in all; 0 when unknown.
+    pub total: u32,
+}
+
 /// Events the backend emits to the window.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -527,6 +598,13 @@ pub enum AppEvent {
     },
     /// Show the inbox.
     OpenInbox,
+    /// How far a long piece of work is (a big diff).
+    Progress(ProgressEvent),
+    /// Open the review of a signing request file (`chainlock-app FILE`, a second launch).
+    OpenRequestFile {
+        /// The file's path.
+        path: String,
+    },
 }
 
 /// The name of the one event channel the backend emits [`AppEvent`]s on.
@@ -539,6 +617,9 @@ pub fn typescript() -> String {
         Filter::decl(&cfg),
         Verdict::decl(&cfg),
         InboxItem::decl(&cfg),
+        ReleaseState::decl(&cfg),
+        ReleaseStatusView::decl(&cfg),
+        ReleaseFlagView::decl(&cfg),
         Inbox::decl(&cfg),
         CheckStatus::decl(&cfg),
         CheckView::decl(&cfg),
@@ -564,6 +645,7 @@ pub fn typescript() -> String {
         WatchedView::decl(&cfg),
         SettingsView::decl(&cfg),
         CommandError::decl(&cfg),
+        ProgressEvent::decl(&cfg),
         AppEvent::decl(&cfg),
     ];
     let mut out = String::from(

@@ -1,6 +1,9 @@
 //! The window test's harness: its tools, a private home, process groups stopped by guards,
 //! a minimal WebDriver client and PNG checks.
 
+// Each window test binary compiles the whole harness and uses a part of it.
+#![allow(dead_code)]
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,6 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::DEBIAN_PACKAGES;
+
+pub mod shots;
 
 /// The external programs the test drives, found on `PATH`.
 pub struct Tools {
@@ -571,6 +576,45 @@ impl Session<'_> {
             );
             thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// How many elements match `selector` now (no waiting).
+    pub fn count(&self, selector: &str) -> usize {
+        self.post(
+            "/elements",
+            &json!({"using": "css selector", "value": selector}),
+        )
+        .map(|found| found.as_array().map_or(0, Vec::len))
+        .unwrap_or(0)
+    }
+
+    /// Scrolls the element at `selector` into view (for a screenshot).
+    pub fn scroll_into_view(&self, selector: &str) {
+        let mut reference = serde_json::Map::new();
+        reference.insert(ELEMENT_KEY.to_owned(), Value::String(self.find(selector)));
+        self.post(
+            "/execute/sync",
+            &json!({
+                "script": "arguments[0].scrollIntoView({block: 'center'});",
+                "args": [reference],
+            }),
+        )
+        .unwrap_or_else(|err| panic!("scroll {selector:?} into view: {err}"));
+    }
+
+    /// Resizes the window (WebDriver's Set Window Rect).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", &json!({ "width": width, "height": height }))
+            .unwrap_or_else(|err| panic!("resize the window: {err}"));
+    }
+
+    /// The window's size (WebDriver's Get Window Rect).
+    pub fn window_size(&self) -> (u64, u64) {
+        let rect = self.get("/window/rect");
+        (
+            rect["width"].as_u64().unwrap_or_default(),
+            rect["height"].as_u64().unwrap_or_default(),
+        )
     }
 
     pub fn delete(mut self) {

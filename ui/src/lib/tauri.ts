@@ -7,8 +7,10 @@ import { EVENT, type AppEvent } from './ipc';
 export const tauriBackend: Backend = {
   inbox: (filter) => invoke('inbox', { filter }),
   review: (request) => invoke('review', { request }),
+  reviewArtifact: (request, artifact) => invoke('review_artifact', { request, artifact }),
   diffSummary: (request) => invoke('diff_summary', { request }),
   diffRows: (request, start, count) => invoke('diff_rows', { request, start, count }),
+  cancelWork: (request) => invoke('cancel_work', { request }),
   sign: (request, signer, acceptWarnings) => invoke('sign', { request, signer, acceptWarnings }),
   reject: (request, reason, signer) => invoke('reject', { request, reason, signer }),
   finalize: (request) => invoke('finalize', { request }),
@@ -20,5 +22,7 @@ export const tauriBackend: Backend = {
   createKey: (label) => invoke('create_key', { label }),
   syncNow: () => invoke('sync_now'),
   openingReview: () => invoke('opening_review'),
+  openRequestFile: (path) => invoke('open_request_file', { path }),
+  openingRequestFile: () => invoke('opening_request_file'),
   onEvent: (f) => listen<AppEvent>(EVENT, (e) => f(e.payload)),
 };
