@@ -75,7 +75,12 @@ fn ten_thousand_files(clone: &Path, from: &str) -> (String, String) {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "git fast-import failed");
     let rev = |spec: &str| {
         let out = Command::new("git")
@@ -126,7 +131,11 @@ fn a_ten_thousand_file_review_painted_in_the_real_window() {
     let pending = world.pending.to_hex();
     let mut request = serde_json::to_value(you.request(&pending).unwrap()).unwrap();
     let clone = world.dir.join("you/clone");
-    let (base, head) = ten_thousand_files(&clone, &request["record"]["source"]["commit"].as_str().unwrap().to_owned());
+    let from = request["record"]["source"]["commit"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (base, head) = ten_thousand_files(&clone, &from);
     request["record"]["source"]["base_commit"] = json!(base);
     request["record"]["source"]["commit"] = json!(head);
     let file = home.path().join("request-10k.json");
