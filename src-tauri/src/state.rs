@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chainlock_cosign::Workspace;
 use chainlock_diff::Cancel;
 use chainlock_protocol::request::SigningRequest;
+use chainlock_review::Flag;
 use chainlock_signer::OpenOptions;
 
 use crate::ipc::CommandError;
@@ -50,6 +51,8 @@ pub struct Shared {
     pending_file: Mutex<Option<PathBuf>>,
     /// Cancellation tokens of the long work running now, by request id.
     work: Mutex<HashMap<String, Cancel>>,
+    /// The risk flags of the latest reviews' ranges, by request id (for their diffs).
+    risk_flags: Mutex<HashMap<String, Arc<Vec<Flag>>>>,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
             files: Mutex::new(HashMap::new()),
             pending_file: Mutex::new(None),
             work: Mutex::new(HashMap::new()),
+            risk_flags: Mutex::new(HashMap::new()),
         })
     }
 
@@ -145,6 +149,27 @@ impl Shared {
     /// Takes the request file to open first, if any.
     pub fn take_file(&self) -> Option<PathBuf> {
         self.pending_file.lock().ok().and_then(|mut p| p.take())
+    }
+
+    /// Keeps the risk flags a review of `id` scanned (only the latest few).
+    pub fn keep_risk_flags(&self, id: &str, flags: Vec<Flag>) {
+        let mut kept = self
+            .risk_flags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= 8 {
+            kept.clear();
+        }
+        kept.insert(id.to_owned(), Arc::new(flags));
+    }
+
+    /// The risk flags a review of `id` scanned, if kept.
+    pub fn risk_flags(&self, id: &str) -> Option<Arc<Vec<Flag>>> {
+        self.risk_flags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
     }
 
     /// A fresh cancellation token for work on `id` (a later start replaces an earlier one).

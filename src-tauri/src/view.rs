@@ -183,6 +183,7 @@ pub fn review_against(
     }
     let r: Review = ws.review_with(id, now, &options)?;
     let req = ws.request(id)?;
+    keep_flags(shared, &r, id);
     review_view(&ws, r, &req, &options, id, now)
 }
 
@@ -197,6 +198,7 @@ pub fn review_file(shared: &Shared, path: &std::path::Path, now: u64) -> Res<Rev
         .id()
         .map_err(|e| CommandError::failed(e.to_string()))?
         .to_hex();
+    keep_flags(shared, &r, &id);
     let mut view = review_view(&ws, r, &req, &options, &id, now)?;
     // Signing happens only for requests on the coordination remote, through `sign`, which
     // looks the id up there: nothing from a file is offered for signing or rejecting.
@@ -206,6 +208,18 @@ pub fn review_file(shared: &Shared, path: &std::path::Path, now: u64) -> Res<Rev
     view.from_file = Some(shown(&path.display().to_string()));
     shared.keep_file_request(&id, req);
     Ok(view)
+}
+
+/// The range's risk flags just scanned by the review, for its diff's file tree: a big range
+/// is then scanned once, not again when the Diff tab opens.
+fn keep_flags(shared: &Shared, r: &Review, id: &str) {
+    if let (Some(scan), Some(full)) = (&r.risk, r.report.request_id()) {
+        // Under the full id, and the id the window used (the diff is asked by either).
+        shared.keep_risk_flags(full, scan.flags.clone());
+        if full != id {
+            shared.keep_risk_flags(id, scan.flags.clone());
+        }
+    }
 }
 
 fn review_view(

@@ -59,15 +59,23 @@ pub fn diff(
     // Outside the workspace lock: a big range takes seconds and must not stall a sync.
     // The file tree marks each file's worst risk flag; a scan that cannot run marks none
     // (the review's own risk section says why).
-    progress(event("scanning the range for risk flags", 0, 0));
-    let flags = chainlock_review::scan_range(
-        &clone,
-        base.as_deref(),
-        &head,
-        &chainlock_review::RangeOptions::default(),
-    )
-    .map(|scan| scan.flags)
-    .unwrap_or_default();
+    // The review just scanned the same range: its flags are reused when kept.
+    let flags = match shared.risk_flags(id) {
+        Some(flags) => flags,
+        None => {
+            progress(event("scanning the range for risk flags", 0, 0));
+            Arc::new(
+                chainlock_review::scan_range(
+                    &clone,
+                    base.as_deref(),
+                    &head,
+                    &chainlock_review::RangeOptions::default(),
+                )
+                .map(|scan| scan.flags)
+                .unwrap_or_default(),
+            )
+        }
+    };
     if cancel.is_cancelled() {
         return Err(cancelled());
     }

@@ -162,5 +162,15 @@ fn a_cancelled_diff_is_not_kept_by_the_app() {
     assert_eq!(last.stage, "diffing files");
     assert_eq!(last.done, last.total, "{progress:?}");
     assert!(shared.diff(&pending).is_some(), "a whole diff is kept");
+
+    // After a review, its diff reuses the review's risk scan instead of scanning again.
+    let fresh = Shared::new(Workspace::open(world.you.clone()).unwrap());
+    chainlock_app::view::review(&fresh, &pending, now()).unwrap();
+    let mut stages = Vec::new();
+    chainlock_app::work::diff(&fresh, &pending, &Cancel::new(), |p| stages.push(p.stage)).unwrap();
+    assert!(
+        stages.iter().all(|s| s == "diffing files"),
+        "the range was scanned twice: {stages:?}"
+    );
     demo::clean(&world.dir).unwrap();
 }
