@@ -91,10 +91,15 @@ pub async fn diff_summary<R: Runtime>(
     result
 }
 
-/// Cancels the long work on `request` (its diff); false when none runs.
+/// Cancels the long work on `request` (its diff), or the sync (`"sync"`); false when none
+/// runs.
 #[tauri::command]
 pub fn cancel_work(shared: State<'_, Arc<Shared>>, request: String) -> Res<bool> {
-    let id = request_id(&request)?;
+    let id = if request == desktop::SYNC_WORK {
+        request
+    } else {
+        request_id(&request)?
+    };
     Ok(shared.cancel_work(&id))
 }
 

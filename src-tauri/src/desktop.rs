@@ -15,9 +15,12 @@ use tauri_plugin_notification::NotificationExt;
 
 use chainlock_cosign::workspace::{now, Event};
 
-use crate::ipc::{AppEvent, EVENT};
+use crate::ipc::{AppEvent, ProgressEvent, EVENT};
 use crate::state::Shared;
 use crate::tray;
+
+/// The name of the sync's work: `cancel_work("sync")` cancels it between packages.
+pub const SYNC_WORK: &str = "sync";
 
 /// Events the workspace raised during a sync, waiting to be turned into notifications.
 #[derive(Default)]
@@ -97,10 +100,25 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
     };
     emit(app, AppEvent::SyncStarted);
     let queue = app.try_state::<Arc<EventQueue>>().map(|q| Arc::clone(&q));
+    let cancel = shared.start_work(SYNC_WORK);
+    let progress_app = app.clone();
     let result = shared
         .blocking(move |s| {
             let ws = s.workspace();
-            let synced = ws.sync().map(|_| ());
+            let synced = ws
+                .sync_with(&cancel, |done, total| {
+                    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+                    emit(
+                        &progress_app,
+                        AppEvent::Progress(ProgressEvent {
+                            work: SYNC_WORK.into(),
+                            stage: "syncing packages".into(),
+                            done: n(done),
+                            total: n(total),
+                        }),
+                    );
+                })
+                .map(|_| ());
             let requests = ws.requests()?;
             let events = queue
                 .map(|q| std::mem::take(&mut *q.0.lock().unwrap_or_else(|e| e.into_inner())))
@@ -159,6 +177,7 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
                 .map(|e| crate::ipc::CommandError::from(e).message)
         }
     };
+    shared.end_work(SYNC_WORK);
     if let Ok(mut status) = shared.sync_status.lock() {
         if error.is_none() {
             status.at = Some(now());

@@ -76,6 +76,7 @@ impl From<chainlock_cosign::Error> for CommandError {
             E::Warnings(_) => "warnings",
             E::Refused(_) => "refused",
             E::Signer(_) => "signer",
+            E::Cancelled => "cancelled",
             _ => "failed",
         };
         CommandError {
