@@ -12,6 +12,8 @@ use ts_rs::TS;
 
 use chainlock_protocol::text;
 
+pub use crate::ipc_status::{ProgressEvent, ReleaseFlagView, ReleaseState, ReleaseStatusView};
+
 /// Text from outside (a path, a label, a reason) with hidden characters made visible.
 pub fn shown(raw: &str) -> String {
     text::shown(raw)
@@ -104,54 +106,6 @@ pub struct InboxItem {
     pub highest_risk: Option<String>,
     /// Where a final release stands in its challenge window.
     pub release_status: Option<ReleaseStatusView>,
-}
-
-/// A final release's place in the challenge window (PROTOCOL.md section 9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReleaseState {
-    /// Its record transaction is not in a block yet.
-    Pending,
-    /// In its challenge window.
-    InWindow,
-    /// The window closed with no standing blocking flag.
-    Verified,
-    /// A blocking flag stands against it.
-    Flagged,
-}
-
-/// Where a final release stands, from the co-signing crate's status of its flags.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ReleaseStatusView {
-    /// The state.
-    pub state: ReleaseState,
-    /// When the challenge window closes, Unix seconds (in-window).
-    pub closes_at: Option<u64>,
-    /// Key ids of the standing blocking flags (flagged).
-    pub flagged_by: Vec<String>,
-}
-
-/// A flag raised on a final release, and whether it counts.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ReleaseFlagView {
-    /// `blocking`, `advisory`, or `unreadable`.
-    pub severity: String,
-    /// The key id its ref names.
-    pub key_id: String,
-    /// `maintainer`, `trusted builder`, `unknown key`, `unverified`.
-    pub who: String,
-    /// Whether it counts against the release.
-    pub counted: bool,
-    /// Why it counts or not, in words.
-    pub why: String,
-    /// The flag's reason, escaped.
-    pub reason: String,
-    /// Its evidence (links, hashes), escaped.
-    pub evidence: Vec<String>,
-    /// When it was made, Unix seconds.
-    pub created_at: Option<u64>,
-    /// Whether its signer withdrew it.
-    pub withdrawn: bool,
 }
 
 /// The whole inbox: the items of one filter, and the counts behind the filter tabs.
@@ -563,19 +517,6 @@ pub struct CommandError {
     pub kind: String,
     /// The message, with its causes.
     pub message: String,
-}
-
-/// How far a long piece of work is.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct ProgressEvent {
-    /// What the work is for (the request id); `cancel_work` takes it.
-    pub work: String,
-    /// The stage, in words (`diffing files`).
-    pub stage: String,
-    /// Steps done.
-    pub done: u32,
-    /// Steps in all; 0 when unknown.
-    pub total: u32,
 }
 
 /// Events the backend emits to the window.

@@ -14,6 +14,7 @@ mod error;
 pub mod commands;
 pub mod desktop;
 pub mod ipc;
+mod ipc_status;
 pub mod rows;
 pub mod state;
 pub mod status;
