@@ -1,7 +1,8 @@
 //! End-to-end, in the real window under Xvfb over WebDriver (the harness of `window.rs`): a
 //! release I signed flagged from outside, a request file opened by a second launch and from
 //! the top bar, an artifact with an extra `.pth` file compared on the review, and the
-//! window's size kept across a restart.
+//! window's size kept across a restart (as `chainlock-app FILE`, which opens the file's
+//! review first).
 //!
 //! The app creates the demo world on its first start. From outside the app, the test signs
 //! release 1.1.0 with my keychain key and finalizes it (the domain API, as `chainlock sign`
@@ -260,8 +261,16 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         thread::sleep(Duration::from_millis(200));
     }
     session.delete();
-    let session = webdriver.new_session(app);
-    session.wait_for_text("#needs-me-count", long);
+    // Restarted as `chainlock-app FILE`: the file's review opens first, at the kept size.
+    let file_arg = request_file.display().to_string();
+    let session = webdriver.new_session_with_args(app, &[file_arg.as_str()]);
+    let banner = session.wait_for_text("#from-file", long);
+    assert!(banner.contains("request-1.1.0.json"), "{banner}");
+    assert_eq!(
+        session.count("#sign-open"),
+        0,
+        "a review from a file offers Sign"
+    );
     let (width, height) = session.window_size();
     assert_eq!((width, height), (900, 640), "the size after a restart");
     session.delete();

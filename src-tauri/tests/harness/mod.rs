@@ -317,9 +317,14 @@ impl WebDriver {
     }
 
     pub fn new_session(&self, application: &str) -> Session<'_> {
+        self.new_session_with_args(application, &[])
+    }
+
+    /// A session whose app is started with `args` (`chainlock-app FILE`).
+    pub fn new_session_with_args(&self, application: &str, args: &[&str]) -> Session<'_> {
         let capabilities = json!({
             "capabilities": {
-                "alwaysMatch": { "tauri:options": { "application": application } }
+                "alwaysMatch": { "tauri:options": { "application": application, "args": args } }
             }
         });
         let value = self.call("POST", "/session", Some(&capabilities));
