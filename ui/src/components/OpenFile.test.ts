@@ -17,6 +17,8 @@ describe('Opening a request file', () => {
     expect(document.getElementById('reject-open')).toBeNull();
     expect(document.getElementById('finalize')).toBeNull();
     expect(document.querySelectorAll('#checks li')).toHaveLength(2);
+    // Not "READY": nothing opened from a file is ready to sign here.
+    expect(document.getElementById('verdict-chip')?.textContent).toBe('CHECKS PASS');
   });
 
   it('shows why a bad file was refused', async () => {
