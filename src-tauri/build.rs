@@ -21,6 +21,10 @@ const COMMANDS: &[&str] = &[
     "read_ledger_key",
     "add_ledger_key",
     "set_key_label",
+    "review_artifact",
+    "cancel_work",
+    "open_request_file",
+    "opening_request_file",
 ];
 
 fn main() {

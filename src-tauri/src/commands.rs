@@ -13,11 +13,11 @@ use chainlock_cosign::workspace::now;
 use chainlock_signer::keychain::Keychain;
 
 use crate::ipc::{
-    shown, CommandError, DiffRow, DiffSummary, Filter, HistoryView, Inbox, KeyView, Outcome,
-    ReviewView, SettingsView, SignerChoice,
+    shown, AppEvent, CommandError, DiffRow, DiffSummary, Filter, HistoryView, Inbox, KeyView,
+    Outcome, ReviewView, SettingsView, SignerChoice,
 };
 use crate::state::Shared;
-use crate::{desktop, view};
+use crate::{desktop, view, work};
 
 type Res<T> = Result<T, CommandError>;
 
@@ -68,13 +68,39 @@ pub async fn review(shared: State<'_, Arc<Shared>>, request: String) -> Res<Revi
     shared.blocking(move |s| view::review(s, &id, now())).await
 }
 
-/// Computes (or reuses) the diff of `request` and returns its file tree.
+/// Computes (or reuses) the diff of `request` and returns its file tree; the window hears
+/// its progress and may cancel it (`cancel_work`).
 #[tauri::command]
-pub async fn diff_summary(shared: State<'_, Arc<Shared>>, request: String) -> Res<DiffSummary> {
+pub async fn diff_summary<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+) -> Res<DiffSummary> {
     let id = request_id(&request)?;
-    shared
-        .blocking(move |s| Ok(view::diff(s, &id)?.summary.clone()))
-        .await
+    let cancel = shared.start_work(&id);
+    let key = id.clone();
+    let result = shared
+        .blocking(move |s| {
+            let index = work::diff(s, &id, &cancel, |p| {
+                desktop::emit(&app, AppEvent::Progress(p));
+            })?;
+            Ok(index.summary.clone())
+        })
+        .await;
+    shared.end_work(&key);
+    result
+}
+
+/// Cancels the long work on `request` (its diff), or the sync (`"sync"`); false when none
+/// runs.
+#[tauri::command]
+pub fn cancel_work(shared: State<'_, Arc<Shared>>, request: String) -> Res<bool> {
+    let id = if request == desktop::SYNC_WORK {
+        request
+    } else {
+        request_id(&request)?
+    };
+    Ok(shared.cancel_work(&id))
 }
 
 /// Rows `start..start + count` of the diff of `request` (computed by `diff_summary`).
@@ -263,4 +289,56 @@ pub async fn sync_now<R: Runtime>(app: AppHandle<R>) -> Res<()> {
 #[tauri::command]
 pub fn opening_review(shared: State<'_, Arc<Shared>>) -> Option<String> {
     shared.take_review()
+}
+
+/// A file's path from the window: an absolute path (or `~/...`) of at most 4096 bytes
+/// without NUL. Only a path: the domain crates read the file capped and parse it.
+fn file_path(path: &str, what: &str, example: &str) -> Res<std::path::PathBuf> {
+    let path = path.trim();
+    let expanded = match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(rest)),
+        None => Some(std::path::PathBuf::from(path)),
+    };
+    match expanded {
+        Some(p) if p.is_absolute() && path.len() <= 4096 && !path.contains('\0') => Ok(p),
+        _ => Err(CommandError::invalid(format!(
+            "{} is not a file path: give {what}'s full path, such as {example}",
+            shown(&path.chars().take(80).collect::<String>())
+        ))),
+    }
+}
+
+/// The review of `request` with the artifact file at `artifact` compared with the source.
+#[tauri::command]
+pub async fn review_artifact(
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+    artifact: String,
+) -> Res<ReviewView> {
+    let id = request_id(&request)?;
+    let artifact = file_path(&artifact, "the artifact file", "/home/me/pad-1.1.0.tgz")?;
+    if !artifact.is_file() {
+        return Err(CommandError::invalid(format!(
+            "{} is not a file: give the published artifact (a .tgz, .whl, .crate, .zip or .tar.gz)",
+            shown(&artifact.display().to_string())
+        )));
+    }
+    shared
+        .blocking(move |s| view::review_against(s, &id, Some(artifact), now()))
+        .await
+}
+
+/// Reviews the signing request in the file at `path`: every check, never signable.
+#[tauri::command]
+pub async fn open_request_file(shared: State<'_, Arc<Shared>>, path: String) -> Res<ReviewView> {
+    let path = file_path(&path, "the request file", "/home/me/request.json")?;
+    shared
+        .blocking(move |s| view::review_file(s, &path, now()))
+        .await
+}
+
+/// The request file a `chainlock-app FILE` launch asked for, once.
+#[tauri::command]
+pub fn opening_request_file(shared: State<'_, Arc<Shared>>) -> Option<String> {
+    shared.take_file().map(|p| p.display().to_string())
 }

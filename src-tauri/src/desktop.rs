@@ -5,7 +5,7 @@
 //! [`AppEvent::InboxChanged`] on the [`EVENT`] channel and fetches what it shows again.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,9 +15,12 @@ use tauri_plugin_notification::NotificationExt;
 
 use chainlock_cosign::workspace::{now, Event};
 
-use crate::ipc::{AppEvent, EVENT};
+use crate::ipc::{AppEvent, ProgressEvent, EVENT};
 use crate::state::Shared;
 use crate::tray;
+
+/// The name of the sync's work: `cancel_work("sync")` cancels it between packages.
+pub const SYNC_WORK: &str = "sync";
 
 /// Events the workspace raised during a sync, waiting to be turned into notifications.
 #[derive(Default)]
@@ -43,8 +46,8 @@ impl Notified {
         }
     }
 
-    /// Marks `request` notified; true the first time.
-    fn first_time(&self, request: &str) -> bool {
+    /// Marks `request` (or another notice's id) notified; true the first time.
+    pub fn first_time(&self, request: &str) -> bool {
         let mut seen = self
             .seen
             .lock()
@@ -97,21 +100,46 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
     };
     emit(app, AppEvent::SyncStarted);
     let queue = app.try_state::<Arc<EventQueue>>().map(|q| Arc::clone(&q));
+    let cancel = shared.start_work(SYNC_WORK);
+    let progress_app = app.clone();
     let result = shared
         .blocking(move |s| {
             let ws = s.workspace();
-            let synced = ws.sync().map(|_| ());
+            let synced = ws
+                .sync_with(&cancel, |done, total| {
+                    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+                    emit(
+                        &progress_app,
+                        AppEvent::Progress(ProgressEvent {
+                            work: SYNC_WORK.into(),
+                            stage: "syncing packages".into(),
+                            done: n(done),
+                            total: n(total),
+                        }),
+                    );
+                })
+                .map(|_| ());
             let requests = ws.requests()?;
             let events = queue
                 .map(|q| std::mem::take(&mut *q.0.lock().unwrap_or_else(|e| e.into_inner())))
                 .unwrap_or_default();
-            Ok((synced, requests, events, ws.my_key_ids()))
+            let mine = ws.my_key_ids();
+            let flagged = crate::status::flag_notices(&ws, &requests, &mine, now());
+            Ok((synced, requests, events, mine, flagged))
         })
         .await;
     let error = match result {
         Err(e) => Some(e.message),
-        Ok((synced, requests, events, mine)) => {
+        Ok((synced, requests, events, mine, flagged)) => {
             let t = now();
+            if let Some(notified) = app.try_state::<Notified>() {
+                // Once per flag, remembered across starts, like new requests.
+                for notice in flagged {
+                    if notified.first_time(&notice.id) {
+                        notify(app, &notice.title, &notice.body);
+                    }
+                }
+            }
             if let Some(notified) = app.try_state::<Notified>() {
                 for p in requests
                     .iter()
@@ -149,6 +177,7 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
                 .map(|e| crate::ipc::CommandError::from(e).message)
         }
     };
+    shared.end_work(SYNC_WORK);
     if let Ok(mut status) = shared.sync_status.lock() {
         if error.is_none() {
             status.at = Some(now());
@@ -211,11 +240,30 @@ pub fn review_link(link: &str) -> Option<String> {
     ok.then(|| id.to_ascii_lowercase())
 }
 
-/// Opens the review named by the first review link in `args`, bringing the window forward.
-pub fn open_links<R: Runtime>(app: &AppHandle<R>, args: &[String]) {
+/// A request file named on the command line (`chainlock-app FILE`): an argument that is
+/// neither an option nor a link, resolved against `cwd`. Only a path: the file is read,
+/// capped and parsed when the review opens, and can never be signed.
+pub fn request_file_arg(arg: &str, cwd: &Path) -> Option<PathBuf> {
+    if arg.is_empty() || arg.starts_with('-') || arg.contains("://") {
+        return None;
+    }
+    Some(cwd.join(arg))
+}
+
+/// Opens the review named by the first review link in `args` (the program's arguments,
+/// its name first), or the first request file, bringing the window forward.
+pub fn open_links<R: Runtime>(app: &AppHandle<R>, args: &[String], cwd: &Path) {
     show_window(app);
+    let args = args.get(1..).unwrap_or_default();
     if let Some(request) = args.iter().find_map(|a| review_link(a)) {
         emit(app, AppEvent::OpenReview { request });
+    } else if let Some(path) = args.iter().find_map(|a| request_file_arg(a, cwd)) {
+        emit(
+            app,
+            AppEvent::OpenRequestFile {
+                path: path.display().to_string(),
+            },
+        );
     }
 }
 
@@ -232,6 +280,24 @@ pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::review_link;
+
+    #[test]
+    fn request_files_are_paths_that_are_neither_options_nor_links() {
+        use super::request_file_arg;
+        use std::path::Path;
+        let cwd = Path::new("/home/me");
+        assert_eq!(
+            request_file_arg("request.json", cwd),
+            Some(Path::new("/home/me/request.json").to_path_buf())
+        );
+        assert_eq!(
+            request_file_arg("/tmp/r.json", cwd),
+            Some(Path::new("/tmp/r.json").to_path_buf())
+        );
+        assert_eq!(request_file_arg("--verbose", cwd), None);
+        assert_eq!(request_file_arg("chainlock://review/abcdef12", cwd), None);
+        assert_eq!(request_file_arg("", cwd), None);
+    }
 
     #[test]
     fn only_review_links_with_a_hex_id_open_anything() {

@@ -76,6 +76,7 @@ impl From<chainlock_cosign::Error> for CommandError {
             E::Warnings(_) => "warnings",
             E::Refused(_) => "refused",
             E::Signer(e) => signer_kind(e),
+            E::Cancelled => "cancelled",
             _ => "failed",
         };
         CommandError {

@@ -12,6 +12,8 @@ use ts_rs::TS;
 
 use chainlock_protocol::text;
 
+pub use crate::ipc_status::{ProgressEvent, ReleaseFlagView, ReleaseState, ReleaseStatusView};
+
 /// Text from outside (a path, a label, a reason) with hidden characters made visible.
 pub fn shown(raw: &str) -> String {
     text::shown(raw)
@@ -102,6 +104,8 @@ pub struct InboxItem {
     pub builders_min: Option<u32>,
     /// The highest risk flag of the range (`high`, `medium`, `low`), when scanned.
     pub highest_risk: Option<String>,
+    /// Where a final release stands in its challenge window.
+    pub release_status: Option<ReleaseStatusView>,
 }
 
 /// The whole inbox: the items of one filter, and the counts behind the filter tabs.
@@ -331,6 +335,14 @@ pub struct ReviewView {
     pub finalized: bool,
     /// Refs of this request that failed verification, in words.
     pub invalid: Vec<String>,
+    /// Where the release stands in its challenge window, once final.
+    pub release_status: Option<ReleaseStatusView>,
+    /// Every flag on the final release, counted or not.
+    pub release_flags: Vec<ReleaseFlagView>,
+    /// For a rotation: what changes from the policy in force to the new one, in words.
+    pub policy_changes: Vec<String>,
+    /// The file this request was opened from (escaped): reviewed, never signable.
+    pub from_file: Option<String>,
 }
 
 /// One changed file in the diff tree.
@@ -545,6 +557,13 @@ pub enum AppEvent {
     },
     /// Show the inbox.
     OpenInbox,
+    /// How far a long piece of work is (a big diff).
+    Progress(ProgressEvent),
+    /// Open the review of a signing request file (`chainlock-app FILE`, a second launch).
+    OpenRequestFile {
+        /// The file's path.
+        path: String,
+    },
 }
 
 /// The name of the one event channel the backend emits [`AppEvent`]s on.
@@ -557,6 +576,9 @@ pub fn typescript() -> String {
         Filter::decl(&cfg),
         Verdict::decl(&cfg),
         InboxItem::decl(&cfg),
+        ReleaseState::decl(&cfg),
+        ReleaseStatusView::decl(&cfg),
+        ReleaseFlagView::decl(&cfg),
         Inbox::decl(&cfg),
         CheckStatus::decl(&cfg),
         CheckView::decl(&cfg),
@@ -583,6 +605,7 @@ pub fn typescript() -> String {
         WatchedView::decl(&cfg),
         SettingsView::decl(&cfg),
         CommandError::decl(&cfg),
+        ProgressEvent::decl(&cfg),
         AppEvent::decl(&cfg),
     ];
     let mut out = String::from(

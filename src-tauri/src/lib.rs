@@ -14,11 +14,14 @@ mod error;
 pub mod commands;
 pub mod desktop;
 pub mod ipc;
+mod ipc_status;
 pub mod keys;
 pub mod rows;
 pub mod state;
+pub mod status;
 pub mod tray;
 pub mod view;
+pub mod work;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -56,6 +59,10 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         keys::read_ledger_key,
         keys::add_ledger_key,
         keys::set_key_label,
+        commands::review_artifact,
+        commands::cancel_work,
+        commands::open_request_file,
+        commands::opening_request_file,
     ]
 }
 
@@ -128,8 +135,14 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>) -> Result<()> {
         }
     });
     let shared = Shared::new(workspace);
-    if let Some(request) = std::env::args().find_map(|a| desktop::review_link(&a)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(request) = args.iter().find_map(|a| desktop::review_link(a)) {
         shared.open_at(request);
+    } else if let Some(path) = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| args.iter().find_map(|a| desktop::request_file_arg(a, &cwd)))
+    {
+        shared.open_file_at(path);
     }
     app.manage(shared);
     app.manage(queue);
@@ -153,13 +166,28 @@ fn causes(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// The window-state plugin: the main window's size and position (not whether it is shown:
+/// the co-signer may live in the tray) are restored when it is created.
+pub fn window_state<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    use tauri_plugin_window_state::StateFlags;
+    tauri_plugin_window_state::Builder::default()
+        .with_state_flags(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED)
+        .build()
+}
+
+fn save_window_state<R: Runtime>(app: &AppHandle<R>) {
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    // Best effort: a lost size is re-chosen by the user, never a reason to stop.
+    let _ = app.save_window_state(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED);
+}
+
 /// Opens the co-signer window and the tray icon, and runs until the user quits.
 pub fn run() -> Result<()> {
     tauri::Builder::default()
         // First: a second launch (a `chainlock://review/<id>` link) hands its arguments to
         // the running app and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            desktop::open_links(app, &args);
+        .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
+            desktop::open_links(app, &args, std::path::Path::new(&cwd));
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
@@ -167,6 +195,7 @@ pub fn run() -> Result<()> {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
+        .plugin(window_state())
         .invoke_handler(handler())
         .setup(|app| {
             if let Err(err) = setup(app.handle()) {
@@ -177,12 +206,18 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
+        .on_window_event(|window, event| match event {
             // Closing the window keeps the co-signer in the tray; Quit is in its menu.
-            if let WindowEvent::CloseRequested { api, .. } = event {
+            WindowEvent::CloseRequested { api, .. } => {
                 api.prevent_close();
+                save_window_state(window.app_handle());
                 let _ = window.hide();
             }
+            // Saved as it changes: the app may end without an exit event (a logout, a kill).
+            WindowEvent::Resized(_) | WindowEvent::Moved(_) => {
+                save_window_state(window.app_handle())
+            }
+            _ => {}
         })
         .run(tauri::generate_context!())
         .map_err(|source| Error::Run { source })

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chainlock_diff::{Content, FileDiff, LineKind, ReviewOptions};
+use chainlock_diff::{Cancel, Content, FileDiff, LineKind, ReviewOptions};
 use chainlock_review::{Flag, Severity};
 
 use crate::ipc::{shown, DiffFile, DiffRow, DiffSummary, RowKind, Segment};
@@ -87,13 +87,27 @@ impl DiffIndex {
         head: &str,
         flags: &[Flag],
     ) -> Result<Self, chainlock_diff::Error> {
+        Self::compute_cancellable(repo, base, head, flags, &Cancel::new(), |_, _| {})
+    }
+
+    /// [`DiffIndex::compute`], stopping with `Cancelled` once `cancel` is set (checked
+    /// between files); `progress` hears `(files done, files in all)`. A cancelled diff
+    /// returns nothing: no partial index exists to be kept.
+    pub fn compute_cancellable(
+        repo: &Path,
+        base: Option<&str>,
+        head: &str,
+        flags: &[Flag],
+        cancel: &Cancel,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Self, chainlock_diff::Error> {
         let worst = worst_per_file(flags);
         let mut index = DiffIndex::default();
-        chainlock_diff::review::<chainlock_diff::Error, _>(
-            repo,
-            base,
-            head,
+        let changes = chainlock_diff::changes(repo, base, head)?;
+        changes.review_cancellable::<chainlock_diff::Error, _>(
             &ReviewOptions::default(),
+            cancel,
+            progress,
             |file| {
                 index.push(&file, worst.get(file.display_path().as_ref()).copied());
                 Ok(())

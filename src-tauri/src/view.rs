@@ -3,11 +3,10 @@
 //! Nothing is decided here: verdicts, checks and the builders' agreement come from
 //! `chainlock-cosign`; this module only reshapes them (failures first) and escapes text.
 
-use std::sync::Arc;
-
 use chainlock_cosign::workspace::{Review, ReviewOptions};
 use chainlock_cosign::{Pending, Workspace};
-use chainlock_protocol::record::{Record, EMPTY_TREE};
+use chainlock_protocol::record::Record;
+use chainlock_protocol::request::SigningRequest;
 use chainlock_protocol::verify::{Report, Status};
 use chainlock_signer::keychain::Keychain;
 
@@ -16,7 +15,6 @@ use crate::ipc::{
     FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
     LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
 };
-use crate::rows::DiffIndex;
 use crate::state::Shared;
 
 type Res<T> = Result<T, CommandError>;
@@ -99,7 +97,9 @@ fn item(ws: &Workspace, p: Pending, mine: &[String], now: u64) -> InboxItem {
         ),
         None => (None, Vec::new(), None),
     };
+    let release_status = crate::status::of_pending(ws, &p, now);
     InboxItem {
+        release_status,
         signed_by_me: p.signed_by.iter().any(|k| mine.contains(k)),
         builders_agreeing: builders.map(|b| u32::try_from(b.agreeing.len()).unwrap_or(u32::MAX)),
         builders_min: builders.map(|b| b.min_builders),
@@ -164,10 +164,72 @@ fn builders_view(b: &chainlock_attest::BuilderReport) -> BuildersView {
 
 /// The review of request `id`, failures first.
 pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
+    review_against(shared, id, None, now)
+}
+
+/// The review of request `id` with the published artifact at `artifact` (a file the user
+/// chose, untrusted: the review crate reads archives with its caps) compared with the
+/// source; without one, the demo's own artifact when there is one.
+pub fn review_against(
+    shared: &Shared,
+    id: &str,
+    artifact: Option<std::path::PathBuf>,
+    now: u64,
+) -> Res<ReviewView> {
     let ws = shared.workspace();
-    let options = review_options(&ws, id);
+    let mut options = review_options(&ws, id);
+    if artifact.is_some() {
+        options.artifact = artifact;
+    }
     let r: Review = ws.review_with(id, now, &options)?;
     let req = ws.request(id)?;
+    keep_flags(shared, &r, id);
+    review_view(&ws, r, &req, &options, id, now)
+}
+
+/// The review of the signing request in the file at `path` (untrusted input): every check,
+/// against this machine's knowledge, and never signable. Its diff is served like a remote
+/// request's, from the request kept in `shared`.
+pub fn review_file(shared: &Shared, path: &std::path::Path, now: u64) -> Res<ReviewView> {
+    let ws = shared.workspace();
+    let options = ReviewOptions::default();
+    let (req, r) = ws.review_file(path, now, &options)?;
+    let id = req
+        .id()
+        .map_err(|e| CommandError::failed(e.to_string()))?
+        .to_hex();
+    keep_flags(shared, &r, &id);
+    let mut view = review_view(&ws, r, &req, &options, &id, now)?;
+    // Signing happens only for requests on the coordination remote, through `sign`, which
+    // looks the id up there: nothing from a file is offered for signing or rejecting.
+    view.can_sign = false;
+    view.can_finalize = false;
+    view.my_keys_to_sign.clear();
+    view.from_file = Some(shown(&path.display().to_string()));
+    shared.keep_file_request(&id, req);
+    Ok(view)
+}
+
+/// The range's risk flags just scanned by the review, for its diff's file tree: a big range
+/// is then scanned once, not again when the Diff tab opens.
+fn keep_flags(shared: &Shared, r: &Review, id: &str) {
+    if let (Some(scan), Some(full)) = (&r.risk, r.report.request_id()) {
+        // Under the full id, and the id the window used (the diff is asked by either).
+        shared.keep_risk_flags(full, scan.flags.clone());
+        if full != id {
+            shared.keep_risk_flags(id, scan.flags.clone());
+        }
+    }
+}
+
+fn review_view(
+    ws: &Workspace,
+    r: Review,
+    req: &SigningRequest,
+    options: &ReviewOptions,
+    id: &str,
+    now: u64,
+) -> Res<ReviewView> {
     let pending = ws
         .requests()?
         .into_iter()
@@ -207,7 +269,21 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
         .map(|p| p.my_keys_to_sign.clone())
         .unwrap_or_default();
     let finalized = pending.as_ref().is_some_and(|p| p.finalized);
+    let (release_status, release_flags) = finalized
+        .then(|| crate::status::of_request(ws, &r.package, req, now))
+        .flatten()
+        .map_or((None, Vec::new()), |(s, f)| (Some(s), f));
+    let policy_changes = match &req.record {
+        Record::Rotation(rot) => {
+            chainlock_cosign::rotation::policy_changes(&req.policy, &rot.policy)
+        }
+        _ => Vec::new(),
+    };
     Ok(ReviewView {
+        release_status,
+        release_flags,
+        policy_changes,
+        from_file: None,
         package: r.package.clone(),
         request: r.report.request_id().unwrap_or(id).to_owned(),
         what: pending
@@ -253,7 +329,7 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
             .map(|scan| scan.all_flags().map(flag_view).collect())
             .unwrap_or_default(),
         risk_error: r.risk_error.as_deref().map(shown),
-        ledger_screens: chainlock_cosign::objects::request_record_tx(&req)
+        ledger_screens: chainlock_cosign::objects::request_record_tx(req)
             .map(|rtx| {
                 let path = chainlock_signer::ledger::DerivationPath::chainlock_default();
                 chainlock_signer::ledger::screens::record_tx(&rtx, &path)
@@ -327,44 +403,6 @@ pub fn review(shared: &Shared, id: &str, now: u64) -> Res<ReviewView> {
             .map(|i| format!("{}: {}", shown(&i.name), shown(&i.reason)))
             .collect(),
     })
-}
-
-/// The diff of request `id`, computed from my clone once and kept.
-pub fn diff(shared: &Shared, id: &str) -> Res<Arc<DiffIndex>> {
-    if let Some(index) = shared.diff(id) {
-        return Ok(index);
-    }
-    let (clone, base, head) = {
-        let ws = shared.workspace();
-        let req = ws.request(id)?;
-        let Record::Release(rel) = &req.record else {
-            return Err(CommandError::invalid(
-                "only a release request has a source diff",
-            ));
-        };
-        let package = ws
-            .requests()?
-            .into_iter()
-            .find(|p| p.request.starts_with(id));
-        let package = package.map(|p| p.package).unwrap_or_default();
-        let clone = ws.config().find(&package)?.clone.clone();
-        let base = (rel.source.base_commit != EMPTY_TREE).then(|| rel.source.base_commit.clone());
-        (clone, base, rel.source.commit.clone())
-    };
-    // Outside the workspace lock: a big range takes seconds and must not stall a sync.
-    // The file tree marks each file's worst risk flag; a scan that cannot run marks none
-    // (the review's own risk section says why).
-    let flags = chainlock_review::scan_range(
-        &clone,
-        base.as_deref(),
-        &head,
-        &chainlock_review::RangeOptions::default(),
-    )
-    .map(|scan| scan.flags)
-    .unwrap_or_default();
-    let index = Arc::new(DiffIndex::compute(&clone, base.as_deref(), &head, &flags)?);
-    shared.keep_diff(id, Arc::clone(&index));
-    Ok(index)
 }
 
 /// Signs through the domain crate, which reviews the request again and signs only if ready.

@@ -26,8 +26,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-// Shared with window.rs, which uses the parts this test does not.
-#[allow(dead_code)]
 mod harness;
 
 use std::io::{Read, Write};

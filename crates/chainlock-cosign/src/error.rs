@@ -65,6 +65,10 @@ pub enum Error {
     /// The diff could not be computed.
     #[error(transparent)]
     Diff(#[from] chainlock_diff::Error),
+    /// Long work (a sync) was cancelled between two of its steps; each finished step is
+    /// whole, nothing is half-written.
+    #[error("cancelled: what finished before the cancel is kept; sync again to finish")]
+    Cancelled,
 }
 
 impl Error {
@@ -85,6 +89,7 @@ impl Error {
             Error::Spv(_) => "spv",
             Error::Attest(_) => "attest",
             Error::Diff(_) => "diff",
+            Error::Cancelled => "cancelled",
         }
     }
 

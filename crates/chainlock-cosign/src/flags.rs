@@ -173,15 +173,63 @@ pub enum ReleaseStatus {
 
 /// Whether `seen` stands against a release mined at `block_time` under `policy`.
 pub fn stands(seen: &SeenFlag, policy: &Policy, block_time: u64) -> bool {
-    let (Some(flag), Ok(signer)) = (&seen.flag, &seen.signer) else {
-        return false;
+    standing(seen, policy, Some(block_time)).is_ok()
+}
+
+/// Whether `seen` counts against a release mined at `block_time` (None: not yet in a block)
+/// under `policy`: `Ok` with why it stands, or `Err` with why it is not counted, in words
+/// for a reviewer. The same rules as [`stands`], which is this function's `is_ok`.
+pub fn standing(
+    seen: &SeenFlag,
+    policy: &Policy,
+    block_time: Option<u64>,
+) -> std::result::Result<String, String> {
+    let Some(flag) = &seen.flag else {
+        return Err("not counted: flag.json is missing or malformed".into());
+    };
+    let signer = match &seen.signer {
+        Ok(signer) => signer,
+        Err(why) => {
+            return Err(format!(
+                "not counted: its signature does not verify ({why})"
+            ))
+        }
+    };
+    if signer.key_id() != seen.key_id {
+        return Err("not counted: signed by another key than its ref names".into());
+    }
+    if !signer.in_policy(policy) {
+        return Err(
+            "not counted: the key is neither a maintainer nor a trusted builder of the policy"
+                .into(),
+        );
+    }
+    if flag.severity == Severity::Advisory {
+        return Err("advisory: shown, never changes the status".into());
+    }
+    if seen.withdrawn {
+        return Err("not counted: withdrawn by its signer".into());
+    }
+    let Some(block_time) = block_time else {
+        return Err(
+            "not counted yet: the release is not in a block, its window has not opened".into(),
+        );
     };
     let closes = block_time.saturating_add(policy.challenge_window_secs);
-    flag.severity == Severity::Blocking
-        && !seen.withdrawn
-        && (block_time..=closes).contains(&flag.created_at)
-        && signer.in_policy(policy)
-        && signer.key_id() == seen.key_id
+    if flag.created_at < block_time {
+        return Err("not counted: made before the release was in a block".into());
+    }
+    if flag.created_at > closes {
+        return Err("not counted: made after the challenge window closed".into());
+    }
+    Ok(match signer {
+        FlagSigner::Maintainer(_) => {
+            "counted: a blocking flag by a maintainer, inside the challenge window".into()
+        }
+        FlagSigner::Builder(_) => {
+            "counted: a blocking flag by a trusted builder, inside the challenge window".into()
+        }
+    })
 }
 
 /// The status of a release mined at `block_time` (None: not yet mined) under `policy`, at

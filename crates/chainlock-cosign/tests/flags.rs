@@ -238,3 +238,65 @@ fn a_blocking_flag_made_after_the_window_does_not_stand() {
         "a flag under another key's ref is not counted"
     );
 }
+
+#[test]
+fn every_flag_says_why_it_counts_or_not() {
+    use chainlock_cosign::flags::{standing, stands, Flag, FlagSigner, FlagTag, SeenFlag};
+    use chainlock_protocol::hash::Digest;
+    use chainlock_protocol::keys::SecretKey;
+    use chainlock_protocol::policy::Policy;
+    use chainlock_protocol::record::ProtocolVersion;
+    let key = SecretKey::from_bytes(&[7; 32]).unwrap();
+    let stranger = SecretKey::from_bytes(&[8; 32]).unwrap();
+    let policy = Policy::new(vec![key.public_key()], 1, vec!["b".repeat(64)], 1, WINDOW).unwrap();
+    let flag = |severity, created_at| Flag {
+        protocol: ProtocolVersion::V1,
+        kind: FlagTag::Flag,
+        record: Digest([1; 32]),
+        severity,
+        reason: "r".into(),
+        evidence: vec![],
+        created_at,
+    };
+    let seen = |k: &SecretKey, severity, created_at, withdrawn| SeenFlag {
+        key_id: k.public_key().key_id(),
+        flag: Some(flag(severity, created_at)),
+        signer: Ok(FlagSigner::Maintainer(k.public_key())),
+        withdrawn,
+    };
+    let why = |s: &SeenFlag, block: Option<u64>| {
+        let judged = standing(s, &policy, block);
+        // The words and the rule never disagree.
+        assert_eq!(judged.is_ok(), block.is_some_and(|b| stands(s, &policy, b)));
+        match judged {
+            Ok(w) | Err(w) => w,
+        }
+    };
+    let counted = seen(&key, Severity::Blocking, NOW + 5, false);
+    assert!(why(&counted, Some(NOW)).starts_with("counted: a blocking flag by a maintainer"));
+    assert!(why(&counted, None).contains("not in a block"));
+    assert!(
+        why(&seen(&key, Severity::Advisory, NOW + 5, false), Some(NOW)).starts_with("advisory")
+    );
+    assert!(why(&seen(&key, Severity::Blocking, NOW + 5, true), Some(NOW)).contains("withdrawn"));
+    assert!(why(
+        &seen(&key, Severity::Blocking, NOW + WINDOW + 1, false),
+        Some(NOW)
+    )
+    .contains("after the challenge window"));
+    assert!(why(&seen(&key, Severity::Blocking, NOW - 1, false), Some(NOW)).contains("before"));
+    assert!(why(
+        &seen(&stranger, Severity::Blocking, NOW + 5, false),
+        Some(NOW)
+    )
+    .contains("neither a maintainer nor a trusted builder"));
+    let mut forged = counted.clone();
+    forged.signer = Err("bad signature".into());
+    assert!(why(&forged, Some(NOW)).contains("does not verify (bad signature)"));
+    let mut moved = counted.clone();
+    moved.key_id = "someone-else".into();
+    assert!(why(&moved, Some(NOW)).contains("another key than its ref"));
+    let mut unreadable = counted;
+    unreadable.flag = None;
+    assert!(why(&unreadable, Some(NOW)).contains("malformed"));
+}

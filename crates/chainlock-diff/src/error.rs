@@ -83,6 +83,9 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// The work was cancelled (the user pressed Cancel); nothing partial was kept.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// This crate's `Result`.

@@ -32,5 +32,5 @@ pub use digest::{diff_digest, manifest_entry, DiffDigest, MANIFEST_HEADER};
 pub use error::{Error, Result};
 pub use limits::{limit_libgit2_memory, Applied, Libgit2Limits};
 pub use review::{
-    review, Content, FileDiff, Hunk, Line, LineKind, ReviewOptions, ReviewSummary, Segment,
+    review, Cancel, Content, FileDiff, Hunk, Line, LineKind, ReviewOptions, ReviewSummary, Segment,
 };

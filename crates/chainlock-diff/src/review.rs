@@ -436,6 +436,60 @@ impl Changes {
     }
 }
 
+impl Changes {
+    /// [`Changes::review`], stopping with [`Error::Cancelled`] at the first file after
+    /// `cancel` is set; `progress` hears `(files done, files in all)` after each file.
+    pub fn review_cancellable<E, F>(
+        &self,
+        options: &ReviewOptions,
+        cancel: &Cancel,
+        mut progress: impl FnMut(usize, usize),
+        mut f: F,
+    ) -> Result<ReviewSummary, E>
+    where
+        E: From<Error>,
+        F: FnMut(FileDiff) -> Result<(), E>,
+    {
+        let total = self.entries.len();
+        let mut done = 0;
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled.into());
+        }
+        self.review(options, |file| {
+            // Checked between files: the workers stop with the first error returned here.
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled.into());
+            }
+            f(file)?;
+            done += 1;
+            progress(done, total);
+            Ok(())
+        })
+    }
+}
+
+/// A cancellation token for long work: cloned to the thread that may cancel, checked by the
+/// work between files.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the work to stop at its next check.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Computes the review diff of `base..head` (`base` `None` for the empty tree), handing each
 /// changed file to `f` in byte order of the path; returns the resolved commits and totals.
 pub fn review<E, F>(

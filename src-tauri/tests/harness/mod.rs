@@ -1,6 +1,9 @@
 //! The window test's harness: its tools, a private home, process groups stopped by guards,
 //! a minimal WebDriver client and PNG checks.
 
+// Each window test binary compiles the whole harness and uses a part of it.
+#![allow(dead_code)]
+
 pub mod shots;
 
 use std::fs;
@@ -314,9 +317,14 @@ impl WebDriver {
     }
 
     pub fn new_session(&self, application: &str) -> Session<'_> {
+        self.new_session_with_args(application, &[])
+    }
+
+    /// A session whose app is started with `args` (`chainlock-app FILE`).
+    pub fn new_session_with_args(&self, application: &str, args: &[&str]) -> Session<'_> {
         let capabilities = json!({
             "capabilities": {
-                "alwaysMatch": { "tauri:options": { "application": application } }
+                "alwaysMatch": { "tauri:options": { "application": application, "args": args } }
             }
         });
         let value = self.call("POST", "/session", Some(&capabilities));
@@ -573,6 +581,45 @@ impl Session<'_> {
             );
             thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// How many elements match `selector` now (no waiting).
+    pub fn count(&self, selector: &str) -> usize {
+        self.post(
+            "/elements",
+            &json!({"using": "css selector", "value": selector}),
+        )
+        .map(|found| found.as_array().map_or(0, Vec::len))
+        .unwrap_or(0)
+    }
+
+    /// Scrolls the element at `selector` into view (for a screenshot).
+    pub fn scroll_into_view(&self, selector: &str) {
+        let mut reference = serde_json::Map::new();
+        reference.insert(ELEMENT_KEY.to_owned(), Value::String(self.find(selector)));
+        self.post(
+            "/execute/sync",
+            &json!({
+                "script": "arguments[0].scrollIntoView({block: 'center'});",
+                "args": [reference],
+            }),
+        )
+        .unwrap_or_else(|err| panic!("scroll {selector:?} into view: {err}"));
+    }
+
+    /// Resizes the window (WebDriver's Set Window Rect).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", &json!({ "width": width, "height": height }))
+            .unwrap_or_else(|err| panic!("resize the window: {err}"));
+    }
+
+    /// The window's size (WebDriver's Get Window Rect).
+    pub fn window_size(&self) -> (u64, u64) {
+        let rect = self.get("/window/rect");
+        (
+            rect["width"].as_u64().unwrap_or_default(),
+            rect["height"].as_u64().unwrap_or_default(),
+        )
     }
 
     pub fn delete(mut self) {

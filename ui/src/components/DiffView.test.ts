@@ -34,3 +34,30 @@ describe('window arithmetic', () => {
     expect(slice(1000, 20, 400, 600, 0)).toEqual({ start: 20, count: 31, top: 400, height: 20_000 });
   });
 });
+
+describe('DiffView progress and cancel', () => {
+  it('shows the stage and n of total while the diff is computed, and Cancel stops it', async () => {
+    const backend = new FakeBackend();
+    backend.slowDiff = true;
+    const REQ = 'a'.repeat(64);
+    render(DiffView, { backend, request: REQ, claimed: 'x', computed: 'x' });
+    await waitFor(() => expect(document.getElementById('work-progress')).toBeTruthy());
+    await waitFor(() => expect(backend.listeners.length).toBeGreaterThan(0));
+    backend.emit({ event: 'progress', work: 'b'.repeat(64), stage: 'another diff', done: 1, total: 2 });
+    backend.emit({ event: 'progress', work: REQ, stage: 'diffing files', done: 2500, total: 10000 });
+    await waitFor(() => expect(document.getElementById('work-count')?.textContent).toBe('2,500 of 10,000'));
+    expect(document.getElementById('work-progress')?.textContent).toContain('diffing files');
+    expect(document.getElementById('work-progress')?.textContent).not.toContain('another diff');
+    expect((document.querySelector('#work-progress .fill') as HTMLElement).style.width).toBe('25%');
+    (document.getElementById('work-cancel') as HTMLButtonElement).click();
+    await waitFor(() => expect(document.getElementById('work-cancelled')?.textContent).toContain('Cancelled: nothing was kept'));
+    expect(backend.calls).toContain(`cancel_work:${REQ}`);
+    expect(document.getElementById('work-progress')).toBeNull();
+    // Computing again asks the backend again, and this time it finishes.
+    (document.getElementById('work-again') as HTMLButtonElement).click();
+    await waitFor(() => expect(backend.calls.filter((c) => c.startsWith('diff_summary:'))).toHaveLength(2));
+    backend.finishDiff();
+    await screen.findByText('line 0');
+    expect(document.getElementById('work-cancelled')).toBeNull();
+  });
+});

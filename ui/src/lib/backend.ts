@@ -18,8 +18,12 @@ import type {
 export interface Backend {
   inbox(filter: Filter): Promise<Inbox>;
   review(request: string): Promise<ReviewView>;
+  /** The review with the artifact file at `artifact` compared with the source. */
+  reviewArtifact(request: string, artifact: string): Promise<ReviewView>;
   diffSummary(request: string): Promise<DiffSummary>;
   diffRows(request: string, start: number, count: number): Promise<DiffRow[]>;
+  /** Stops the long work on `request` (its diff); false when none runs. */
+  cancelWork(request: string): Promise<boolean>;
   sign(request: string, signer: SignerChoice, acceptWarnings: boolean): Promise<Outcome>;
   reject(request: string, reason: string, signer: SignerChoice): Promise<Outcome>;
   finalize(request: string): Promise<Outcome>;
@@ -36,6 +40,10 @@ export interface Backend {
   setKeyLabel(keyId: string, label: string): Promise<KeyView>;
   syncNow(): Promise<void>;
   openingReview(): Promise<string | null>;
+  /** Reviews the signing request in a file (every check; never signable). */
+  openRequestFile(path: string): Promise<ReviewView>;
+  /** The request file a `chainlock-app FILE` launch asked for, once. */
+  openingRequestFile(): Promise<string | null>;
   /** Calls `f` with every backend event; resolves to the function that stops it. */
   onEvent(f: (event: AppEvent) => void): Promise<() => void>;
 }

@@ -75,7 +75,65 @@ builders_min: number | null,
 /**
  * The highest risk flag of the range (`high`, `medium`, `low`), when scanned.
  */
-highest_risk: string | null, };
+highest_risk: string | null, 
+/**
+ * Where a final release stands in its challenge window.
+ */
+release_status: ReleaseStatusView | null, };
+
+export type ReleaseState = "pending" | "in-window" | "verified" | "flagged";
+
+export type ReleaseStatusView = { 
+/**
+ * The state.
+ */
+state: ReleaseState, 
+/**
+ * When the challenge window closes, Unix seconds (in-window).
+ */
+closes_at: number | null, 
+/**
+ * Key ids of the standing blocking flags (flagged).
+ */
+flagged_by: Array<string>, };
+
+export type ReleaseFlagView = { 
+/**
+ * `blocking`, `advisory`, or `unreadable`.
+ */
+severity: string, 
+/**
+ * The key id its ref names.
+ */
+key_id: string, 
+/**
+ * `maintainer`, `trusted builder`, `unknown key`, `unverified`.
+ */
+who: string, 
+/**
+ * Whether it counts against the release.
+ */
+counted: boolean, 
+/**
+ * Why it counts or not, in words.
+ */
+why: string, 
+/**
+ * The flag's reason, escaped.
+ */
+reason: string, 
+/**
+ * Its evidence (links, hashes), escaped.
+ */
+evidence: Array<string>, 
+/**
+ * When it was made, Unix seconds.
+ */
+created_at: number | null, 
+/**
+ * Whether its signer withdrew it.
+ */
+withdrawn: boolean, };
 
 export type Inbox = { 
 /**
@@ -421,7 +479,23 @@ finalized: boolean,
 /**
  * Refs of this request that failed verification, in words.
  */
-invalid: Array<string>, };
+invalid: Array<string>, 
+/**
+ * Where the release stands in its challenge window, once final.
+ */
+release_status: ReleaseStatusView | null, 
+/**
+ * Every flag on the final release, counted or not.
+ */
+release_flags: Array<ReleaseFlagView>, 
+/**
+ * For a rotation: what changes from the policy in force to the new one, in words.
+ */
+policy_changes: Array<string>, 
+/**
+ * The file this request was opened from (escaped): reviewed, never signable.
+ */
+from_file: string | null, };
 
 export type DiffFile = { 
 /**
@@ -656,6 +730,24 @@ kind: string,
  */
 message: string, };
 
+export type ProgressEvent = { 
+/**
+ * What the work is for (the request id); `cancel_work` takes it.
+ */
+work: string, 
+/**
+ * The stage, in words (`diffing files`).
+ */
+stage: string, 
+/**
+ * Steps done.
+ */
+done: number, 
+/**
+ * Steps in all; 0 when unknown.
+ */
+total: number, };
+
 export type AppEvent = { "event": "inbox-changed" } | { "event": "sync-started" } | { "event": "sync-ended", 
 /**
  * Why it failed.
@@ -664,4 +756,8 @@ error: string | null, } | { "event": "open-review",
 /**
  * The request id.
  */
-request: string, } | { "event": "open-inbox" };
+request: string, } | { "event": "open-inbox" } | { "event": "progress" } & ProgressEvent | { "event": "open-request-file", 
+/**
+ * The file's path.
+ */
+path: string, };

@@ -7,8 +7,10 @@ import { EVENT, type AppEvent } from './ipc';
 export const tauriBackend: Backend = {
   inbox: (filter) => invoke('inbox', { filter }),
   review: (request) => invoke('review', { request }),
+  reviewArtifact: (request, artifact) => invoke('review_artifact', { request, artifact }),
   diffSummary: (request) => invoke('diff_summary', { request }),
   diffRows: (request, start, count) => invoke('diff_rows', { request, start, count }),
+  cancelWork: (request) => invoke('cancel_work', { request }),
   sign: (request, signer, acceptWarnings) => invoke('sign', { request, signer, acceptWarnings }),
   reject: (request, reason, signer) => invoke('reject', { request, reason, signer }),
   finalize: (request) => invoke('finalize', { request }),
@@ -23,5 +25,7 @@ export const tauriBackend: Backend = {
   setKeyLabel: (keyId, label) => invoke('set_key_label', { keyId, label }),
   syncNow: () => invoke('sync_now'),
   openingReview: () => invoke('opening_review'),
+  openRequestFile: (path) => invoke('open_request_file', { path }),
+  openingRequestFile: () => invoke('opening_request_file'),
   onEvent: (f) => listen<AppEvent>(EVENT, (e) => f(e.payload)),
 };

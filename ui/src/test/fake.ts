@@ -25,6 +25,7 @@ export function item(over: Partial<InboxItem> = {}): InboxItem {
     builders_agreeing: 2,
     builders_min: 2,
     highest_risk: null,
+    release_status: null,
     ...over,
   };
 }
@@ -92,6 +93,10 @@ export function review(over: Partial<ReviewView> = {}): ReviewView {
     can_finalize: false,
     finalized: false,
     invalid: [],
+    release_status: null,
+    release_flags: [],
+    policy_changes: [],
+    from_file: null,
     ...over,
   };
 }
@@ -135,7 +140,27 @@ export class FakeBackend implements Backend {
     return { items, needs_me: this.items.filter((i) => i.my_keys_to_sign.length).length, demo: false, synced_at: null, sync_error: null };
   }
   async review(request: string) { this.calls.push(`review:${request}`); return this.theReview; }
-  async diffSummary(request: string) { this.calls.push(`diff_summary:${request}`); return this.diff.summary; }
+  withArtifact: ReviewView['artifact'] = null;
+  async reviewArtifact(request: string, artifact: string) {
+    this.calls.push(`review_artifact:${request}:${artifact}`);
+    return { ...this.theReview, artifact: this.withArtifact };
+  }
+  /** When set, diffSummary waits until cancelWork (then fails as cancelled) or `finishDiff`. */
+  slowDiff = false;
+  private pendingDiff: { resolve: (s: DiffSummary) => void; reject: (e: unknown) => void } | null = null;
+  async diffSummary(request: string) {
+    this.calls.push(`diff_summary:${request}`);
+    if (!this.slowDiff) return this.diff.summary;
+    return new Promise<DiffSummary>((resolve, reject) => (this.pendingDiff = { resolve, reject }));
+  }
+  finishDiff() { this.pendingDiff?.resolve(this.diff.summary); this.pendingDiff = null; }
+  async cancelWork(request: string) {
+    this.calls.push(`cancel_work:${request}`);
+    const running = this.pendingDiff !== null;
+    this.pendingDiff?.reject({ kind: 'cancelled', message: 'Cancelled: nothing was kept. Open the diff again to compute it.' });
+    this.pendingDiff = null;
+    return running;
+  }
   async diffRows(request: string, start: number, count: number) {
     this.calls.push(`diff_rows:${start}:${count}`);
     return this.diff.all.slice(start, start + count);
@@ -183,6 +208,13 @@ export class FakeBackend implements Backend {
   }
   async syncNow() { this.calls.push('sync_now'); }
   async openingReview() { return null; }
+  fileError: unknown = null;
+  async openRequestFile(path: string) {
+    this.calls.push(`open_request_file:${path}`);
+    if (this.fileError) throw this.fileError;
+    return { ...this.theReview, can_sign: false, can_finalize: false, my_keys_to_sign: [], from_file: path };
+  }
+  async openingRequestFile(): Promise<string | null> { return null; }
   async onEvent(f: (e: AppEvent) => void) { this.listeners.push(f); return () => {}; }
   emit(e: AppEvent) { for (const f of this.listeners) f(e); }
 }

@@ -306,9 +306,25 @@ impl Workspace {
     /// Fetches every watched package's refs, pushes the outbox, and emits events for what
     /// is new.
     pub fn sync(&self) -> Result<Vec<SyncSummary>> {
+        self.sync_with(&chainlock_diff::Cancel::new(), |_, _| {})
+    }
+
+    /// [`Self::sync`], telling `progress` `(packages done, packages in all)` after each
+    /// package, and stopping with [`Error::Cancelled`] before the next package once `cancel`
+    /// is set (a package's fetch and push finish whole or not at all).
+    pub fn sync_with(
+        &self,
+        cancel: &chainlock_diff::Cancel,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<SyncSummary>> {
         let mine = self.my_key_ids();
         let mut out = Vec::new();
-        for watched in &self.config.packages {
+        let total = self.config.packages.len();
+        for (done, watched) in self.config.packages.iter().enumerate() {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            progress(done, total);
             let coord = self.coord(watched)?;
             let before = PackageView::read(&coord)?;
             let fetched = coord.fetch()?;
@@ -351,6 +367,7 @@ impl Workspace {
                 pushed,
             });
         }
+        progress(total, total);
         Ok(out)
     }
 

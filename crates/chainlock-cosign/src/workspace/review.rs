@@ -1,7 +1,8 @@
 //! Review: every check of section 7 with this machine's knowledge, the evidence beside it,
 //! and what needs acknowledging before signing.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -15,7 +16,7 @@ use chainlock_review::evidence::{self, Evidence};
 use super::Workspace;
 use crate::config::Watched;
 use crate::objects::{Rejection, ValidSignature};
-use crate::view::InvalidRef;
+use crate::view::{InvalidRef, PackageView, RequestState};
 use crate::{Error, Result};
 
 /// Everything a co-signer is shown before deciding (PROTOCOL.md section 7, made visible).
@@ -98,6 +99,63 @@ impl Workspace {
             .requests
             .get(&digest)
             .ok_or_else(|| Error::UnknownRequest(digest.to_hex()))?;
+        self.review_state(&watched, &view, state, digest, now, options)
+    }
+
+    /// Reviews a signing request read from a file (an air-gapped review): untrusted input,
+    /// at most [`MAX_REQUEST_FILE`] bytes of a regular file, parsed by the protocol crate
+    /// and checked by the same gate as a request on the remote, against this machine's
+    /// record chain, custody state and clone of its (watched) package. Signatures,
+    /// rejections and a final come from the remote when it holds the same request. Nothing
+    /// can be signed from the result: signing looks requests up on the remote only.
+    pub fn review_file(
+        &self,
+        path: &Path,
+        now: u64,
+        options: &ReviewOptions,
+    ) -> Result<(SigningRequest, Review)> {
+        let req = read_request_file(path)?;
+        let package = chainlock_chain::PackageId::new(req.record.ecosystem(), req.record.package())
+            .to_string();
+        let watched = self.config.find(&package).map_err(|_| {
+            Error::Refused(format!(
+                "{} is a request for {}, which this workspace does not watch: add the package \
+                 (`chainlock watch add REMOTE CLONE`) to review it against its record chain",
+                path.display(),
+                chainlock_protocol::text::shown(&package)
+            ))
+        })?;
+        let digest = req.id()?;
+        let prefix = format!("req/{}/", digest.to_hex());
+        let view = PackageView::read_where(&self.coord(watched)?, |p| {
+            p.starts_with(&prefix) || p.starts_with("attest/")
+        })?;
+        // The file's own request is what is reviewed, whatever the remote holds.
+        let state = RequestState {
+            id: digest,
+            request: req.clone(),
+            ..view.requests.get(&digest).cloned().unwrap_or(RequestState {
+                id: digest,
+                request: req.clone(),
+                signatures: Vec::new(),
+                rejections: Vec::new(),
+                final_tx: None,
+            })
+        };
+        let review = self.review_state(watched, &view, &state, digest, now, options)?;
+        Ok((req, review))
+    }
+
+    fn review_state(
+        &self,
+        watched: &Watched,
+        view: &PackageView,
+        state: &RequestState,
+        digest: Digest,
+        now: u64,
+        options: &ReviewOptions,
+    ) -> Result<Review> {
+        let watched = watched.clone();
         let req = &state.request;
         let chain = self.record_chain(&watched)?;
         let trusted_policy = trusted_policy(&chain, &watched, req)?;
@@ -242,6 +300,51 @@ impl Workspace {
         let (_, view, digest) = self.find_request(id)?;
         Ok(view.requests[&digest].request.clone())
     }
+}
+
+/// The largest signing request file [`Workspace::review_file`] reads: a request carries a
+/// record, a policy, a funding transaction and a few builder envelopes, far below this.
+pub const MAX_REQUEST_FILE: u64 = 4 << 20;
+
+/// A signing request file: a regular file (not a FIFO or a device, which could block or
+/// never end) of at most [`MAX_REQUEST_FILE`] bytes, parsed by the protocol crate.
+pub fn read_request_file(path: &Path) -> Result<SigningRequest> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "{} is not a regular file: give the signing request's JSON file",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_REQUEST_FILE {
+        return Err(Error::Refused(format!(
+            "{} is {} bytes, more than a signing request may be ({} MiB): it is not a request; \
+             ask the publisher for the request file",
+            path.display(),
+            meta.len(),
+            MAX_REQUEST_FILE >> 20
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let mut bytes = Vec::new();
+    // Capped again while reading: the file may have grown since it was measured.
+    file.take(MAX_REQUEST_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    if bytes.len() as u64 > MAX_REQUEST_FILE {
+        return Err(Error::Refused(format!(
+            "{} grew past {} MiB while being read: it is not a request",
+            path.display(),
+            MAX_REQUEST_FILE >> 20
+        )));
+    }
+    SigningRequest::from_json(&bytes).map_err(|e| {
+        Error::Refused(format!(
+            "{} is not a valid chainlock/1 signing request ({}): ask the publisher to re-create it",
+            path.display(),
+            e
+        ))
+    })
 }
 
 /// What must be acknowledged before signing: high risk flags and trusted builders that got

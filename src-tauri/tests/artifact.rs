@@ -1,0 +1,161 @@
+//! Comparing an artifact file on the review ("Compare an artifact file...") through the
+//! commands, in Tauri's mock runtime, on the demo world: an npm tarball of the tag with an
+//! extra `.pth` file shows it only in the artifact and raises a high flag to acknowledge;
+//! `git archive`'s PAX header is refused as crafted; paths that are not files are refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindowBuilder;
+
+use chainlock_app::state::Shared;
+use chainlock_cosign::workspace::now;
+use chainlock_cosign::{demo, Workspace};
+use chainlock_signer::testing::SecretServiceSession;
+
+fn call(
+    window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, (String, String)> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+    .map_err(|e| {
+        (
+            e["kind"].as_str().unwrap_or_default().to_owned(),
+            e["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    })
+}
+
+fn tarball(source: &std::path::Path, tag: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let tree = dir.join("artifact-tree");
+    std::fs::create_dir_all(tree.join("package")).unwrap();
+    let archive = Command::new("git")
+        .arg("-C")
+        .arg(source)
+        .args(["archive", "--format=tar", tag])
+        .output()
+        .unwrap();
+    let mut untar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(tree.join("package"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut untar.stdin.take().unwrap(), &archive.stdout).unwrap();
+    assert!(untar.wait().unwrap().success());
+    std::fs::write(tree.join("package/evil.pth"), "import os\n").unwrap();
+    let tgz = dir.join("pad-1.1.0.tgz");
+    assert!(Command::new("tar")
+        .args(["--format=gnu", "-czf"])
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&tree)
+        .arg("package")
+        .status()
+        .unwrap()
+        .success());
+    tgz
+}
+
+#[test]
+fn an_artifact_with_an_extra_pth_file_is_shown_against_the_source() {
+    let session = SecretServiceSession::start();
+    for (name, value) in session.envs() {
+        std::env::set_var(name, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let world = demo::create(&dir.path().join("demo"), now(), |_| {}).unwrap();
+    let ws = Workspace::open(world.you.clone()).unwrap();
+    let pending = world.pending.to_hex();
+    let app = mock_builder()
+        .invoke_handler(chainlock_app::handler())
+        .manage(Shared::new(ws))
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let compare = |artifact: &str| {
+        call(
+            &window,
+            "review_artifact",
+            json!({ "request": pending, "artifact": artifact }),
+        )
+    };
+
+    // Without an artifact the demo compares none (its own artifact is a single .js file).
+    let plain = call(&window, "review", json!({ "request": pending })).unwrap();
+    assert_eq!(plain["artifact"], Value::Null);
+
+    let tgz = tarball(&world.dir.join("source"), "v1.1.0", dir.path());
+    let review = compare(&tgz.display().to_string()).unwrap();
+    let artifact = &review["artifact"];
+    assert_eq!(
+        artifact["only_in_artifact"],
+        json!(["package/evil.pth"]),
+        "{review:#}"
+    );
+    assert_eq!(artifact["differing"], json!([]));
+    assert!(artifact["identical"].as_u64().unwrap() >= 2, "{artifact:#}");
+    assert_eq!(artifact["file"], json!(tgz.display().to_string()));
+    let flags = review["risk"].as_array().unwrap();
+    assert!(
+        flags
+            .iter()
+            .any(|f| f["path"] == json!("package/evil.pth") && f["severity"] == json!("high")),
+        "{flags:#?}"
+    );
+    assert!(
+        review["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("evil.pth")),
+        "a high flag must be acknowledged before signing: {review:#}"
+    );
+
+    // `git archive`'s PAX global header: refused as crafted, and said so.
+    let pax = dir.path().join("pax.tgz");
+    let archive = Command::new("git")
+        .arg("-C")
+        .arg(world.dir.join("source"))
+        .args(["archive", "--format=tgz", "--prefix=package/", "-o"])
+        .arg(&pax)
+        .arg("v1.1.0")
+        .status()
+        .unwrap();
+    assert!(archive.success());
+    let review = compare(&pax.display().to_string()).unwrap();
+    assert_eq!(review["artifact"], Value::Null);
+    let why = review["risk_error"].as_str().unwrap();
+    assert!(why.contains("do not sign it"), "{why}");
+
+    // Paths that are not files are refused before anything reads them.
+    let not_a_file = dir.path().display().to_string();
+    for bad in ["pad-1.1.0.tgz", "", not_a_file.as_str()] {
+        let (kind, message) = compare(bad).unwrap_err();
+        assert_eq!(kind, "invalid-input", "{bad:?}: {message}");
+        assert!(message.contains("artifact"), "{message}");
+    }
+    drop(app);
+    demo::clean(&world.dir).unwrap();
+}
