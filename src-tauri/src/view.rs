@@ -457,11 +457,12 @@ fn flag_view(f: &chainlock_review::Flag) -> FlagView {
     FlagView {
         severity: f.severity.as_str().to_owned(),
         code: f.rule.to_string(),
-        path: Some(match f.line {
+        // A flag about the whole artifact names no file.
+        path: (!f.file.is_empty()).then(|| match f.line {
             Some(line) => format!("{}:{line}", shown(&f.file)),
             None => shown(&f.file),
         }),
-        detail: shown(&f.message),
+        detail: detail(&f.message),
     }
 }
 

@@ -132,6 +132,25 @@ fn an_artifact_with_an_extra_pth_file_is_shown_against_the_source() {
             .any(|w| w.as_str().unwrap().contains("evil.pth")),
         "a high flag must be acknowledged before signing: {review:#}"
     );
+    // The tarball is not what the builders rebuilt: a flag about the whole artifact, with no
+    // file to name, and both digests shown whole (the warning is what the signer acknowledges).
+    let mismatch = flags
+        .iter()
+        .find(|f| f["code"] == json!("artifact-only-file") && f["path"].is_null())
+        .unwrap_or_else(|| panic!("no flag about the whole artifact: {flags:#?}"));
+    let detail = mismatch["detail"].as_str().unwrap();
+    assert!(!detail.contains("cut:"), "{detail}");
+    let warning = review["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .find(|w| w.contains("the agreeing rebuilds produced"))
+        .unwrap_or_else(|| panic!("{review:#}"));
+    assert!(
+        warning.starts_with("high risk flag artifact-only-file: ") && !warning.contains("cut:"),
+        "{warning}"
+    );
 
     // `git archive`'s PAX global header: refused as crafted, and said so.
     let pax = dir.path().join("pax.tgz");

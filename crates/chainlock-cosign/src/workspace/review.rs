@@ -359,12 +359,25 @@ fn warnings(
             .all_flags()
             .filter(|f| f.severity == chainlock_review::Severity::High)
         {
+            // A flag about the whole artifact has no file.
+            let place = if flag.file.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " in {}{}",
+                    chainlock_protocol::text::shown(&flag.file),
+                    flag.line.map(|l| format!(":{l}")).unwrap_or_default()
+                )
+            };
+            // The message is the review crate's sentence (it quotes digests whole): cut only
+            // past a message's length, not a value's.
             out.push(format!(
-                "high risk flag {} in {}{}: {}",
+                "high risk flag {}{place}: {}",
                 flag.rule.id(),
-                chainlock_protocol::text::shown(&flag.file),
-                flag.line.map(|l| format!(":{l}")).unwrap_or_default(),
-                chainlock_protocol::text::shown(&flag.message)
+                chainlock_protocol::text::printable_cut(
+                    &flag.message,
+                    chainlock_protocol::text::MESSAGE_CHARS
+                )
             ));
         }
     }
