@@ -206,7 +206,7 @@ pub struct TxView {
     pub custody: String,
     /// Output 0 commits to this record digest.
     pub commits_to: String,
-    /// Change address hash (hex).
+    /// The change address (legacy base58, as a Ledger shows it).
     pub change_address: Option<String>,
     /// Change in satoshis.
     pub change_satoshis: Option<u64>,
@@ -325,6 +325,8 @@ pub struct ReviewView {
     pub threshold: u8,
     /// The maintainers' key ids (n).
     pub maintainers: Vec<String>,
+    /// For each maintainer (same order), the label of my key when it is mine, escaped.
+    pub maintainer_labels: Vec<Option<String>>,
     /// My keys that may still sign.
     pub my_keys_to_sign: Vec<String>,
     /// Whether signing is allowed now: every check passed and one of my keys may sign.

@@ -318,7 +318,7 @@ fn review_view(
             custody_satoshis: t.custody_satoshis,
             custody: t.custody.clone(),
             commits_to: t.commits_to.clone(),
-            change_address: t.change.as_ref().map(|c| c.0.clone()),
+            change_address: t.change_address.clone(),
             change_satoshis: t.change.as_ref().map(|c| c.1),
             fee: t.fee,
             sighash: t.sighash.clone(),
@@ -396,6 +396,17 @@ fn review_view(
             && r.rejections.is_empty(),
         my_keys_to_sign,
         finalized,
+        maintainer_labels: {
+            let mine = ws.my_keys();
+            r.maintainers
+                .iter()
+                .map(|k| {
+                    mine.iter()
+                        .find(|i| &i.key_id == k)
+                        .map(|i| shown(&i.label))
+                })
+                .collect()
+        },
         maintainers: r.maintainers.clone(),
         invalid: r
             .invalid

@@ -180,6 +180,21 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         "Alice does not see a valid signature by {your_key}"
     );
     assert_eq!(seen.signatures.len(), 2, "Bob's and yours");
+    // The change address on the Transaction tab is the one a Ledger shows for output #2.
+    let rtx = chainlock_cosign::objects::request_record_tx(&alice.request(&pending).unwrap())
+        .unwrap();
+    let screens = chainlock_signer::ledger::screens::record_tx(
+        &rtx,
+        &chainlock_signer::ledger::DerivationPath::chainlock_default(),
+    );
+    let device = screens
+        .iter()
+        .filter_map(|s| s.text.strip_prefix("Address "))
+        .nth(1)
+        .expect("the device shows the change output's address")
+        .to_owned();
+    session.click("#tab-transaction");
+    assert_eq!(session.wait_for_text("#change-address", long), device);
     // With m signatures the app offers to finalize; the record transaction goes out.
     session.click("#finalize");
     let notice = session.wait_for_text_starting("#review-notice", "Final: transaction", long);

@@ -265,7 +265,7 @@ custody: string,
  */
 commits_to: string, 
 /**
- * Change address hash (hex).
+ * The change address (legacy base58, as a Ledger shows it).
  */
 change_address: string | null, 
 /**
@@ -460,6 +460,10 @@ threshold: number,
  * The maintainers' key ids (n).
  */
 maintainers: Array<string>, 
+/**
+ * For each maintainer (same order), the label of my key when it is mine, escaped.
+ */
+maintainer_labels: Array<string | null>, 
 /**
  * My keys that may still sign.
  */

@@ -88,6 +88,7 @@ export function review(over: Partial<ReviewView> = {}): ReviewView {
     rejections: [],
     threshold: 2,
     maintainers: ['d'.repeat(64), MY_KEY, '0'.repeat(64)],
+    maintainer_labels: [null, 'alice laptop', null],
     my_keys_to_sign: [MY_KEY],
     can_sign: true,
     can_finalize: false,

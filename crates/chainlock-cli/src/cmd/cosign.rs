@@ -412,7 +412,8 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
             );
             println!("  output 0    commitment to record {}", tx.commits_to);
             if let Some((hash, sats)) = &tx.change {
-                println!("  output 1    {sats} satoshis change to P2PKH {hash}");
+                let address = tx.change_address.as_deref().unwrap_or("?");
+                println!("  output 1    {sats} satoshis change to {address} (P2PKH {hash})");
             }
             println!("  fee         {} satoshis", tx.fee);
             println!("  you sign    sighash {} (ALL|FORKID)", tx.sighash);

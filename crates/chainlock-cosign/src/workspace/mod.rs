@@ -371,11 +371,15 @@ impl Workspace {
         Ok(out)
     }
 
-    /// The key ids of this machine's keychain keys.
+    /// The key ids of this machine's keys (keychain and Ledger).
     pub fn my_key_ids(&self) -> Vec<String> {
+        self.my_keys().into_iter().map(|k| k.key_id).collect()
+    }
+
+    /// This machine's keys as its key index lists them (ids, labels; no secret is read).
+    pub fn my_keys(&self) -> Vec<chainlock_signer::keychain::KeyInfo> {
         chainlock_signer::keychain::Keychain::new(Some(self.paths.config_dir.clone()))
             .and_then(|k| k.list())
-            .map(|keys| keys.into_iter().map(|k| k.key_id).collect())
             .unwrap_or_default()
     }
 

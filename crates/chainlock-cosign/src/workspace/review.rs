@@ -78,6 +78,8 @@ pub struct TxSummary {
     pub commits_to: String,
     /// Change output: address hash (hex) and satoshis.
     pub change: Option<(String, u64)>,
+    /// The change output's legacy (base58) address, as a Ledger shows it.
+    pub change_address: Option<String>,
     /// The fee.
     pub fee: u64,
     /// The sighash (ALL|FORKID) a signature is over.
@@ -436,6 +438,11 @@ fn summarize(rtx: &chainlock_protocol::record_tx::RecordTx) -> TxSummary {
             rtx.custody().keys.len()
         ),
         commits_to: rtx.record_digest().to_hex(),
+        change_address: rtx
+            .tx()
+            .outputs
+            .get(1)
+            .map(|o| chainlock_signer::ledger::screens::address(&o.script_pubkey)),
         change,
         fee: rtx.fee(),
         sighash: hex::encode(rtx.sighash()),
