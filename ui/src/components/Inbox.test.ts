@@ -17,6 +17,15 @@ describe('Inbox', () => {
     expect(screen.getAllByText('1 of 2')).toHaveLength(2);
     expect(screen.getByText('0 of 2').closest('.num')?.classList.contains('short')).toBe(true);
     expect(document.getElementById('needs-me-count')?.textContent).toContain('2');
+    // Who signed, by key id (8 digits), and whether one of them is mine.
+    expect(document.querySelector('.signers')?.textContent).toBe('signed by dddddddd…');
+  });
+
+  it('says when one of the signatures is mine', async () => {
+    const backend = new FakeBackend();
+    backend.items = [item({ signed_by: ['d'.repeat(64), 'e'.repeat(64)], signed_by_me: true })];
+    render(Inbox, { backend, version: 0, onOpen: () => {} });
+    await waitFor(() => expect(document.querySelector('.signers')?.textContent).toBe('signed by dddddddd…, eeeeeeee… (yours among them)'));
   });
 
   it('asks the backend again when the filter changes or the inbox changed', async () => {
