@@ -61,11 +61,30 @@ pub async fn inbox(shared: State<'_, Arc<Shared>>, filter: Filter) -> Res<Inbox>
         .await
 }
 
-/// The review of `request`.
+/// The review of `request`; the window hears its stages' progress and may cancel it
+/// (`cancel_work`), which returns the `cancelled` error and keeps nothing.
 #[tauri::command]
-pub async fn review(shared: State<'_, Arc<Shared>>, request: String) -> Res<ReviewView> {
+pub async fn review<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    request: String,
+) -> Res<ReviewView> {
     let id = request_id(&request)?;
-    shared.blocking(move |s| view::review(s, &id, now())).await
+    let cancel = shared.start_work(&id);
+    let key = id.clone();
+    let result = shared
+        .blocking(move |s| {
+            work::review(
+                s,
+                &id,
+                &cancel,
+                |p| desktop::emit(&app, AppEvent::Progress(p)),
+                now(),
+            )
+        })
+        .await;
+    shared.end_work(&key);
+    result
 }
 
 /// Computes (or reuses) the diff of `request` and returns its file tree; the window hears

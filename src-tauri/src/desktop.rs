@@ -115,6 +115,7 @@ pub async fn sync<R: Runtime>(app: &AppHandle<R>) {
                             stage: "syncing packages".into(),
                             done: n(done),
                             total: n(total),
+                            unit: "packages".into(),
                         }),
                     );
                 })

@@ -58,10 +58,12 @@ pub struct ReleaseFlagView {
 pub struct ProgressEvent {
     /// What the work is for (the request id); `cancel_work` takes it.
     pub work: String,
-    /// The stage, in words (`diffing files`).
+    /// The stage, in words (`Scanning for risky changes`).
     pub stage: String,
     /// Steps done.
     pub done: u32,
     /// Steps in all; 0 when unknown.
     pub total: u32,
+    /// What the steps are (`files`, `envelopes`, `packages`).
+    pub unit: String,
 }

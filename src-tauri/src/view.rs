@@ -3,8 +3,9 @@
 //! Nothing is decided here: verdicts, checks and the builders' agreement come from
 //! `chainlock-cosign`; this module only reshapes them (failures first) and escapes text.
 
-use chainlock_cosign::workspace::{Review, ReviewOptions};
+use chainlock_cosign::workspace::{Review, ReviewOptions, ReviewProgress};
 use chainlock_cosign::{Pending, Workspace};
+use chainlock_diff::Cancel;
 use chainlock_protocol::record::Record;
 use chainlock_protocol::request::SigningRequest;
 use chainlock_protocol::verify::{Report, Status};
@@ -177,12 +178,25 @@ pub fn review_against(
     artifact: Option<std::path::PathBuf>,
     now: u64,
 ) -> Res<ReviewView> {
+    review_cancellable(shared, id, artifact, &Cancel::new(), &mut |_| {}, now)
+}
+
+/// [`review_against`] whose long stages report to `progress` and stop once `cancel` is set
+/// (`cancelled` kind): a cancelled review keeps nothing, not even its risk flags.
+pub fn review_cancellable(
+    shared: &Shared,
+    id: &str,
+    artifact: Option<std::path::PathBuf>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(ReviewProgress),
+    now: u64,
+) -> Res<ReviewView> {
     let ws = shared.workspace();
     let mut options = review_options(&ws, id);
     if artifact.is_some() {
         options.artifact = artifact;
     }
-    let r: Review = ws.review_with(id, now, &options)?;
+    let r: Review = ws.review_cancellable(id, now, &options, cancel, progress)?;
     let req = ws.request(id)?;
     keep_flags(shared, &r, id);
     review_view(&ws, r, &req, &options, id, now)

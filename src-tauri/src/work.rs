@@ -1,17 +1,19 @@
-//! Long work started from the window (computing a big review diff), with progress events
-//! and a Cancel button.
+//! Long work started from the window (opening a review, computing a big review diff), with
+//! progress events and a Cancel button.
 //!
 //! Each piece of work holds a [`Cancel`] token registered under its request id in
-//! [`Shared`]; `cancel_work` sets it and the diff crate stops at the next file. A cancelled
-//! diff keeps nothing: the index is only kept once complete, so the next open computes it
-//! again from the start.
+//! [`Shared`]; `cancel_work` sets it and the domain crates stop at the next file or
+//! envelope. Cancelled work keeps nothing: a diff index and a review's risk flags are only
+//! kept once complete, so the next open computes them again from the start.
 
 use std::sync::Arc;
 
 use chainlock_diff::Cancel;
 use chainlock_protocol::record::{Record, EMPTY_TREE};
 
-use crate::ipc::{CommandError, ProgressEvent};
+use chainlock_cosign::workspace::ReviewProgress;
+
+use crate::ipc::{CommandError, ProgressEvent, ReviewView};
 use crate::rows::DiffIndex;
 use crate::state::Shared;
 
@@ -50,12 +52,7 @@ pub fn diff(
         let base = (rel.source.base_commit != EMPTY_TREE).then(|| rel.source.base_commit.clone());
         (clone, base, rel.source.commit.clone())
     };
-    let event = |stage: &str, done: usize, total: usize| ProgressEvent {
-        work: id.to_owned(),
-        stage: stage.to_owned(),
-        done: u32::try_from(done).unwrap_or(u32::MAX),
-        total: u32::try_from(total).unwrap_or(u32::MAX),
-    };
+    let at = |stage: &str, done: usize, total: usize| event(id, stage, "files", done, total);
     // Outside the workspace lock: a big range takes seconds and must not stall a sync.
     // The file tree marks each file's worst risk flag; a scan that cannot run marks none
     // (the review's own risk section says why).
@@ -63,7 +60,7 @@ pub fn diff(
     let flags = match shared.risk_flags(id) {
         Some(flags) => flags,
         None => {
-            progress(event("scanning the range for risk flags", 0, 0));
+            progress(at("scanning the range for risk flags", 0, 0));
             Arc::new(
                 chainlock_review::scan_range(
                     &clone,
@@ -90,7 +87,7 @@ pub fn diff(
             let step = (total / PROGRESS_STEPS).max(1);
             if done == 1 || done == total || done - last >= step {
                 last = done;
-                progress(event("diffing files", done, total));
+                progress(at("diffing files", done, total));
             }
         },
     )
@@ -108,5 +105,76 @@ pub fn cancelled() -> CommandError {
     CommandError {
         kind: "cancelled".into(),
         message: "Cancelled: nothing was kept. Open the diff again to compute it.".into(),
+    }
+}
+
+/// The review of request `id` for the window: its long stages (the diff digest from my
+/// clone, the builders' envelopes, the risk scan) are heard by `progress`, and `cancel`
+/// stops them between files or envelopes. A cancelled review returns the `cancelled` error
+/// and keeps nothing; nothing can be signed from it (signing reviews again, whole).
+pub fn review(
+    shared: &Shared,
+    id: &str,
+    cancel: &Cancel,
+    mut progress: impl FnMut(ProgressEvent),
+    now: u64,
+) -> Res<ReviewView> {
+    let mut throttle = Throttle::default();
+    let mut hear = |p: ReviewProgress| {
+        if throttle.due(p.stage.describe(), p.done, p.total) {
+            progress(event(
+                id,
+                p.stage.describe(),
+                p.stage.unit(),
+                p.done,
+                p.total,
+            ));
+        }
+    };
+    crate::view::review_cancellable(shared, id, None, cancel, &mut hear, now).map_err(|e| {
+        if e.kind == "cancelled" {
+            CommandError {
+                kind: "cancelled".into(),
+                message: "Review cancelled: nothing was checked or kept, and nothing can be \
+                          signed from it. Open the request again to review it."
+                    .into(),
+            }
+        } else {
+            e
+        }
+    })
+}
+
+/// One progress event of the work on `id`.
+fn event(id: &str, stage: &str, unit: &str, done: usize, total: usize) -> ProgressEvent {
+    ProgressEvent {
+        work: id.to_owned(),
+        stage: stage.to_owned(),
+        done: u32::try_from(done).unwrap_or(u32::MAX),
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        unit: unit.to_owned(),
+    }
+}
+
+/// Lets through the first and last step of each stage and about [`PROGRESS_STEPS`] in
+/// between: the window redraws a bar, not every file.
+#[derive(Default)]
+struct Throttle {
+    stage: String,
+    last: usize,
+}
+
+impl Throttle {
+    fn due(&mut self, stage: &str, done: usize, total: usize) -> bool {
+        let step = (total / PROGRESS_STEPS).max(1);
+        let new_stage = self.stage != stage;
+        if new_stage || done <= 1 || done >= total || done - self.last >= step {
+            if new_stage {
+                stage.clone_into(&mut self.stage);
+            }
+            self.last = done;
+            return true;
+        }
+        false
     }
 }

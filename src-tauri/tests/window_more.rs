@@ -4,7 +4,9 @@
 //! window's size kept across a restart (as `chainlock-app FILE`, which opens the file's
 //! review first).
 //!
-//! The app creates the demo world on its first start. From outside the app, the test signs
+//! The app creates the demo world on its first start, made big (`CHAINLOCK_DEMO_EXTRA_FILES`:
+//! a few thousand generated files) so that opening the review shows its stages with *n of
+//! total files* and a Cancel that returns to the inbox, after which the review opens whole. From outside the app, the test signs
 //! release 1.1.0 with my keychain key and finalizes it (the domain API, as `chainlock sign`
 //! and `chainlock finalize` do), then Alice raises a blocking flag on it (as `chainlock
 //! flag` does); after *Sync now* the inbox's Final filter and the review say FLAGGED and a
@@ -40,6 +42,9 @@ const DEBIAN_PACKAGES: &str = "apt-get install -y xvfb webkit2gtk-driver dbus-x1
 /// Where the app keeps its data and its configuration under a private `HOME`.
 const APP_DATA: &str = ".local/share/org.chainlock.cosigner";
 const APP_CONFIG: &str = ".config/org.chainlock.cosigner";
+/// Generated files in the demo's release: its review takes long enough to cancel, and the
+/// demo is still quick to build.
+const EXTRA_FILES: usize = 4_000;
 
 #[test]
 fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
@@ -90,6 +95,7 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
             .env("DBUS_SESSION_BUS_ADDRESS", &bus)
             .env("NO_AT_BRIDGE", "1")
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env(chainlock_app::DEMO_EXTRA_FILES_ENV, EXTRA_FILES.to_string())
             .stdout(Stdio::null()),
     );
     let webdriver = WebDriver { port };
@@ -113,6 +119,43 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         .remove(0)
         .key_id;
     let you = Workspace::open(you_paths).unwrap();
+
+    // Opening the big review: its stages with n of total files, and Cancel back to the inbox.
+    session.click(&format!("[data-request='{pending}']"));
+    let counted = session.wait_for_text("#work-count", long);
+    assert!(counted.ends_with(" files"), "{counted}");
+    let stages = session.wait_for_text("#review-stages", long);
+    assert!(
+        stages.contains("Recomputing the diff digest from your clone"),
+        "{stages}"
+    );
+    shots.take(&display, "review-progress");
+    session.click("#work-cancel");
+    let count = session.wait_for_text("#needs-me-count", long);
+    assert_eq!(count, "2 requests wait for your signature.");
+    assert_eq!(
+        session.count("#verdict"),
+        0,
+        "a cancelled review shows no verdict"
+    );
+    // Opened again, it is computed whole.
+    session.click(&format!("[data-request='{pending}']"));
+    assert!(session
+        .wait_for_text("#verdict", long)
+        .contains("ready to sign: every check passed"));
+    let checks = session.wait_for_text("#checks", long);
+    let paths: usize = checks
+        .split(" over ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no digest over n changed paths in {checks}"));
+    assert!(
+        paths > EXTRA_FILES,
+        "the digest covers the whole range: {checks}"
+    );
+    session.click("#nav-inbox");
+    session.wait_for_text("#needs-me-count", long);
 
     // A request file (air-gapped review), given to a second launch: every check, no Sign.
     let request_file = home.path().join("request-1.1.0.json");

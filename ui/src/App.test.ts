@@ -10,8 +10,8 @@ describe('App top bar: the sync', () => {
     await waitFor(() => expect(backend.listeners.length).toBeGreaterThan(0));
     expect(document.getElementById('sync-cancel')).toBeNull();
     backend.emit({ event: 'sync-started' });
-    backend.emit({ event: 'progress', work: 'sync', stage: 'syncing packages', done: 1, total: 3 });
-    backend.emit({ event: 'progress', work: 'a'.repeat(64), stage: 'diffing files', done: 7, total: 9 });
+    backend.emit({ event: 'progress', work: 'sync', stage: 'syncing packages', done: 1, total: 3 , unit: 'packages' });
+    backend.emit({ event: 'progress', work: 'a'.repeat(64), stage: 'diffing files', done: 7, total: 9 , unit: 'files' });
     await waitFor(() => expect(document.getElementById('sync-now')?.textContent?.trim()).toBe('Syncing 1 of 3…'));
     await fireEvent.click(screen.getByText('Cancel'));
     expect(backend.calls).toContain('cancel_work:sync');

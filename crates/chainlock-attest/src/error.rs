@@ -10,6 +10,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The caller stopped an evaluation before every envelope was checked (a Cancel button).
+    #[error("stopped before every envelope was checked: nothing was evaluated; run it again")]
+    Stopped,
     /// No valid envelope by a trusted builder names a release.
     #[error("no valid envelope by a trusted builder names the release: pass --commit and --artifact-sha256 to see why each envelope does not count")]
     NoRelease,

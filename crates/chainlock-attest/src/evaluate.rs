@@ -291,6 +291,21 @@ pub fn evaluate(
     source_commit: &str,
     artifact_sha256: &str,
 ) -> Result<BuilderReport> {
+    evaluate_with(policy, envelopes, source_commit, artifact_sha256, |_, _| {
+        true
+    })
+}
+
+/// [`evaluate`], calling `each(envelopes checked, envelopes in all)` before the first
+/// envelope and after each one; when it returns false the evaluation stops with
+/// [`Error::Stopped`] (a Cancel button), and no report of part of the envelopes is made.
+pub fn evaluate_with(
+    policy: &Policy,
+    envelopes: &[EnvelopeInput],
+    source_commit: &str,
+    artifact_sha256: &str,
+    mut each: impl FnMut(usize, usize) -> bool,
+) -> Result<BuilderReport> {
     if !is_lower_hex(source_commit, &[40, 64]) {
         return Err(Error::parameter(
             "source commit",
@@ -311,6 +326,9 @@ pub fn evaluate(
     // Trusted key -> (hash -> envelope indices with their digests), for this commit only.
     let mut by_key: BTreeMap<BuilderPublicKey, ByArtifact> = BTreeMap::new();
     for (index, input) in envelopes.iter().enumerate() {
+        if !each(index, envelopes.len()) {
+            return Err(Error::Stopped);
+        }
         let mut outcome = EnvelopeOutcome {
             index,
             label: input.label.clone(),
@@ -357,6 +375,9 @@ pub fn evaluate(
             }
         }
         outcomes.push(outcome);
+    }
+    if !each(envelopes.len(), envelopes.len()) {
+        return Err(Error::Stopped);
     }
 
     let mut agreeing = Vec::new();

@@ -25,6 +25,6 @@ pub mod sandbox;
 pub mod statement;
 
 pub use error::{Error, Result};
-pub use evaluate::{evaluate, BuilderReport, EnvelopeInput};
+pub use evaluate::{evaluate, evaluate_with, BuilderReport, EnvelopeInput};
 pub use key::{BuilderKey, BuilderPublicKey};
 pub use release::{check_without_policy, choose_release, EnvelopeCheck, Release};

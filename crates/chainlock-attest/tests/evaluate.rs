@@ -383,3 +383,35 @@ fn without_a_policy_each_envelope_is_judged_on_its_own() {
         .iter()
         .all(|c| c.valid));
 }
+
+#[test]
+fn an_evaluation_stopped_between_envelopes_reports_nothing() {
+    let inputs = vec![
+        input("a", attestation(1, COMMIT, 0xaa)),
+        input("b", attestation(2, COMMIT, 0xaa)),
+        input("c", attestation(3, COMMIT, 0xbb)),
+    ];
+    let p = policy(&[1, 2, 3], 2);
+    let mut heard = Vec::new();
+    let stopped = chainlock_attest::evaluate_with(&p, &inputs, COMMIT, &sha(0xaa), |done, all| {
+        heard.push((done, all));
+        done < 2
+    });
+    assert!(matches!(stopped, Err(Error::Stopped)), "{stopped:?}");
+    assert_eq!(heard, [(0, 3), (1, 3), (2, 3)], "stopped before the third");
+
+    // Run to the end, it hears every envelope and reports what `evaluate` reports.
+    let mut heard = Vec::new();
+    let whole = chainlock_attest::evaluate_with(&p, &inputs, COMMIT, &sha(0xaa), |done, all| {
+        heard.push((done, all));
+        true
+    })
+    .unwrap();
+    assert_eq!(heard, [(0, 3), (1, 3), (2, 3), (3, 3)]);
+    let plain = evaluate(&p, &inputs, COMMIT, &sha(0xaa)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&whole).unwrap(),
+        serde_json::to_value(&plain).unwrap()
+    );
+    assert_eq!(whole.agreeing.len(), 2);
+}

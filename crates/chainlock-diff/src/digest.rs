@@ -12,6 +12,7 @@ use sha2::{Digest as _, Sha256};
 use crate::change::{self, clone_open_error, Changes, Entry, Mode, ObjectId, Range};
 use crate::error::{Error, Result};
 use crate::parallel;
+use crate::review::Cancel;
 
 /// The first bytes of every diff manifest (version 1).
 pub const MANIFEST_HEADER: &[u8] = b"chainlock-diff-v1\n";
@@ -124,6 +125,35 @@ impl Changes {
     pub fn digest(&self) -> Result<DiffDigest> {
         self.digest_with(None, |_| Ok::<(), Error>(()))
     }
+
+    /// [`Changes::digest`], stopping with [`Error::Cancelled`] at the first entry after
+    /// `cancel` is set (no digest of part of a range is ever returned); `progress` hears
+    /// `(entries hashed, entries in all)` after each entry.
+    pub fn digest_cancellable(
+        &self,
+        cancel: &Cancel,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<DiffDigest> {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let total = self.entries.len();
+        let mut done = 0;
+        let mut header = true;
+        self.digest_with(None, |_| {
+            // The first bytes handed on are the header, not an entry.
+            if std::mem::take(&mut header) {
+                return Ok(());
+            }
+            // Checked between entries: the workers stop with the first error returned here.
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            done += 1;
+            progress(done, total);
+            Ok(())
+        })
+    }
 }
 
 /// Computes the diff digest of the range `base..head` in the repository at `repo`.
@@ -132,6 +162,18 @@ impl Changes {
 /// tree (the first release after genesis).
 pub fn diff_digest(repo: &Path, base: Option<&str>, head: &str) -> Result<DiffDigest> {
     change::changes(repo, base, head)?.digest()
+}
+
+/// [`diff_digest`] with a cancellation token and progress (see
+/// [`Changes::digest_cancellable`]).
+pub fn diff_digest_cancellable(
+    repo: &Path,
+    base: Option<&str>,
+    head: &str,
+    cancel: &Cancel,
+    progress: impl FnMut(usize, usize),
+) -> Result<DiffDigest> {
+    change::changes(repo, base, head)?.digest_cancellable(cancel, progress)
 }
 
 #[cfg(test)]

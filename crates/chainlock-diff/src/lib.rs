@@ -28,7 +28,9 @@ pub use change::{
     changes, for_each_change, Changes, Entry, FileChange, Mode, ObjectId, Range, Status,
     EMPTY_TREE_SHA1, EMPTY_TREE_SHA256,
 };
-pub use digest::{diff_digest, manifest_entry, DiffDigest, MANIFEST_HEADER};
+pub use digest::{
+    diff_digest, diff_digest_cancellable, manifest_entry, DiffDigest, MANIFEST_HEADER,
+};
 pub use error::{Error, Result};
 pub use limits::{limit_libgit2_memory, Applied, Libgit2Limits};
 pub use review::{

@@ -219,3 +219,51 @@ fn failures_say_which_repository_revision_or_blob() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cancelled_digest_returns_no_digest_and_the_next_is_whole() {
+    let dir = repo();
+    let changes = chainlock_diff::changes(dir.path(), Some("one"), "two").unwrap();
+    let total = changes.entries.len();
+    assert!(total > 20, "enough entries to cancel mid-way: {total}");
+
+    let cancel = chainlock_diff::Cancel::new();
+    let mut seen = Vec::new();
+    let result = changes.digest_cancellable(&cancel, |done, all| {
+        seen.push((done, all));
+        if done == 10 {
+            cancel.cancel();
+        }
+    });
+    assert!(
+        matches!(result, Err(Error::Cancelled)),
+        "cancelled mid-way: {result:?}"
+    );
+    assert_eq!(seen.last(), Some(&(10, total)), "no entry after the cancel");
+
+    // Already cancelled: nothing is read at all.
+    let mut heard = 0;
+    let early =
+        chainlock_diff::diff_digest_cancellable(dir.path(), Some("one"), "two", &cancel, |_, _| {
+            heard += 1
+        });
+    assert!(matches!(early, Err(Error::Cancelled)));
+    assert_eq!(heard, 0);
+
+    // A fresh token: the whole digest, equal to the plain one, with every entry counted.
+    let mut seen = Vec::new();
+    let whole = chainlock_diff::diff_digest_cancellable(
+        dir.path(),
+        Some("one"),
+        "two",
+        &chainlock_diff::Cancel::new(),
+        |done, all| seen.push((done, all)),
+    )
+    .unwrap();
+    assert_eq!(
+        whole,
+        chainlock_diff::diff_digest(dir.path(), Some("one"), "two").unwrap()
+    );
+    assert_eq!(seen.len(), total);
+    assert_eq!(seen.last(), Some(&(total, total)));
+}

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The work was cancelled (a Cancel button); nothing partial is returned.
+    #[error("cancelled: nothing partial was kept; open the review again to compute it")]
+    Cancelled,
     /// The artifact file could not be read.
     #[error("cannot read artifact {path}: {source}")]
     ReadArtifact {

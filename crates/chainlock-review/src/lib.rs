@@ -36,6 +36,6 @@ pub use compare::{
     ExpectedFile, Reproduction,
 };
 pub use error::{Error, Result};
-pub use range::{scan_range, RangeOptions, RangeScan};
+pub use range::{scan_range, scan_range_cancellable, RangeOptions, RangeScan};
 pub use risk::{is_hidden_char, scan_change, scan_file_change, sort_flags, Flag, Rule, Severity};
 pub use source::{SourceFile, SourceTree};

@@ -1,11 +1,13 @@
 //! The risk scan of a release range: every changed file of `base..head` through the risk
 //! rules, and optionally the published artifact compared with the source at `head`.
 //!
-//! One typed entry point, [`scan_range`], so the CLI and the desktop app show the same flags.
+//! One typed entry point, [`scan_range`] (and [`scan_range_cancellable`] for a window with
+//! a Cancel button), so the CLI and the desktop app show the same flags.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chainlock_diff::Cancel;
 use serde::Serialize;
 
 use crate::archive::{Archive, Format, Limits};
@@ -73,27 +75,56 @@ pub fn scan_range(
     head: &str,
     options: &RangeOptions,
 ) -> Result<RangeScan> {
+    scan_range_cancellable(repo, base, head, options, &Cancel::new(), |_, _| {})
+}
+
+/// [`scan_range`], stopping with [`Error::Cancelled`] at the first file after `cancel` is
+/// set (and before the artifact comparison); `progress` hears `(files scanned, changed files
+/// in all)` after each file. A cancelled scan returns no flags at all, never those of part
+/// of the range.
+pub fn scan_range_cancellable(
+    repo: &Path,
+    base: Option<&str>,
+    head: &str,
+    options: &RangeOptions,
+    cancel: &Cancel,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<RangeScan> {
+    let range_error = |e: chainlock_diff::Error| match e {
+        chainlock_diff::Error::Cancelled => Error::Cancelled,
+        e => Error::Range {
+            repo: repo.to_path_buf(),
+            range: format!("{}..{head}", base.unwrap_or("(empty tree)")),
+            message: e.to_string(),
+        },
+    };
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     let mut flags: Vec<Flag> = Vec::new();
     let mut files = 0usize;
-    let range = chainlock_diff::for_each_change(
-        repo,
-        base,
-        head,
-        |change| -> Result<(), chainlock_diff::Error> {
+    let changes = chainlock_diff::changes(repo, base, head).map_err(range_error)?;
+    let total = changes.entries.len();
+    changes
+        .for_each(None, |change| -> Result<(), chainlock_diff::Error> {
+            // Checked between files: the workers stop with the first error returned here.
+            if cancel.is_cancelled() {
+                return Err(chainlock_diff::Error::Cancelled);
+            }
             files += 1;
             let path = String::from_utf8_lossy(change.path);
             let executable = change.new_mode == chainlock_diff::Mode::EXECUTABLE;
             flags.extend(scan_file_change(&path, executable, change.old, change.new));
+            progress(files, total);
             Ok(())
-        },
-    )
-    .map_err(|e| Error::Range {
-        repo: repo.to_path_buf(),
-        range: format!("{}..{head}", base.unwrap_or("(empty tree)")),
-        message: e.to_string(),
-    })?;
+        })
+        .map_err(range_error)?;
+    let range = changes.range;
     sort_flags(&mut flags);
     let head_hex = range.head.to_hex();
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     let artifact = match &options.artifact {
         Some(path) => {
             let archive = Archive::open(path, options.format, &options.limits)?;

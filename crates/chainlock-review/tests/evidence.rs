@@ -395,3 +395,102 @@ fn a_clone_without_the_commit_or_no_clone_means_not_run() {
     );
     assert!(!v.report().ready_to_sign());
 }
+
+/// The gate after a cancel: whichever stage the cancel stopped, even after every file and
+/// envelope was checked, the verification left behind has the diff digest NOT RUN and the
+/// builders FAILED, and hands out nothing to sign; the same request run whole is ready.
+#[test]
+fn a_cancelled_evidence_computation_can_never_pass_the_gate() {
+    use chainlock_diff::Cancel;
+    use evidence::{Progress, Stage};
+
+    let f = fixture();
+    let a = rebuild(&f, &f.builders[0], BUILD);
+    let b = rebuild(&f, &f.builders[1], BUILD);
+    let req = request(&f, vec![a.clone(), b.clone()], &[a, b]);
+
+    // Each stop point: (stage, done) at which the progress callback presses Cancel.
+    let stops = [
+        (Stage::DiffDigest, 1), // mid-way through the digest
+        (Stage::DiffDigest, 2), // the digest complete, before the builders
+        (Stage::Builders, 0),   // before the first envelope
+        (Stage::Builders, 2),   // every envelope checked: the last moment
+    ];
+    for (stage, at) in stops {
+        let mut v = verify_request(&req, &ctx(&f, &req));
+        let cancel = Cancel::new();
+        let mut heard: Vec<Progress> = Vec::new();
+        let result = evidence::complete_cancellable(
+            &req,
+            &mut v,
+            Some(&f.repo),
+            &cancel,
+            &mut |p: Progress| {
+                heard.push(p);
+                if p.stage == stage && p.done == at {
+                    cancel.cancel();
+                }
+            },
+        );
+        assert!(
+            matches!(result, Err(chainlock_review::Error::Cancelled)),
+            "stopped at {stage:?} {at}: {:?}",
+            result.map(|e| e.diff_digest)
+        );
+        assert!(heard.iter().any(|p| p.stage == stage && p.done == at));
+        assert!(
+            v.ready_to_sign().is_none(),
+            "a cancel at {stage:?} {at} handed out a ReadyToSign"
+        );
+        assert!(!v.report().ready_to_sign(), "{}", v.report());
+        let diff = v.report().get(CheckId::DiffDigest).unwrap();
+        assert_eq!(diff.status(), Status::NotRun, "{}", diff.detail());
+        assert!(diff.detail().contains("cancelled"), "{}", diff.detail());
+        let builders = v.report().get(CheckId::BuilderAgreement).unwrap();
+        assert_eq!(builders.status(), Status::Failed, "{}", builders.detail());
+    }
+
+    // Whole, the same request passes, hearing every stage to its end.
+    let mut v = verify_request(&req, &ctx(&f, &req));
+    let mut heard: Vec<Progress> = Vec::new();
+    let ev = evidence::complete_cancellable(
+        &req,
+        &mut v,
+        Some(&f.repo),
+        &Cancel::new(),
+        &mut |p: Progress| heard.push(p),
+    )
+    .unwrap();
+    assert!(v.ready_to_sign().is_some(), "{}", v.report());
+    assert_eq!(ev.diff_digest.unwrap().entries, 2);
+    assert_eq!(
+        heard,
+        [
+            Progress {
+                stage: Stage::DiffDigest,
+                done: 1,
+                total: 2
+            },
+            Progress {
+                stage: Stage::DiffDigest,
+                done: 2,
+                total: 2
+            },
+            Progress {
+                stage: Stage::Builders,
+                done: 0,
+                total: 2
+            },
+            Progress {
+                stage: Stage::Builders,
+                done: 1,
+                total: 2
+            },
+            Progress {
+                stage: Stage::Builders,
+                done: 2,
+                total: 2
+            },
+        ]
+    );
+}

@@ -43,9 +43,9 @@ describe('DiffView progress and cancel', () => {
     render(DiffView, { backend, request: REQ, claimed: 'x', computed: 'x' });
     await waitFor(() => expect(document.getElementById('work-progress')).toBeTruthy());
     await waitFor(() => expect(backend.listeners.length).toBeGreaterThan(0));
-    backend.emit({ event: 'progress', work: 'b'.repeat(64), stage: 'another diff', done: 1, total: 2 });
-    backend.emit({ event: 'progress', work: REQ, stage: 'diffing files', done: 2500, total: 10000 });
-    await waitFor(() => expect(document.getElementById('work-count')?.textContent).toBe('2,500 of 10,000'));
+    backend.emit({ event: 'progress', work: 'b'.repeat(64), stage: 'another diff', done: 1, total: 2 , unit: 'files' });
+    backend.emit({ event: 'progress', work: REQ, stage: 'diffing files', done: 2500, total: 10000 , unit: 'files' });
+    await waitFor(() => expect(document.getElementById('work-count')?.textContent).toBe('2,500 of 10,000 files'));
     expect(document.getElementById('work-progress')?.textContent).toContain('diffing files');
     expect(document.getElementById('work-progress')?.textContent).not.toContain('another diff');
     expect((document.querySelector('#work-progress .fill') as HTMLElement).style.width).toBe('25%');

@@ -112,3 +112,50 @@ describe('Review', () => {
     expect(backend.calls).toContain('reject-signer:{"kind":"ledger"}');
   });
 });
+
+describe('Review progress and cancel', () => {
+  it("shows the review's stages with n of total while it is checked, and Cancel stops it and returns to the inbox", async () => {
+    const backend = new FakeBackend();
+    backend.slowReview = true;
+    let back = 0;
+    render(Review, { backend, request: REQ, version: 0, onBack: () => (back += 1) });
+    await waitFor(() => expect(document.getElementById('work-progress')).toBeTruthy());
+    await waitFor(() => expect(backend.listeners.length).toBeGreaterThan(0));
+    const stages = () => [...document.querySelectorAll('#review-stages li')];
+    expect(stages().map((li) => li.textContent)).toEqual([
+      'Recomputing the diff digest from your clone',
+      "Checking the builders' attestations",
+      'Scanning for risky changes',
+    ]);
+
+    // Another request's work is not this review's.
+    backend.emit({ event: 'progress', work: 'b'.repeat(64), stage: 'Scanning for risky changes', done: 1, total: 2, unit: 'files' });
+    backend.emit({ event: 'progress', work: REQ, stage: 'Recomputing the diff digest from your clone', done: 4210, total: 10003, unit: 'files' });
+    await waitFor(() => expect(document.getElementById('work-count')?.textContent).toBe('4,210 of 10,003 files'));
+    expect(document.getElementById('work-progress')?.textContent).toContain('Recomputing the diff digest from your clone');
+    expect((document.querySelector('#work-progress .fill') as HTMLElement).style.width).toBe('42%');
+    expect(stages()[0].classList.contains('current')).toBe(true);
+
+    backend.emit({ event: 'progress', work: REQ, stage: 'Scanning for risky changes', done: 5000, total: 10003, unit: 'files' });
+    await waitFor(() => expect(stages()[2].classList.contains('current')).toBe(true));
+    expect(stages()[0].classList.contains('done')).toBe(true);
+    expect(stages()[1].classList.contains('done')).toBe(true);
+    expect(document.getElementById('sign-open')).toBeNull();
+
+    (document.getElementById('work-cancel') as HTMLButtonElement).click();
+    await waitFor(() => expect(back).toBe(1));
+    expect(backend.calls).toContain(`cancel_work:${REQ}`);
+    expect(document.getElementById('sign-open')).toBeNull();
+  });
+
+  it('hides the progress once the review arrives', async () => {
+    const backend = new FakeBackend();
+    backend.slowReview = true;
+    render(Review, { backend, request: REQ, version: 0, onBack: () => {} });
+    await waitFor(() => expect(document.getElementById('work-progress')).toBeTruthy());
+    backend.finishReview();
+    await screen.findByText('ready to sign: every check passed');
+    expect(document.getElementById('work-progress')).toBeNull();
+    expect(document.getElementById('review-stages')).toBeNull();
+  });
+});

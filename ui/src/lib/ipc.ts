@@ -758,7 +758,7 @@ export type ProgressEvent = {
  */
 work: string, 
 /**
- * The stage, in words (`diffing files`).
+ * The stage, in words (`Scanning for risky changes`).
  */
 stage: string, 
 /**
@@ -768,7 +768,11 @@ done: number,
 /**
  * Steps in all; 0 when unknown.
  */
-total: number, };
+total: number, 
+/**
+ * What the steps are (`files`, `envelopes`, `packages`).
+ */
+unit: string, };
 
 export type AppEvent = { "event": "inbox-changed" } | { "event": "sync-started" } | { "event": "sync-ended", 
 /**

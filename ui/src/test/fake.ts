@@ -140,7 +140,15 @@ export class FakeBackend implements Backend {
     const items = filter === 'needs-me' ? this.items.filter((i) => i.my_keys_to_sign.length) : this.items;
     return { items, needs_me: this.items.filter((i) => i.my_keys_to_sign.length).length, demo: false, synced_at: null, sync_error: null };
   }
-  async review(request: string) { this.calls.push(`review:${request}`); return this.theReview; }
+  /** When set, review waits until cancelWork (then fails as cancelled) or `finishReview`. */
+  slowReview = false;
+  private pendingReview: { resolve: (r: ReviewView) => void; reject: (e: unknown) => void } | null = null;
+  async review(request: string) {
+    this.calls.push(`review:${request}`);
+    if (!this.slowReview) return this.theReview;
+    return new Promise<ReviewView>((resolve, reject) => (this.pendingReview = { resolve, reject }));
+  }
+  finishReview() { this.pendingReview?.resolve(this.theReview); this.pendingReview = null; }
   withArtifact: ReviewView['artifact'] = null;
   async reviewArtifact(request: string, artifact: string) {
     this.calls.push(`review_artifact:${request}:${artifact}`);
@@ -157,9 +165,11 @@ export class FakeBackend implements Backend {
   finishDiff() { this.pendingDiff?.resolve(this.diff.summary); this.pendingDiff = null; }
   async cancelWork(request: string) {
     this.calls.push(`cancel_work:${request}`);
-    const running = this.pendingDiff !== null;
+    const running = this.pendingDiff !== null || this.pendingReview !== null;
     this.pendingDiff?.reject({ kind: 'cancelled', message: 'Cancelled: nothing was kept. Open the diff again to compute it.' });
     this.pendingDiff = null;
+    this.pendingReview?.reject({ kind: 'cancelled', message: 'Review cancelled: nothing was checked or kept, and nothing can be signed from it. Open the request again to review it.' });
+    this.pendingReview = null;
     return running;
   }
   async diffRows(request: string, start: number, count: number) {

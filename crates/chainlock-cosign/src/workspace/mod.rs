@@ -27,6 +27,7 @@ mod flag;
 mod prove;
 mod review;
 
+pub use chainlock_review::evidence::{Progress as ReviewProgress, Stage as ReviewStage};
 pub use review::{Review, ReviewOptions, TxSummary};
 
 /// Something the app or a script may want to hear about.

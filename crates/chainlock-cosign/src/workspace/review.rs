@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use chainlock_diff::Cancel;
 use chainlock_protocol::hash::Digest;
 use chainlock_protocol::record::Record;
 use chainlock_protocol::record_tx::FeeBounds;
 use chainlock_protocol::request::SigningRequest;
 use chainlock_protocol::verify::{self, verify_request, KnownRecord, Report, Verification};
-use chainlock_review::evidence::{self, Evidence};
+use chainlock_review::evidence::{self, Evidence, Progress, Stage};
 
 use super::Workspace;
 use crate::config::Watched;
@@ -63,6 +64,12 @@ pub struct ReviewOptions {
     pub skip_risk: bool,
 }
 
+/// The cancellation token and the progress callback of a review's long stages.
+struct Long<'a, 'p> {
+    cancel: &'a Cancel,
+    progress: &'a mut (dyn FnMut(Progress) + 'p),
+}
+
 /// The transaction a co-signer signs, in numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct TxSummary {
@@ -96,12 +103,30 @@ impl Workspace {
 
     /// [`Self::review`] with options (an artifact file to compare with the source).
     pub fn review_with(&self, id: &str, now: u64, options: &ReviewOptions) -> Result<Review> {
+        self.review_cancellable(id, now, options, &Cancel::new(), &mut |_| {})
+    }
+
+    /// [`Self::review_with`] for a window with a progress bar and a Cancel button: the long
+    /// stages (the diff digest from the clone, the risk scan, the builders' envelopes)
+    /// report to `progress` and stop once `cancel` is set, between files or envelopes.
+    ///
+    /// A cancelled review returns [`Error::Cancelled`] and nothing else: no report, no
+    /// verification, so nothing can be signed from it; the next review computes it all.
+    pub fn review_cancellable(
+        &self,
+        id: &str,
+        now: u64,
+        options: &ReviewOptions,
+        cancel: &Cancel,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Review> {
         let (watched, view, digest) = self.find_request(id)?;
         let state = view
             .requests
             .get(&digest)
             .ok_or_else(|| Error::UnknownRequest(digest.to_hex()))?;
-        self.review_state(&watched, &view, state, digest, now, options)
+        let long = Long { cancel, progress };
+        self.review_state(&watched, &view, state, digest, now, options, long)
     }
 
     /// Reviews a signing request read from a file (an air-gapped review): untrusted input,
@@ -144,10 +169,15 @@ impl Workspace {
                 final_tx: None,
             })
         };
-        let review = self.review_state(watched, &view, &state, digest, now, options)?;
+        let long = Long {
+            cancel: &Cancel::new(),
+            progress: &mut |_| {},
+        };
+        let review = self.review_state(watched, &view, &state, digest, now, options, long)?;
         Ok((req, review))
     }
 
+    #[allow(clippy::too_many_arguments)] // one private step, called from two places
     fn review_state(
         &self,
         watched: &Watched,
@@ -156,7 +186,9 @@ impl Workspace {
         digest: Digest,
         now: u64,
         options: &ReviewOptions,
+        long: Long<'_, '_>,
     ) -> Result<Review> {
+        let Long { cancel, progress } = long;
         let watched = watched.clone();
         let req = &state.request;
         let chain = self.record_chain(&watched)?;
@@ -191,7 +223,14 @@ impl Workspace {
         let Evidence {
             diff_digest,
             builders,
-        } = evidence::complete(req, &mut verification, Some(&watched.clone));
+        } = evidence::complete_cancellable(
+            req,
+            &mut verification,
+            Some(&watched.clone),
+            cancel,
+            progress,
+        )
+        .map_err(|_| Error::Cancelled)?;
         // What every builder said, not only the envelopes the publisher chose to carry: a
         // trusted builder that got another hash is shown, whatever the request holds.
         let builders = match &req.record {
@@ -220,14 +259,25 @@ impl Workspace {
                         ));
                     }
                 }
-                chainlock_attest::evaluate(
+                let each = |done, total| {
+                    progress(Progress {
+                        stage: Stage::Builders,
+                        done,
+                        total,
+                    });
+                    !cancel.is_cancelled()
+                };
+                match chainlock_attest::evaluate_with(
                     &req.policy,
                     &inputs,
                     &r.source.commit,
                     &r.artifact.sha256.to_hex(),
-                )
-                .ok()
-                .or(builders)
+                    each,
+                ) {
+                    Ok(report) => Some(report),
+                    Err(chainlock_attest::Error::Stopped) => return Err(Error::Cancelled),
+                    Err(_) => builders,
+                }
             }
             _ => builders,
         };
@@ -244,18 +294,31 @@ impl Workspace {
                     },
                     ..chainlock_review::RangeOptions::default()
                 };
-                match chainlock_review::scan_range(
+                match chainlock_review::scan_range_cancellable(
                     &watched.clone,
                     base,
                     &r.source.commit,
                     &range_options,
+                    cancel,
+                    |done, total| {
+                        progress(Progress {
+                            stage: Stage::RiskScan,
+                            done,
+                            total,
+                        })
+                    },
                 ) {
                     Ok(scan) => (Some(scan), None),
+                    Err(chainlock_review::Error::Cancelled) => return Err(Error::Cancelled),
                     Err(e) => (None, Some(chainlock_protocol::text::shown(&e.to_string()))),
                 }
             }
             _ => (None, None),
         };
+        // A cancel after the last file or envelope still stops here: nothing is returned.
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let warnings = warnings(risk.as_ref(), builders.as_ref());
         let prefix = format!("req/{}/", digest.to_hex());
         Ok(Review {
