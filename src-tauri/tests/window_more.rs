@@ -120,17 +120,12 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         .key_id;
     let you = Workspace::open(you_paths).unwrap();
 
-    // Opening the big review: its stages with n of total files, and Cancel back to the inbox.
+    // Opening the big review shows n of total files; Cancel (pressed as soon as the count
+    // shows, while the first stage runs) goes back to the inbox with no verdict.
     session.click(&format!("[data-request='{pending}']"));
     let counted = session.wait_for_text("#work-count", long);
-    assert!(counted.ends_with(" files"), "{counted}");
-    let stages = session.wait_for_text("#review-stages", long);
-    assert!(
-        stages.contains("Recomputing the diff digest from your clone"),
-        "{stages}"
-    );
-    shots.take(&display, "review-progress");
     session.click("#work-cancel");
+    assert!(counted.ends_with(" files"), "{counted}");
     let count = session.wait_for_text("#needs-me-count", long);
     assert_eq!(count, "2 requests wait for your signature.");
     assert_eq!(
@@ -138,8 +133,14 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         0,
         "a cancelled review shows no verdict"
     );
-    // Opened again, it is computed whole.
+    // Opened again: its stages while it runs, then it is computed whole.
     session.click(&format!("[data-request='{pending}']"));
+    let stages = session.wait_for_text("#review-stages", long);
+    assert!(
+        stages.contains("Recomputing the diff digest from your clone"),
+        "{stages}"
+    );
+    shots.take(&display, "review-progress");
     assert!(session
         .wait_for_text("#verdict", long)
         .contains("ready to sign: every check passed"));
