@@ -5,44 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use std::process::Command;
 
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
 
 use chainlock_app::state::Shared;
 use chainlock_cosign::workspace::now;
 use chainlock_cosign::{demo, Workspace};
 use chainlock_signer::testing::SecretServiceSession;
-
-fn call(
-    window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-    cmd: &str,
-    args: Value,
-) -> Result<Value, (String, String)> {
-    get_ipc_response(
-        window,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-    .map_err(|e| {
-        (
-            e["kind"].as_str().unwrap_or_default().to_owned(),
-            e["message"].as_str().unwrap_or_default().to_owned(),
-        )
-    })
-}
+use mock::MockApp;
 
 /// `npm pack`'s shape of `tag` with an extra `evil.pth`; with `index_line`, that line is also
 /// appended to `index.js` (a file that then differs from the source).
@@ -105,24 +78,18 @@ fn an_artifact_with_an_extra_pth_file_is_shown_against_the_source() {
     let world = demo::create(&dir.path().join("demo"), now(), |_| {}).unwrap();
     let ws = Workspace::open(world.you.clone()).unwrap();
     let pending = world.pending.to_hex();
-    let app = mock_builder()
-        .invoke_handler(chainlock_app::handler())
-        .manage(Shared::new(ws))
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let app = MockApp::new(Shared::new(ws));
     let compare = |artifact: &str| {
-        call(
-            &window,
+        app.try_call(
             "review_artifact",
             json!({ "request": pending, "artifact": artifact }),
         )
     };
 
     // Without an artifact the demo compares none (its own artifact is a single .js file).
-    let plain = call(&window, "review", json!({ "request": pending })).unwrap();
+    let plain = app
+        .try_call("review", json!({ "request": pending }))
+        .unwrap();
     assert_eq!(plain["artifact"], Value::Null);
 
     let tgz = tarball(&world.dir.join("source"), "v1.1.0", dir.path(), None);

@@ -5,63 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use std::process::Command;
 
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
+use serde_json::json;
 
 use chainlock_app::state::Shared;
 use chainlock_cosign::{demo, Paths, Workspace};
 use chainlock_signer::testing::SecretServiceSession;
-
-struct App {
-    _app: tauri::App<tauri::test::MockRuntime>,
-    window: tauri::WebviewWindow<tauri::test::MockRuntime>,
-}
-
-impl App {
-    fn new(workspace: Workspace) -> Self {
-        let app = mock_builder()
-            .invoke_handler(chainlock_app::handler())
-            .manage(Shared::new(workspace))
-            .build(mock_context(noop_assets()))
-            .expect("build the mock app");
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("build the mock window");
-        App { _app: app, window }
-    }
-
-    /// Calls `cmd` with `args`; Ok(value) or Err(CommandError as JSON).
-    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap())
-    }
-
-    fn error(&self, cmd: &str, args: Value) -> (String, String) {
-        let err = self
-            .call(cmd, args)
-            .expect_err(&format!("{cmd} should have failed"));
-        (
-            err["kind"].as_str().unwrap_or_default().to_owned(),
-            err["message"].as_str().unwrap_or_default().to_owned(),
-        )
-    }
-}
+use mock::MockApp;
 
 fn empty_workspace(dir: &std::path::Path) -> Workspace {
     Workspace::open(Paths {
@@ -76,7 +29,7 @@ const SOME_ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef012345678
 #[test]
 fn malformed_input_from_the_window_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(empty_workspace(dir.path()));
+    let app = MockApp::new(Shared::new(empty_workspace(dir.path())));
 
     let (kind, message) = app.error("review", json!({ "request": "../../etc/passwd" }));
     assert_eq!(kind, "invalid-input");
@@ -156,7 +109,7 @@ fn the_tampered_demo_request_cannot_be_signed_and_nothing_is_pushed() {
         |_| {},
     )
     .unwrap();
-    let app = App::new(Workspace::open(world.you.clone()).unwrap());
+    let app = MockApp::new(Shared::new(Workspace::open(world.you.clone()).unwrap()));
     let tampered = world.tampered.to_hex();
     let remote = world.remote.trim_start_matches("file://").to_owned();
 

@@ -5,13 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use std::net::TcpListener;
 
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
+use serde_json::json;
 
 use chainlock_app::state::Shared;
 use chainlock_cosign::{Paths, Workspace};
@@ -19,60 +17,20 @@ use chainlock_signer::keychain::Keychain;
 use chainlock_signer::ledger::soft::{self, Behaviour};
 use chainlock_signer::ledger::DerivationPath;
 use chainlock_signer::OpenOptions;
+use mock::MockApp;
 
-struct App {
-    _app: tauri::App<tauri::test::MockRuntime>,
-    window: tauri::WebviewWindow<tauri::test::MockRuntime>,
-}
-
-impl App {
-    /// The app over an empty workspace in `dir`, reaching a Ledger at `ledger_tcp`.
-    fn new(dir: &std::path::Path, ledger_tcp: &str) -> Self {
-        let workspace = Workspace::open(Paths {
-            config_dir: dir.join("config"),
-            data_dir: dir.join("data"),
-        })
-        .unwrap();
-        let options = OpenOptions {
-            ledger_tcp: Some(ledger_tcp.to_owned()),
-            ..OpenOptions::default()
-        };
-        let app = mock_builder()
-            .invoke_handler(chainlock_app::handler())
-            .manage(Shared::with_open_options(workspace, options))
-            .build(mock_context(noop_assets()))
-            .expect("build the mock app");
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("build the mock window");
-        App { _app: app, window }
-    }
-
-    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap())
-    }
-
-    fn error(&self, cmd: &str, args: Value) -> (String, String) {
-        let err = self
-            .call(cmd, args)
-            .expect_err(&format!("{cmd} should have failed"));
-        (
-            err["kind"].as_str().unwrap_or_default().to_owned(),
-            err["message"].as_str().unwrap_or_default().to_owned(),
-        )
-    }
+/// The app over an empty workspace in `dir`, reaching a Ledger at `ledger_tcp`.
+fn mock_app(dir: &std::path::Path, ledger_tcp: &str) -> MockApp {
+    let workspace = Workspace::open(Paths {
+        config_dir: dir.join("config"),
+        data_dir: dir.join("data"),
+    })
+    .unwrap();
+    let options = OpenOptions {
+        ledger_tcp: Some(ledger_tcp.to_owned()),
+        ..OpenOptions::default()
+    };
+    MockApp::new(Shared::with_open_options(workspace, options))
 }
 
 /// A loopback port nothing listens on: a Ledger that is not connected.
@@ -86,7 +44,7 @@ fn closed_port() -> String {
 #[test]
 fn no_device_says_to_connect_unlock_and_open_the_app_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(dir.path(), &closed_port());
+    let app = mock_app(dir.path(), &closed_port());
     let index = Keychain::new(Some(dir.path().join("config"))).unwrap();
 
     let (kind, message) = app.error("read_ledger_key", json!({}));
@@ -110,7 +68,7 @@ fn no_device_says_to_connect_unlock_and_open_the_app_and_stores_nothing() {
         },
         None,
     );
-    let app = App::new(dir.path(), &other);
+    let app = mock_app(dir.path(), &other);
     let (kind, message) = app.error("read_ledger_key", json!({}));
     assert_eq!(kind, "device-unreachable", "{message}");
     assert!(message.contains("open the Bitcoin Cash app"), "{message}");
@@ -120,7 +78,7 @@ fn no_device_says_to_connect_unlock_and_open_the_app_and_stores_nothing() {
 fn labels_must_be_visible_text_of_1_to_100_characters() {
     let dir = tempfile::tempdir().unwrap();
     let device = soft::serve_speculos(Behaviour::default(), None);
-    let app = App::new(dir.path(), &device);
+    let app = mock_app(dir.path(), &device);
     let key = app.call("read_ledger_key", json!({})).unwrap();
     let key_id = key["key_id"].as_str().unwrap().to_owned();
     for bad in [
@@ -159,7 +117,7 @@ fn labels_must_be_visible_text_of_1_to_100_characters() {
 fn a_ledger_is_added_only_as_the_key_shown_and_then_labelled() {
     let dir = tempfile::tempdir().unwrap();
     let device = soft::serve_speculos(Behaviour::default(), None);
-    let app = App::new(dir.path(), &device);
+    let app = mock_app(dir.path(), &device);
     let expected = soft::soft_public_key(&DerivationPath::chainlock_default());
 
     let key = app.call("read_ledger_key", json!({})).unwrap();

@@ -7,13 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
 
 use chainlock_app::desktop::Notified;
 use chainlock_app::state::Shared;
@@ -24,23 +22,7 @@ use chainlock_cosign::{demo, FlagKey, Paths, Workspace};
 use chainlock_signer::keychain::Keychain;
 use chainlock_signer::testing::SecretServiceSession;
 use chainlock_signer::OpenOptions;
-
-fn call(window: &tauri::WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -> Value {
-    get_ipc_response(
-        window,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-    .unwrap_or_else(|e| panic!("{cmd} failed: {e:?}"))
-}
+use mock::MockApp;
 
 /// The flag notices for a release signed by one of `mine`, as the background sync asks.
 fn notices_for(shared: &Shared, mine: &[String]) -> Vec<chainlock_app::status::FlagNotice> {
@@ -67,16 +49,9 @@ fn a_blocking_flag_on_a_release_i_signed_shows_flagged_and_is_noticed_once() {
     you.finalize(&pending, now()).unwrap();
 
     let shared = Shared::new(Workspace::open(world.you.clone()).unwrap());
-    let app = mock_builder()
-        .invoke_handler(chainlock_app::handler())
-        .manage(Arc::clone(&shared))
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let app = MockApp::new(Arc::clone(&shared));
 
-    let finals = call(&window, "inbox", json!({ "filter": "final" }));
+    let finals = app.ok("inbox", json!({ "filter": "final" }));
     let mine = finals["items"]
         .as_array()
         .unwrap()
@@ -90,7 +65,7 @@ fn a_blocking_flag_on_a_release_i_signed_shows_flagged_and_is_noticed_once() {
         "{mine:#}"
     );
     assert!(mine["release_status"]["closes_at"].as_u64().unwrap() > now());
-    let review = call(&window, "review", json!({ "request": pending }));
+    let review = app.ok("review", json!({ "request": pending }));
     assert_eq!(review["release_status"]["state"], json!("in-window"));
     assert_eq!(review["release_flags"], json!([]));
     assert_eq!(
@@ -99,7 +74,7 @@ fn a_blocking_flag_on_a_release_i_signed_shows_flagged_and_is_noticed_once() {
         "a release, not a rotation"
     );
     // Not final: no status.
-    let needs_me = call(&window, "inbox", json!({ "filter": "all" }));
+    let needs_me = app.ok("inbox", json!({ "filter": "all" }));
     let tampered = needs_me["items"]
         .as_array()
         .unwrap()
@@ -159,7 +134,7 @@ fn a_blocking_flag_on_a_release_i_signed_shows_flagged_and_is_noticed_once() {
 
     // The app syncs (the background sync's work) and shows FLAGGED.
     shared.workspace().sync().unwrap();
-    let finals = call(&window, "inbox", json!({ "filter": "final" }));
+    let finals = app.ok("inbox", json!({ "filter": "final" }));
     let mine = finals["items"]
         .as_array()
         .unwrap()
@@ -177,7 +152,7 @@ fn a_blocking_flag_on_a_release_i_signed_shows_flagged_and_is_noticed_once() {
         json!([alice_key.key_id]),
         "only the maintainer's flag counts"
     );
-    let review = call(&window, "review", json!({ "request": pending }));
+    let review = app.ok("review", json!({ "request": pending }));
     assert_eq!(review["release_status"]["state"], json!("flagged"));
     let flags = review["release_flags"].as_array().unwrap();
     assert_eq!(flags.len(), 2, "{flags:#?}");

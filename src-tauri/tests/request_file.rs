@@ -6,44 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use std::process::Command;
 
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
 
 use chainlock_app::state::Shared;
 use chainlock_cosign::workspace::now;
 use chainlock_cosign::{demo, Workspace};
 use chainlock_signer::testing::SecretServiceSession;
-
-fn call(
-    window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-    cmd: &str,
-    args: Value,
-) -> Result<Value, (String, String)> {
-    get_ipc_response(
-        window,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-    .map_err(|e| {
-        (
-            e["kind"].as_str().unwrap_or_default().to_owned(),
-            e["message"].as_str().unwrap_or_default().to_owned(),
-        )
-    })
-}
+use mock::MockApp;
 
 #[test]
 fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
@@ -58,17 +31,9 @@ fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
     let request = serde_json::to_value(ws.request(&pending).unwrap()).unwrap();
     let remote = world.remote.trim_start_matches("file://").to_owned();
 
-    let app = mock_builder()
-        .invoke_handler(chainlock_app::handler())
-        .manage(Shared::new(ws))
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let app = MockApp::new(Shared::new(ws));
     let open = |path: &std::path::Path| {
-        call(
-            &window,
+        app.try_call(
             "open_request_file",
             json!({ "path": path.display().to_string() }),
         )
@@ -78,7 +43,9 @@ fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
     let file = dir.path().join("request.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&request).unwrap()).unwrap();
     let review = open(&file).unwrap();
-    let from_remote = call(&window, "review", json!({ "request": pending })).unwrap();
+    let from_remote = app
+        .try_call("review", json!({ "request": pending }))
+        .unwrap();
     assert_eq!(review["verdict"], json!("ready"), "{review:#}");
     assert_eq!(review["checks"], from_remote["checks"], "the same gate");
     assert_eq!(review["request"], json!(pending));
@@ -112,15 +79,17 @@ fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
     assert_eq!(review["signatures"], json!([]));
     let id = review["request"].as_str().unwrap().to_owned();
     assert_ne!(id, pending);
-    let summary = call(&window, "diff_summary", json!({ "request": id })).unwrap();
+    let summary = app
+        .try_call("diff_summary", json!({ "request": id }))
+        .unwrap();
     assert!(summary["total_rows"].as_u64().unwrap() > 2, "{summary:#}");
     let signer = json!({ "kind": "keychain", "key_id": world.your_key });
-    let (kind, message) = call(
-        &window,
-        "sign",
-        json!({ "request": id, "signer": signer, "acceptWarnings": true }),
-    )
-    .unwrap_err();
+    let (kind, message) = app
+        .try_call(
+            "sign",
+            json!({ "request": id, "signer": signer, "acceptWarnings": true }),
+        )
+        .unwrap_err();
     assert_eq!(kind, "unknown-request", "{message}");
     let refs = Command::new("git")
         .args(["--git-dir", &remote, "for-each-ref", "--format=%(refname)"])
@@ -181,8 +150,9 @@ fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
     std::fs::write(&unwatched, serde_json::to_vec(&other).unwrap()).unwrap();
     refused(&unwatched, "refused", "which this workspace does not watch");
     for path in ["request.json", "", "/tmp/a\0b"] {
-        let (kind, message) =
-            call(&window, "open_request_file", json!({ "path": path })).unwrap_err();
+        let (kind, message) = app
+            .try_call("open_request_file", json!({ "path": path }))
+            .unwrap_err();
         assert_eq!(kind, "invalid-input", "{path:?}: {message}");
         assert!(
             message.contains("give the request file's full path"),
@@ -191,7 +161,7 @@ fn a_request_file_is_reviewed_with_every_check_and_never_signed() {
     }
     // Nothing to open at launch unless a FILE was given.
     assert_eq!(
-        call(&window, "opening_request_file", json!({})).unwrap(),
+        app.try_call("opening_request_file", json!({})).unwrap(),
         Value::Null
     );
 

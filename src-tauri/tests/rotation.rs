@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod mock;
+
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindowBuilder;
 
 use chainlock_app::state::Shared;
 use chainlock_chain::{Chain, LocalLedger, PackageId};
@@ -22,6 +20,7 @@ use chainlock_protocol::record::{Ecosystem, Record};
 use chainlock_signer::keychain::Keychain;
 use chainlock_signer::testing::SecretServiceSession;
 use chainlock_signer::OpenOptions;
+use mock::MockApp;
 
 #[test]
 fn a_rotation_review_lists_the_policy_changes_in_words() {
@@ -86,29 +85,8 @@ fn a_rotation_review_lists_the_policy_changes_in_words() {
 
     let you = Workspace::open(world.you.clone()).unwrap();
     you.sync().unwrap();
-    let app = mock_builder()
-        .invoke_handler(chainlock_app::handler())
-        .manage(Shared::new(you))
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let review: Value = get_ipc_response(
-        &window,
-        InvokeRequest {
-            cmd: "review".into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(json!({ "request": id })),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .unwrap()
-    .deserialize()
-    .unwrap();
+    let app = MockApp::new(Shared::new(you));
+    let review = app.ok("review", json!({ "request": id }));
     assert_eq!(review["what"], json!("rotation"), "{review:#}");
     let changes: Vec<&str> = review["policy_changes"]
         .as_array()
