@@ -23,14 +23,13 @@ mod harness;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use harness::desktop::{Desktop, DesktopOptions};
 use harness::shots::Shots;
-use harness::{
-    free_ports, live_processes_in_group, start_xvfb, Guard, PrivateEnv, Tools, WebDriver,
-};
+use harness::Tools;
 
 use chainlock_cosign::{Paths, Workspace};
 use chainlock_signer::keychain::Keychain;
@@ -50,54 +49,17 @@ const APP_DATA: &str = ".local/share/org.chainlock.cosigner";
 fn the_co_signing_loop_end_to_end_in_the_real_window() {
     let tools = Tools::find();
     let keyring = SecretServiceSession::start();
-    let bus = keyring
-        .envs()
-        .into_iter()
-        .find(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS")
-        .map(|(_, v)| v.into_string().unwrap())
-        .unwrap();
-    let home = tempfile::Builder::new()
-        .prefix("chainlock-window-")
-        .tempdir()
-        .expect("create a temporary HOME");
-    let env = PrivateEnv::create(home.path());
+    let desktop = Desktop::start(
+        &tools,
+        &keyring,
+        DesktopOptions {
+            prefix: "chainlock-window-",
+            notifications: true,
+            app_env: vec![],
+        },
+    );
+    let (home, display, webdriver) = (&desktop.home, &desktop.display, &desktop.webdriver);
     let shots = Shots::new(tools.import.clone());
-
-    let (mut xvfb, display) = start_xvfb(&tools, &env);
-    let mut notifyd = Guard::spawn(
-        "dbusmock",
-        env.command(Path::new("/usr/bin/python3"))
-            .args(["-m", "dbusmock", "--session", "-t", "notification_daemon"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .stdout(Stdio::null()),
-    );
-    let notify_log = home.path().join("notify.log");
-    let mut monitor = Guard::spawn(
-        "dbus-monitor",
-        env.command(&tools.dbus_monitor)
-            .args(["--session", "interface='org.freedesktop.Notifications'"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .stdout(fs::File::create(&notify_log).unwrap()),
-    );
-    let (port, native_port) = free_ports();
-    let mut driver = Guard::spawn(
-        "tauri-driver",
-        env.command(&tools.tauri_driver)
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .arg("--native-driver")
-            .arg(&tools.webkit_driver)
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            // No accessibility bus: without one, GTK stalls looking for it.
-            .env("NO_AT_BRIDGE", "1")
-            // WebKitGTK's compositing mode renders nothing under Xvfb (no GPU).
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .stdout(Stdio::null()),
-    );
-
-    let webdriver = WebDriver { port };
-    webdriver.wait_until_ready(&mut driver, Duration::from_secs(30));
     let app = env!("CARGO_BIN_EXE_chainlock-app");
     let session = webdriver.new_session(app);
     let long = Duration::from_secs(90);
@@ -118,7 +80,7 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         .unwrap()
         .remove(0)
         .key_id;
-    let page = shots.take(&display, "inbox");
+    let page = shots.take(display, "inbox");
     page.assert_pixel_near(page.width / 2, 4, NAVY, &shots.path("inbox"));
 
     // The honest request: the diff digest matches, the third builder disagrees.
@@ -127,19 +89,19 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     assert!(session
         .wait_for_text("#verdict", long)
         .contains("ready to sign: every check passed"));
-    shots.take(&display, "review");
+    shots.take(display, "review");
     session.click("#tab-builders");
     session.find("#builders tr[data-verdict='disagrees']");
     assert!(session
         .wait_for_text("#builders", long)
         .contains("1 disagrees"));
-    shots.take(&display, "review-builders");
+    shots.take(display, "review-builders");
     session.click("#tab-transaction");
     assert_eq!(session.wait_for_text("#sighash", long).len(), 64);
-    shots.take(&display, "review-transaction");
+    shots.take(display, "review-transaction");
     session.click("#tab-diff");
     session.wait_for_text("#diff-rows .added", long);
-    shots.take(&display, "review-diff");
+    shots.take(display, "review-diff");
 
     // Sign with the keychain key: only its id crosses the IPC.
     assert!(session.enabled("#sign-open"));
@@ -154,7 +116,7 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     );
     session.click("#ack-warnings");
     session.wait_until_enabled("#sign-confirm", long);
-    shots.take(&display, "sign-dialog");
+    shots.take(display, "sign-dialog");
     session.click("#sign-confirm");
     assert!(session
         .wait_for_text("#review-notice", long)
@@ -215,7 +177,7 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         !session.enabled("#sign-open"),
         "the tampered request's sign button is enabled"
     );
-    shots.take(&display, "review-tampered");
+    shots.take(display, "review-tampered");
     session.click("#reject-open");
     session.wait_until_enabled("#reject-reason", long);
     let reason = "the artifact is not the tagged source";
@@ -243,7 +205,7 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         status.starts_with("Audit log intact: 2 entries"),
         "{status}"
     );
-    shots.take(&display, "history");
+    shots.take(display, "history");
 
     // Settings: starting at login is off until the user turns it on.
     let autostart = home.path().join(".config/autostart");
@@ -263,15 +225,15 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
         "autostart on before the user asked: {:?}",
         entries()
     );
-    shots.take(&display, "settings");
+    shots.take(display, "settings");
     session.click("#autostart");
     let deadline = Instant::now() + Duration::from_secs(20);
     while entries().is_empty() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(200));
     }
-    let desktop = entries();
-    assert_eq!(desktop.len(), 1, "{desktop:?}");
-    let entry = fs::read_to_string(&desktop[0]).unwrap();
+    let autostart_entries = entries();
+    assert_eq!(autostart_entries.len(), 1, "{autostart_entries:?}");
+    let entry = fs::read_to_string(&autostart_entries[0]).unwrap();
     assert!(entry.contains(app), "{entry}");
     session.click("#autostart");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -282,14 +244,9 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
 
     // A second launch with a review link focuses the running app on that review.
     let link = format!("chainlock://review/{pending}");
-    let second = env
-        .command(Path::new(app))
+    let second = desktop
+        .launch(app)
         .arg(&link)
-        .env("DISPLAY", &display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-        .env("NO_AT_BRIDGE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("launch a second instance");
     assert!(second.success(), "the second launch failed: {second}");
@@ -298,25 +255,14 @@ fn the_co_signing_loop_end_to_end_in_the_real_window() {
     assert!(header.contains(&pending[..16]), "{header}");
 
     // The notification for the new request reached the session bus.
-    let log = fs::read_to_string(&notify_log).unwrap_or_default();
+    let log = desktop.notifications();
     assert!(
         log.contains("Signature needed: npm:pad release 1.1.0"),
         "no notification on the bus:\n{log}"
     );
 
     session.delete();
-    let groups = [driver.pgid(), monitor.pgid(), notifyd.pgid(), xvfb.pgid()];
-    driver.stop();
-    monitor.stop();
-    notifyd.stop();
-    xvfb.stop();
-    for pgid in groups {
-        let left = live_processes_in_group(pgid);
-        assert!(
-            left.is_empty(),
-            "processes left running in group {pgid}: {left:?}"
-        );
-    }
+    desktop.stop();
     drop(keyring);
 }
 

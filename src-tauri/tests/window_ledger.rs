@@ -31,7 +31,7 @@ mod harness;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -39,11 +39,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use harness::desktop::{Desktop, DesktopOptions};
 use harness::shots::Shots;
-use harness::{
-    free_ports, live_processes_in_group, start_xvfb, Guard, PrivateEnv, Session, Tools, WebDriver,
-    ELEMENT_KEY,
-};
+use harness::{start_xvfb, PrivateEnv, Session, Tools, ELEMENT_KEY};
 
 use chainlock_cosign::{Paths, Workspace};
 use chainlock_signer::keychain::Keychain;
@@ -77,39 +75,22 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     let cable = Cable::plug(emu.apdu_addr());
 
     let keyring = SecretServiceSession::start();
-    let bus = keyring
-        .envs()
-        .into_iter()
-        .find(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS")
-        .map(|(_, v)| v.into_string().unwrap())
-        .unwrap();
-    let home = tempfile::Builder::new()
-        .prefix("chainlock-window-ledger-")
-        .tempdir()
-        .expect("create a temporary HOME");
-    let env = PrivateEnv::create(home.path());
-    let shots = Shots::new(tools.import.clone());
-    let (mut xvfb, display) = start_xvfb(&tools, &env);
-    let (port, native_port) = free_ports();
-    let mut driver = Guard::spawn(
-        "tauri-driver",
-        env.command(&tools.tauri_driver)
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .arg("--native-driver")
-            .arg(&tools.webkit_driver)
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            // The app (started by WebKitWebDriver, which tauri-driver starts) inherits these:
-            // its first start's demo takes *you* from the Ledger, reached over the cable.
-            .env(chainlock_app::DEMO_LEDGER_ENV, "1")
-            .env(chainlock_signer::LEDGER_TCP_ENV, cable.addr())
-            .stdout(Stdio::null()),
+    // The app (started by WebKitWebDriver, which tauri-driver starts) inherits the app
+    // environment: its first start's demo takes *you* from the Ledger, over the cable.
+    let desktop = Desktop::start(
+        &tools,
+        &keyring,
+        DesktopOptions {
+            prefix: "chainlock-window-ledger-",
+            notifications: false,
+            app_env: vec![
+                (chainlock_app::DEMO_LEDGER_ENV, "1".to_owned()),
+                (chainlock_signer::LEDGER_TCP_ENV, cable.addr().to_owned()),
+            ],
+        },
     );
-    let webdriver = WebDriver { port };
-    webdriver.wait_until_ready(&mut driver, Duration::from_secs(30));
+    let (home, display, webdriver) = (&desktop.home, &desktop.display, &desktop.webdriver);
+    let shots = Shots::new(tools.import.clone());
     let app = env!("CARGO_BIN_EXE_chainlock-app");
     let session = webdriver.new_session(app);
     let long = Duration::from_secs(120);
@@ -149,7 +130,7 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
         .map(|t| squash(t))
         .collect();
     assert!(listed.len() >= 10, "{listed:?}");
-    shots.take(&display, "sign-ledger");
+    shots.take(display, "sign-ledger");
 
     // Rejected on the device: said in plain words, Try again offered, nothing pushed.
     let operator = emu.operate(Policy::Reject);
@@ -176,7 +157,7 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
         !refs(&remote).contains(&sig_ref),
         "a rejected signature was pushed"
     );
-    shots.take(&display, "sign-ledger-rejected");
+    shots.take(display, "sign-ledger-rejected");
 
     // Unplugged: what to do, Try again, nothing pushed.
     cable.unplug();
@@ -189,7 +170,7 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     );
     assert_eq!(session.wait_for_text("#sign-confirm", long), "Try again");
     assert!(!refs(&remote).contains(&sig_ref));
-    shots.take(&display, "sign-ledger-unreachable");
+    shots.take(display, "sign-ledger-unreachable");
 
     // Plugged in again: Sign waits on the device, the window keeps answering meanwhile.
     cable.plug_in();
@@ -211,7 +192,7 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
         "the window took {:?} to answer while the device was signing",
         asked.elapsed()
     );
-    shots.take(&display, "sign-ledger-waiting");
+    shots.take(display, "sign-ledger-waiting");
     assert!(!refs(&remote).contains(&sig_ref), "signed before approval");
 
     // Approved on the device: every screen it showed is the dialog's, in order.
@@ -302,7 +283,7 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     wait_for_exact_text(&session, "#ledger-key-id", &device_key, long);
     session.type_into("#ledger-label", "desk ledger");
     session.wait_until_enabled("#ledger-add", long);
-    shots.take(&display, "settings-ledger");
+    shots.take(display, "settings-ledger");
     session.click("#ledger-add");
     wait_for_exact_text(&session, &format!("{row} .label"), "desk ledger", long);
     let stored = index.list().unwrap();
@@ -310,19 +291,10 @@ fn signing_with_the_ledger_from_the_window_against_speculos() {
     assert_eq!(stored[0].key_id, device_key);
     assert_eq!(stored[0].label, "desk ledger");
     assert_eq!(stored[0].uri(), "ledger://m/45'/236'/0'/0/0");
-    shots.take(&display, "settings-keys");
+    shots.take(display, "settings-keys");
 
     session.delete();
-    let groups = [driver.pgid(), xvfb.pgid()];
-    driver.stop();
-    xvfb.stop();
-    for pgid in groups {
-        let left = live_processes_in_group(pgid);
-        assert!(
-            left.is_empty(),
-            "processes left running in group {pgid}: {left:?}"
-        );
-    }
+    desktop.stop();
     drop(keyring);
     drop(cable);
     drop(emu);

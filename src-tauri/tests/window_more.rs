@@ -23,10 +23,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use harness::desktop::{Desktop, DesktopOptions};
 use harness::shots::Shots;
-use harness::{
-    free_ports, live_processes_in_group, start_xvfb, Guard, PrivateEnv, Tools, WebDriver,
-};
+use harness::Tools;
 
 use chainlock_cosign::flags::Severity;
 use chainlock_cosign::workspace::now;
@@ -54,52 +53,17 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
     for (name, value) in keyring.envs() {
         std::env::set_var(name, value);
     }
-    let bus = keyring
-        .envs()
-        .into_iter()
-        .find(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS")
-        .map(|(_, v)| v.into_string().unwrap())
-        .unwrap();
-    let home = tempfile::Builder::new()
-        .prefix("chainlock-window-more-")
-        .tempdir()
-        .expect("create a temporary HOME");
-    let env = PrivateEnv::create(home.path());
+    let desktop = Desktop::start(
+        &tools,
+        &keyring,
+        DesktopOptions {
+            prefix: "chainlock-window-more-",
+            notifications: true,
+            app_env: vec![(chainlock_app::DEMO_EXTRA_FILES_ENV, EXTRA_FILES.to_string())],
+        },
+    );
+    let (home, display, webdriver) = (&desktop.home, &desktop.display, &desktop.webdriver);
     let shots = Shots::new(tools.import.clone());
-
-    let (mut xvfb, display) = start_xvfb(&tools, &env);
-    let mut notifyd = Guard::spawn(
-        "dbusmock",
-        env.command(Path::new("/usr/bin/python3"))
-            .args(["-m", "dbusmock", "--session", "-t", "notification_daemon"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .stdout(Stdio::null()),
-    );
-    let notify_log = home.path().join("notify.log");
-    let mut monitor = Guard::spawn(
-        "dbus-monitor",
-        env.command(&tools.dbus_monitor)
-            .args(["--session", "interface='org.freedesktop.Notifications'"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .stdout(fs::File::create(&notify_log).unwrap()),
-    );
-    let (port, native_port) = free_ports();
-    let mut driver = Guard::spawn(
-        "tauri-driver",
-        env.command(&tools.tauri_driver)
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .arg("--native-driver")
-            .arg(&tools.webkit_driver)
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env(chainlock_app::DEMO_EXTRA_FILES_ENV, EXTRA_FILES.to_string())
-            .stdout(Stdio::null()),
-    );
-    let webdriver = WebDriver { port };
-    webdriver.wait_until_ready(&mut driver, Duration::from_secs(30));
     let app = env!("CARGO_BIN_EXE_chainlock-app");
     let session = webdriver.new_session(app);
     let long = Duration::from_secs(90);
@@ -140,7 +104,7 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         stages.contains("Recomputing the diff digest from your clone"),
         "{stages}"
     );
-    shots.take(&display, "review-progress");
+    shots.take(display, "review-progress");
     assert!(session
         .wait_for_text("#verdict", long)
         .contains("ready to sign: every check passed"));
@@ -165,14 +129,9 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         serde_json::to_vec_pretty(&you.request(&pending).unwrap()).unwrap(),
     )
     .unwrap();
-    let second = env
-        .command(Path::new(app))
+    let second = desktop
+        .launch(app)
         .arg(&request_file)
-        .env("DISPLAY", &display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-        .env("NO_AT_BRIDGE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("launch a second instance");
     assert!(second.success(), "the second launch failed: {second}");
@@ -187,14 +146,14 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         session.count("#sign-open") == 0 && session.count("#reject-open") == 0,
         "a review from a file offers Sign or Reject"
     );
-    shots.take(&display, "review-from-file");
+    shots.take(display, "review-from-file");
     // A bad file from the top bar: refused, with what to do.
     session.click("#open-file");
     session.type_into("#open-file-path", "/dev/zero");
     session.click("#open-file-confirm");
     let refused = session.wait_for_text("#review-error", long);
     assert!(refused.contains("is not a regular file"), "{refused}");
-    shots.take(&display, "review-file-refused");
+    shots.take(display, "review-file-refused");
 
     // The artifact of 1.1.0 with an extra `.pth` file, compared on the review.
     let artifact = tarball_with_extra_file(&demo.join("source"), "v1.1.0", home.path());
@@ -209,7 +168,7 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
     let verdict = session.wait_for_text("#artifact-verdict", long);
     assert!(verdict.ends_with("not from the source"), "{verdict}");
     session.scroll_into_view("#artifact");
-    shots.take(&display, "review-artifact");
+    shots.take(display, "review-artifact");
 
     // From outside: I sign 1.1.0 and finalize it; then Alice flags it (blocking).
     let opts = OpenOptions::default();
@@ -258,7 +217,7 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         long,
     );
     assert_eq!(status, "FLAGGED by 1 key");
-    shots.take(&display, "inbox-flagged");
+    shots.take(display, "inbox-flagged");
     session.click(&format!("[data-request='{pending}']"));
     let header = session.wait_for_text("#release-status", long);
     assert!(header.contains("FLAGGED"), "{header}");
@@ -272,11 +231,11 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
         flags.contains("<script>"),
         "markup is shown as text: {flags}"
     );
-    shots.take(&display, "review-flagged");
+    shots.take(display, "review-flagged");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = String::new();
     while Instant::now() < deadline {
-        log = fs::read_to_string(&notify_log).unwrap_or_default();
+        log = desktop.notifications();
         if log.contains("FLAGGED: npm:pad release 1.1.0") {
             break;
         }
@@ -319,18 +278,7 @@ fn flags_request_files_artifacts_and_window_state_in_the_real_window() {
     assert_eq!((width, height), (900, 640), "the size after a restart");
     session.delete();
 
-    let groups = [driver.pgid(), monitor.pgid(), notifyd.pgid(), xvfb.pgid()];
-    driver.stop();
-    monitor.stop();
-    notifyd.stop();
-    xvfb.stop();
-    for pgid in groups {
-        let left = live_processes_in_group(pgid);
-        assert!(
-            left.is_empty(),
-            "processes left running in group {pgid}: {left:?}"
-        );
-    }
+    desktop.stop();
     drop(keyring);
 }
 

@@ -4,6 +4,7 @@
 // Each window test binary compiles the whole harness and uses a part of it.
 #![allow(dead_code)]
 
+pub mod desktop;
 pub mod shots;
 
 use std::fs;
