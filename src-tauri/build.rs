@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "cancel_work",
     "open_request_file",
     "opening_request_file",
+    "watch_package",
 ];
 
 fn main() {

@@ -14,7 +14,7 @@ use chainlock_signer::keychain::Keychain;
 
 use crate::ipc::{
     shown, AppEvent, CommandError, DiffRow, DiffSummary, Filter, HistoryView, Inbox, KeyView,
-    Outcome, ReviewView, SettingsView, SignerChoice,
+    Outcome, ReviewView, SettingsView, SignerChoice, WatchAdded,
 };
 use crate::state::Shared;
 use crate::{desktop, view, work};
@@ -295,6 +295,39 @@ pub async fn create_key(shared: State<'_, Arc<Shared>>, label: String) -> Res<Ke
             Ok(KeyView::of(&key))
         })
         .await
+}
+
+/// Watches a package: its coordination `remote` (git URL) and my `clone` of its source
+/// (cloned from the remote when the directory does not exist), pinning its genesis (trust on
+/// first use). The window says where the pin came from, to compare with another maintainer.
+#[tauri::command]
+pub async fn watch_package<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Arc<Shared>>,
+    remote: String,
+    clone: String,
+) -> Res<WatchAdded> {
+    let remote = remote.trim().to_owned();
+    if remote.is_empty() || remote.len() > 2048 || remote.chars().any(char::is_control) {
+        return Err(CommandError::invalid(format!(
+            "{} is not a git remote: give its URL, such as https://github.com/me/pad.git or \
+             file:///srv/git/pad.git",
+            shown(&remote.chars().take(80).collect::<String>())
+        )));
+    }
+    let clone = file_path(&clone, "your clone", "/home/me/src/pad")?;
+    let added = shared
+        .blocking(move |s| {
+            chainlock_cosign::publisher::clone_if_missing(&remote, &clone)?;
+            let (watched, source) = s.workspace().watch_add(&remote, &clone)?;
+            Ok(WatchAdded {
+                watched: view::watched_view(&watched),
+                pinned_from: shown(&source),
+            })
+        })
+        .await?;
+    desktop::inbox_changed(&app);
+    Ok(added)
 }
 
 /// Syncs every watched package now; the window hears the result as events.

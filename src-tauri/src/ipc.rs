@@ -526,6 +526,16 @@ pub struct WatchedView {
     pub genesis: String,
 }
 
+/// A package just watched, and where its genesis pin came from (trust on first use).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct WatchAdded {
+    /// The package as now watched.
+    pub watched: WatchedView,
+    /// Where the pinned genesis was read (the clone's `.chainlock/genesis`, or the remote's one
+    /// genesis request), escaped.
+    pub pinned_from: String,
+}
+
 /// The settings screen.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SettingsView {
@@ -622,6 +632,7 @@ pub fn typescript() -> String {
         HistoryEntry::decl(&cfg),
         HistoryView::decl(&cfg),
         WatchedView::decl(&cfg),
+        WatchAdded::decl(&cfg),
         SettingsView::decl(&cfg),
         CommandError::decl(&cfg),
         ProgressEvent::decl(&cfg),

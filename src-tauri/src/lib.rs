@@ -63,6 +63,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         commands::cancel_work,
         commands::open_request_file,
         commands::opening_request_file,
+        commands::watch_package,
     ]
 }
 

@@ -539,17 +539,7 @@ pub fn settings(shared: &Shared, autostart: bool) -> Res<SettingsView> {
     let ws = shared.workspace();
     let keys = Keychain::new(Some(ws.paths().config_dir.clone()))?.list()?;
     Ok(SettingsView {
-        packages: ws
-            .config()
-            .packages
-            .iter()
-            .map(|w| WatchedView {
-                package: w.package.clone(),
-                remote: shown(&w.remote),
-                clone: shown(&w.clone.display().to_string()),
-                genesis: w.genesis.to_hex(),
-            })
-            .collect(),
+        packages: ws.config().packages.iter().map(watched_view).collect(),
         keys: keys.iter().map(KeyView::of).collect(),
         sync_interval_secs: shared
             .sync_interval
@@ -559,4 +549,14 @@ pub fn settings(shared: &Shared, autostart: bool) -> Res<SettingsView> {
         demo: ws.config().demo,
         config_dir: shown(&ws.paths().config_dir.display().to_string()),
     })
+}
+
+/// A watched package as Settings shows it (remote and clone path escaped).
+pub fn watched_view(w: &chainlock_cosign::config::Watched) -> WatchedView {
+    WatchedView {
+        package: w.package.clone(),
+        remote: shown(&w.remote),
+        clone: shown(&w.clone.display().to_string()),
+        genesis: w.genesis.to_hex(),
+    }
 }

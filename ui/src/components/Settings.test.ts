@@ -14,6 +14,25 @@ describe('Settings', () => {
     await waitFor(() => expect(box.checked).toBe(true));
   });
 
+  it('watches a package and shows the genesis it pinned, to compare; errors said plainly', async () => {
+    const backend = new FakeBackend();
+    render(Settings, { backend });
+    const add = (await screen.findByText('Watch')) as HTMLButtonElement;
+    expect(add.disabled).toBe(true);
+    await fireEvent.input(document.getElementById('watch-remote')!, { target: { value: 'file:///srv/git/pad.git' } });
+    await fireEvent.input(document.getElementById('watch-clone')!, { target: { value: '/home/me/src/pad' } });
+    backend.watchError = new Error('no .chainlock/genesis in /home/me/src/pad and no genesis request on file:///srv/git/pad.git');
+    await fireEvent.click(add);
+    await waitFor(() => expect(document.getElementById('watch-error')?.textContent).toContain('no genesis request'));
+    expect(document.getElementById('watch-pinned')).toBeNull();
+    backend.watchError = null;
+    await fireEvent.click(add);
+    await waitFor(() => expect(document.getElementById('watch-pinned')?.textContent).toContain('9'.repeat(64)));
+    expect(document.getElementById('watch-pinned')?.textContent).toContain('Compare this digest with another maintainer');
+    expect(document.getElementById('watch-error')).toBeNull();
+    expect(backend.calls).toContain('watch_package:file:///srv/git/pad.git:/home/me/src/pad');
+  });
+
   it('adds a Ledger after showing its key id, and renames a key', async () => {
     const backend = new FakeBackend();
     render(Settings, { backend });

@@ -1,19 +1,6 @@
 // What the screens need from the co-signer, as an interface: the app passes the Tauri
 // implementation (tauri.ts), the component tests a fake (test/fake.ts).
-import type {
-  AppEvent,
-  DiffRow,
-  DiffSummary,
-  Filter,
-  HistoryView,
-  Inbox,
-  KeyView,
-  LedgerKeyView,
-  Outcome,
-  ReviewView,
-  SettingsView,
-  SignerChoice,
-} from './ipc';
+import type { AppEvent, DiffRow, DiffSummary, Filter, HistoryView, Inbox, KeyView, LedgerKeyView, Outcome, ReviewView, SettingsView, SignerChoice, WatchAdded } from './ipc';
 
 export interface Backend {
   inbox(filter: Filter): Promise<Inbox>;
@@ -33,6 +20,8 @@ export interface Backend {
   setSyncInterval(secs: number): Promise<SettingsView>;
   setAutostart(on: boolean): Promise<SettingsView>;
   createKey(label: string): Promise<KeyView>;
+  /** Watches a package: its coordination remote and my clone (cloned when missing). */
+  watchPackage(remote: string, clone: string): Promise<WatchAdded>;
   /** The key the connected Ledger holds at the default ChainLock path (nothing stored). */
   readLedgerKey(): Promise<LedgerKeyView>;
   /** Adds the connected Ledger's key, if it is still `keyId`, with `label`. */

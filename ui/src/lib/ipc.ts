@@ -711,6 +711,17 @@ clone: string,
  */
 genesis: string, };
 
+export type WatchAdded = { 
+/**
+ * The package as now watched.
+ */
+watched: WatchedView, 
+/**
+ * Where the pinned genesis was read (the clone's `.chainlock/genesis`, or the remote's one
+ * genesis request), escaped.
+ */
+pinned_from: string, };
+
 export type SettingsView = { 
 /**
  * Watched packages.

@@ -20,6 +20,7 @@ export const tauriBackend: Backend = {
   setSyncInterval: (secs) => invoke('set_sync_interval', { secs }),
   setAutostart: (on) => invoke('set_autostart', { on }),
   createKey: (label) => invoke('create_key', { label }),
+  watchPackage: (remote, clone) => invoke('watch_package', { remote, clone }),
   readLedgerKey: () => invoke('read_ledger_key'),
   addLedgerKey: (keyId, label) => invoke('add_ledger_key', { keyId, label }),
   setKeyLabel: (keyId, label) => invoke('set_key_label', { keyId, label }),

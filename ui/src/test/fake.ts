@@ -200,6 +200,15 @@ export class FakeBackend implements Backend {
   async setNotifications(on: boolean) { return { ...settings(), notifications: on }; }
   async setSyncInterval(secs: number) { return { ...settings(), sync_interval_secs: secs }; }
   async setAutostart(on: boolean) { this.calls.push(`autostart:${on}`); return { ...settings(), autostart: on }; }
+  watchError: Error | null = null;
+  async watchPackage(remote: string, clone: string) {
+    this.calls.push(`watch_package:${remote}:${clone}`);
+    if (this.watchError) throw this.watchError;
+    return {
+      watched: { package: 'npm:pad', remote, clone, genesis: '9'.repeat(64) },
+      pinned_from: 'the genesis request 1234abcd on the remote',
+    };
+  }
   async createKey(label: string) { return { key_id: MY_KEY, label, kind: 'keychain', path: null }; }
   async readLedgerKey(): Promise<LedgerKeyView> {
     this.calls.push('read_ledger_key');
