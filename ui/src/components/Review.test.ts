@@ -27,6 +27,8 @@ describe('Review', () => {
     expect(screen.getByText('NOT RUN')).toBeTruthy();
     expect((document.getElementById('sign-open') as HTMLButtonElement).disabled).toBe(true);
     expect(document.getElementById('digest-status')?.textContent).toBe('MISMATCH');
+    // The banner names what failed, so it is seen before any scrolling.
+    expect(document.getElementById('failed-titles')?.textContent).toBe('Failed: diff digest');
   });
 
   it('enables signing when ready, shows the digest match, the disagreeing builder and the sighash', async () => {
