@@ -249,7 +249,9 @@ fn review_view(
         .requests()?
         .into_iter()
         .find(|p| Some(p.request.as_str()) == r.report.request_id());
-    let mine = ws.my_key_ids();
+    // The key index, read once: ids for "mine", labels for the custody keys.
+    let my_keys = ws.my_keys();
+    let mine: Vec<String> = my_keys.iter().map(|k| k.key_id.clone()).collect();
     let mut checks: Vec<CheckView> = r
         .report
         .checks()
@@ -407,17 +409,16 @@ fn review_view(
             && r.rejections.is_empty(),
         my_keys_to_sign,
         finalized,
-        maintainer_labels: {
-            let mine = ws.my_keys();
-            r.maintainers
-                .iter()
-                .map(|k| {
-                    mine.iter()
-                        .find(|i| &i.key_id == k)
-                        .map(|i| shown(&i.label))
-                })
-                .collect()
-        },
+        maintainer_labels: r
+            .maintainers
+            .iter()
+            .map(|k| {
+                my_keys
+                    .iter()
+                    .find(|i| &i.key_id == k)
+                    .map(|i| shown(&i.label))
+            })
+            .collect(),
         maintainers: r.maintainers.clone(),
         invalid: r
             .invalid

@@ -668,23 +668,15 @@ fn post_tx(req: &HttpRequest, state: &Mutex<State>) -> (u16, Value) {
         return (200, with_submit(v));
     }
     drop(st);
-    let cases: Vec<Value> = spent
-        .iter()
-        .enumerate()
-        .map(|(i, s)| json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
-                              "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"}))
-        .collect();
-    for v in crate::judge::ask_judge(&cases) {
-        if v["valid"] != true {
-            return (
+    if let Err(error) = crate::judge::judge_inputs(&tx, &spent) {
+        return (
+            461,
+            problem(
                 461,
-                problem(
-                    461,
-                    "Malformed transaction",
-                    &format!("unlocking script fails: {}", v["error"]),
-                ),
-            );
-        }
+                "Malformed transaction",
+                &format!("unlocking script fails: {error}"),
+            ),
+        );
     }
     let mut st = state.lock().unwrap();
     for input in &tx.inputs {

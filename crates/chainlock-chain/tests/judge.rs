@@ -40,3 +40,23 @@ pub fn ask_judge(cases: &[Value]) -> Vec<Value> {
     assert_eq!(verdicts.len(), cases.len());
     verdicts
 }
+
+/// The judge's verdict on every input of `tx`, each spending its output in `spent`: Err with
+/// the first failing input's error.
+pub fn judge_inputs(
+    tx: &chainlock_protocol::tx::Transaction,
+    spent: &[chainlock_protocol::tx::SpentOutput],
+) -> Result<(), String> {
+    let cases: Vec<Value> = spent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
+                   "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"})
+        })
+        .collect();
+    match ask_judge(&cases).into_iter().find(|v| v["valid"] != true) {
+        Some(v) => Err(v["error"].to_string()),
+        None => Ok(()),
+    }
+}

@@ -281,23 +281,15 @@ fn post(req: &HttpRequest, state: &Mutex<NetState>, ledger: &LocalLedger) -> (u1
         }
     }
     if spent.len() == tx.inputs.len() {
-        let cases: Vec<Value> = spent
-            .iter()
-            .enumerate()
-            .map(|(i, s)| json!({"name": format!("input {i}"), "tx": tx.to_hex(), "input": i,
-                "spent": {"script": s.script_pubkey.to_hex(), "satoshis": s.value}, "flags": "node"}))
-            .collect();
-        for v in crate::judge::ask_judge(&cases) {
-            if v["valid"] != true {
-                return (
+        if let Err(error) = crate::judge::judge_inputs(&tx, &spent) {
+            return (
+                461,
+                problem(
                     461,
-                    problem(
-                        461,
-                        "Malformed transaction",
-                        &format!("unlocking script fails: {}", v["error"]),
-                    ),
-                );
-            }
+                    "Malformed transaction",
+                    &format!("unlocking script fails: {error}"),
+                ),
+            );
         }
     }
     let mut v = json!({"timestamp": NOW, "txid": txid.to_string()});
